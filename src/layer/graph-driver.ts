@@ -1,0 +1,28 @@
+import type { Readable } from 'node:stream';
+
+/**
+ * A graph driver keeps layer contents on disk, one directory tree per layer id (the "cache id"),
+ * and builds a container's root filesystem by stacking a layer on its parents.
+ * Implementations: Overlay2Driver (kernel overlayfs), VfsDriver (full copies).
+ */
+export interface GraphDriver {
+  readonly name: 'overlay2' | 'vfs';
+  /** Creates an empty layer `id` on top of `parent` (null for a base layer). */
+  create(id: string, parent: string | null): Promise<void>;
+  /** Applies a layer tar (uncompressed) into `id`'s diff, translating whiteouts. Returns bytes unpacked. */
+  applyDiff(id: string, tar: Readable): Promise<number>;
+  /** Mounts (or prepares) the stacked rootfs of `id` and returns its path. Reference-counted. */
+  mount(id: string): Promise<string>;
+  unmount(id: string): Promise<void>;
+  /** Unmounts if needed and deletes the layer's files. Missing layers are not an error. */
+  remove(id: string): Promise<void>;
+  exists(id: string): Promise<boolean>;
+  /** Bytes used by `id`'s own diff (not its parents). */
+  diffSize(id: string): Promise<number>;
+  /** Streams `id`'s own changes as a layer tar with whiteouts in the `.wh.` form. */
+  diff(id: string): Promise<Readable>;
+  /** GraphDriver.Data for inspect (LowerDir, MergedDir, UpperDir, WorkDir for overlay2). */
+  metadata(id: string): Promise<Record<string, string>>;
+  /** Unmounts every mount this driver left (start-up sweep and shutdown). */
+  cleanup(): Promise<void>;
+}

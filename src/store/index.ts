@@ -1,0 +1,3 @@
+export * from './metadata-db.js';
+export * from './atomic-file.js';
+export * from './keyed-mutex.js';

@@ -1,0 +1,65 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+export type Db = Database.Database;
+
+/**
+ * Schema migrations, applied in order; the index + 1 is the schema version (PRAGMA user_version).
+ * Rows being created carry `incomplete = 1` until their files are in place; start-up sweeps them.
+ */
+const MIGRATIONS: string[] = [
+  `
+  CREATE TABLE layers (
+    chain_id TEXT PRIMARY KEY,
+    diff_id TEXT NOT NULL,
+    parent TEXT REFERENCES layers(chain_id),
+    cache_id TEXT NOT NULL UNIQUE,
+    size INTEGER NOT NULL DEFAULT 0,
+    incomplete INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL
+  );
+  CREATE TABLE images (
+    id TEXT PRIMARY KEY,
+    config TEXT NOT NULL,
+    top_layer TEXT REFERENCES layers(chain_id),
+    created_at TEXT NOT NULL,
+    last_tag_time TEXT
+  );
+  CREATE TABLE refs (
+    name TEXT PRIMARY KEY,
+    image_id TEXT NOT NULL REFERENCES images(id)
+  );
+  CREATE INDEX refs_image ON refs(image_id);
+  CREATE TABLE containers (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    image_id TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    record TEXT NOT NULL,
+    incomplete INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE INDEX containers_image ON containers(image_id);
+  `,
+];
+
+export function openMetadataDb(path: string): Db {
+  mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  migrate(db);
+  return db;
+}
+
+function migrate(db: Db): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  for (let v = current; v < MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v]!);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+}

@@ -1,0 +1,2 @@
+export * from './libc.js';
+export * from './run-command.js';
