@@ -1,0 +1,58 @@
+# berth: `make demo` runs the main job, `make test` passes the tests. Both install what they need.
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+
+APT_PACKAGES := runc crun conmon netavark aardvark-dns iptables iproute2 busybox-static tini \
+	golang-github-containers-common docker-registry skopeo tmux
+BERTH_SOCK ?= /run/berth/berth.sock
+DEMO_LOG ?= /var/log/berthd.log
+PREFIX ?= /usr/local
+
+.PHONY: deps apt-deps npm-deps build demo test test-unit install uninstall clean bench stop-daemon
+
+apt-deps:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+node_modules/.stamp: package.json package-lock.json
+	@npm ci --no-audit --no-fund --loglevel=error >/dev/null 2>&1 || npm ci --no-audit --no-fund
+	@touch $@
+
+npm-deps: node_modules/.stamp
+
+deps: apt-deps npm-deps
+
+build: npm-deps
+	@npx --no-install tsc -p tsconfig.json
+
+demo: deps build
+	@bash scripts/demo.sh
+
+test: deps build
+	@node scripts/run-tests.mjs
+
+test-unit: npm-deps build
+	@node scripts/run-tests.mjs unit
+
+bench: deps build
+	@node dist/bench/run-bench.js
+
+install: build
+	@ln -sf $(CURDIR)/bin/berth $(PREFIX)/bin/berth
+	@ln -sf $(CURDIR)/bin/berthd $(PREFIX)/bin/berthd
+	@echo "berth and berthd linked into $(PREFIX)/bin"
+
+uninstall:
+	@rm -f $(PREFIX)/bin/berth $(PREFIX)/bin/berthd
+
+stop-daemon:
+	@if [ -f /run/berth/berthd.pid ]; then kill "$$(cat /run/berth/berthd.pid)" && echo "berthd stopped"; else echo "berthd is not running"; fi
+
+clean:
+	rm -rf dist dist-*

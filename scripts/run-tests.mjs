@@ -1,0 +1,74 @@
+#!/usr/bin/env node
+// Runs the compiled test suites (unit, then integration and end-to-end as root), then checks
+// that nothing the tests made is left on the machine: mounts, netns, conmon processes, cgroups.
+import { spawnSync, execFileSync } from 'node:child_process';
+import { readFileSync, readdirSync, existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+const only = process.argv[2];
+
+function files(dir) {
+  const out = [];
+  if (!existsSync(dir)) return out;
+  for (const name of readdirSync(dir).sort()) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) out.push(...files(p));
+    else if (name.endsWith('.test.js')) out.push(p);
+  }
+  return out;
+}
+
+function snapshot() {
+  const mounts = readFileSync('/proc/mounts', 'utf8').split('\n')
+    .filter((l) => /\/(berth|overlay2|merged|rootfs)/.test(l)).map((l) => l.split(' ')[1]);
+  let netns = [];
+  try { netns = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').filter(Boolean).map((l) => l.split(' ')[0]); } catch { /* no ip */ }
+  const conmon = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+    try { return readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'conmon'; } catch { return false; }
+  });
+  let cgroups = [];
+  for (const base of ['/sys/fs/cgroup/memory/berth', '/sys/fs/cgroup/pids/berth', '/sys/fs/cgroup/berth']) {
+    if (existsSync(base)) cgroups.push(...readdirSync(base).filter((n) => /^[0-9a-f]{64}$/.test(n)).map((n) => `${base}/${n}`));
+  }
+  return { mounts, netns, conmon, cgroups };
+}
+
+function diff(before, after) {
+  const leaks = [];
+  for (const k of Object.keys(after)) {
+    const extra = after[k].filter((x) => !before[k].includes(x));
+    if (extra.length) leaks.push(`${k}: ${extra.join(', ')}`);
+  }
+  return leaks;
+}
+
+const suites = [];
+if (!only || only === 'unit') suites.push(['unit', files(join(root, 'dist/test/unit')), 2]);
+if (!only || only === 'integration') suites.push(['integration', files(join(root, 'dist/test/integration')), 1]);
+if (!only || only === 'e2e') suites.push(['e2e', files(join(root, 'dist/test/e2e')), 1]);
+
+const before = snapshot();
+let failed = false;
+for (const [name, list, concurrency] of suites) {
+  if (!list.length) continue;
+  if (name !== 'unit' && process.getuid?.() !== 0) {
+    console.log(`# skipping ${name} tests: they need root`);
+    continue;
+  }
+  console.log(`# ${name} tests (${list.length} files)`);
+  const r = spawnSync(process.execPath, ['--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...list], {
+    stdio: 'inherit', cwd: root, env: { ...process.env, BERTH_REPO: root },
+  });
+  if (r.status !== 0) failed = true;
+}
+// Give exits a moment to be processed before looking for leftovers.
+await new Promise((r) => setTimeout(r, 500));
+const leaks = diff(before, snapshot());
+if (leaks.length) {
+  console.log(`# leak check FAILED: the tests left ${leaks.join('; ')}`);
+  failed = true;
+} else {
+  console.log('# leak check: no mounts, netns, conmon processes or cgroups left behind');
+}
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,33 @@
+import type { ContainerService } from '../container/index.js';
+import type { ImageService } from '../image/index.js';
+import type { EventBus } from '../events/index.js';
+
+/** Facts about the running daemon that /info and /version report. */
+export interface DaemonFacts {
+  id: string;
+  version: string;
+  gitCommit: string;
+  dataRoot: string;
+  execRoot: string;
+  driver: string;
+  driverStatus: Array<[string, string]>;
+  loggingDriver: string;
+  cgroupDriver: string;
+  cgroupVersion: string;
+  defaultRuntime: string;
+  runtimes: Record<string, { path: string }>;
+  kernelVersion: string;
+  operatingSystem: string;
+  osVersion: string;
+  securityOptions: string[];
+  warnings: string[];
+  debug: boolean;
+}
+
+/** Everything route handlers may call. */
+export interface ApiServices {
+  containers: ContainerService;
+  images: ImageService;
+  events: EventBus;
+  facts: DaemonFacts;
+}

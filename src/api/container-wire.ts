@@ -1,0 +1,213 @@
+import type { ContainerRecord } from '../container/index.js';
+import { ZERO_TIME } from '../container/index.js';
+
+/** Docker's `units.HumanDuration`. */
+export function humanDuration(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  if (s < 1) return 'Less than a second';
+  if (s === 1) return '1 second';
+  if (s < 60) return `${s} seconds`;
+  const m = Math.floor(s / 60);
+  if (m === 1) return 'About a minute';
+  if (m < 60) return `${m} minutes`;
+  const h = Math.round(s / 3600);
+  if (h === 1) return 'About an hour';
+  if (h < 48) return `${h} hours`;
+  if (h < 24 * 7 * 2) return `${Math.floor(h / 24)} days`;
+  if (h < 24 * 30 * 2) return `${Math.floor(h / 24 / 7)} weeks`;
+  if (h < 24 * 365 * 2) return `${Math.floor(h / 24 / 30)} months`;
+  return `${Math.floor(h / 24 / 365)} years`;
+}
+
+/** The `Status` column of `docker ps`. */
+export function statusText(rec: ContainerRecord, now = Date.now()): string {
+  const st = rec.state;
+  switch (st.status) {
+    case 'running': return `Up ${humanDuration(now - Date.parse(st.startedAt))}`;
+    case 'paused': return `Up ${humanDuration(now - Date.parse(st.startedAt))} (Paused)`;
+    case 'restarting': return `Restarting (${st.exitCode}) ${humanDuration(now - Date.parse(st.finishedAt))} ago`;
+    case 'removing': return 'Removal In Progress';
+    case 'dead': return 'Dead';
+    case 'exited':
+      return st.finishedAt === ZERO_TIME ? 'Created' : `Exited (${st.exitCode}) ${humanDuration(now - Date.parse(st.finishedAt))} ago`;
+    default: return 'Created';
+  }
+}
+
+function networkName(rec: ContainerRecord): string {
+  const m = rec.hostConfig.NetworkMode;
+  return m === 'host' || m === 'none' ? m : 'bridge';
+}
+
+function endpoint(): Record<string, unknown> {
+  return {
+    IPAMConfig: null, Links: null, Aliases: null, MacAddress: '', DriverOpts: null, NetworkID: '', EndpointID: '',
+    Gateway: '', IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, DNSNames: null,
+  };
+}
+
+function mounts(rec: ContainerRecord): Array<Record<string, unknown>> {
+  return (rec.hostConfig.Binds ?? []).map((b) => {
+    const [src, dst, mode = ''] = b.split(':');
+    return { Type: 'bind', Source: src, Destination: dst, Mode: mode, RW: !mode.split(',').includes('ro'), Propagation: 'rprivate' };
+  });
+}
+
+export function containerSummary(rec: ContainerRecord, imageRefShown: string): Record<string, unknown> {
+  return {
+    Id: rec.id,
+    Names: [`/${rec.name}`],
+    Image: imageRefShown,
+    ImageID: rec.imageId,
+    Command: [rec.path, ...rec.args].map((a) => (/\s/.test(a) ? `'${a}'` : a)).join(' '),
+    Created: Math.floor(Date.parse(rec.created) / 1000),
+    Ports: [],
+    Labels: rec.config.Labels,
+    State: rec.state.status,
+    Status: statusText(rec),
+    HostConfig: { NetworkMode: rec.hostConfig.NetworkMode },
+    NetworkSettings: { Networks: { [networkName(rec)]: endpoint() } },
+    Mounts: mounts(rec),
+  };
+}
+
+export interface InspectPaths {
+  logPath: string;
+  hostsPath: string;
+  hostnamePath: string;
+  resolvConfPath: string;
+  graphDriverData: Record<string, string> | null;
+  sizeRw?: number;
+  sizeRootFs?: number;
+}
+
+export function containerInspect(rec: ContainerRecord, p: InspectPaths): Record<string, unknown> {
+  const st = rec.state;
+  const out: Record<string, unknown> = {
+    Id: rec.id,
+    Created: rec.created,
+    Path: rec.path,
+    Args: rec.args,
+    State: {
+      Status: st.status,
+      Running: st.status === 'running' || st.status === 'paused',
+      Paused: st.status === 'paused',
+      Restarting: st.status === 'restarting',
+      OOMKilled: st.oomKilled,
+      Dead: st.status === 'dead',
+      Pid: st.pid,
+      ExitCode: st.exitCode,
+      Error: st.error,
+      StartedAt: st.startedAt,
+      FinishedAt: st.finishedAt,
+    },
+    Image: rec.imageId,
+    ResolvConfPath: p.resolvConfPath,
+    HostnamePath: p.hostnamePath,
+    HostsPath: p.hostsPath,
+    LogPath: p.logPath,
+    Name: `/${rec.name}`,
+    RestartCount: rec.restartCount,
+    Driver: rec.driver,
+    Platform: 'linux',
+    MountLabel: '',
+    ProcessLabel: '',
+    AppArmorProfile: '',
+    ExecIDs: null,
+    HostConfig: {
+      Binds: rec.hostConfig.Binds,
+      ContainerIDFile: '',
+      LogConfig: rec.hostConfig.LogConfig,
+      NetworkMode: rec.hostConfig.NetworkMode,
+      PortBindings: {},
+      RestartPolicy: rec.hostConfig.RestartPolicy,
+      AutoRemove: rec.hostConfig.AutoRemove,
+      VolumeDriver: '',
+      VolumesFrom: null,
+      ConsoleSize: [0, 0],
+      CapAdd: rec.hostConfig.CapAdd,
+      CapDrop: rec.hostConfig.CapDrop,
+      CgroupnsMode: 'host',
+      Dns: [],
+      DnsOptions: [],
+      DnsSearch: [],
+      ExtraHosts: null,
+      GroupAdd: null,
+      IpcMode: 'private',
+      Cgroup: '',
+      Links: null,
+      OomScoreAdj: 0,
+      PidMode: '',
+      Privileged: rec.hostConfig.Privileged,
+      PublishAllPorts: false,
+      ReadonlyRootfs: rec.hostConfig.ReadonlyRootfs,
+      SecurityOpt: null,
+      UTSMode: '',
+      UsernsMode: '',
+      ShmSize: rec.hostConfig.ShmSize,
+      Runtime: 'runc',
+      Isolation: '',
+      CpuShares: 0,
+      Memory: 0,
+      NanoCpus: 0,
+      CgroupParent: '',
+      BlkioWeight: 0,
+      BlkioWeightDevice: [],
+      BlkioDeviceReadBps: [],
+      BlkioDeviceWriteBps: [],
+      BlkioDeviceReadIOps: [],
+      BlkioDeviceWriteIOps: [],
+      CpuPeriod: 0,
+      CpuQuota: 0,
+      CpuRealtimePeriod: 0,
+      CpuRealtimeRuntime: 0,
+      CpusetCpus: '',
+      CpusetMems: '',
+      Devices: [],
+      DeviceCgroupRules: null,
+      DeviceRequests: null,
+      MemoryReservation: 0,
+      MemorySwap: 0,
+      MemorySwappiness: null,
+      OomKillDisable: null,
+      PidsLimit: null,
+      Ulimits: null,
+      CpuCount: 0,
+      CpuPercent: 0,
+      IOMaximumIOps: 0,
+      IOMaximumBandwidth: 0,
+      Init: rec.hostConfig.Init,
+      MaskedPaths: rec.hostConfig.Privileged ? null : [
+        '/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list',
+        '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware', '/sys/devices/virtual/powercap',
+      ],
+      ReadonlyPaths: rec.hostConfig.Privileged ? null : ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
+    },
+    GraphDriver: { Name: rec.driver, Data: p.graphDriverData },
+    Mounts: mounts(rec),
+    Config: rec.config,
+    NetworkSettings: {
+      Bridge: '',
+      SandboxID: rec.netns ?? '',
+      SandboxKey: rec.netns ? `/run/netns/${rec.netns}` : '',
+      Ports: {},
+      HairpinMode: false,
+      LinkLocalIPv6Address: '',
+      LinkLocalIPv6PrefixLen: 0,
+      SecondaryIPAddresses: null,
+      SecondaryIPv6Addresses: null,
+      EndpointID: '',
+      Gateway: '',
+      GlobalIPv6Address: '',
+      GlobalIPv6PrefixLen: 0,
+      IPAddress: '',
+      IPPrefixLen: 0,
+      IPv6Gateway: '',
+      MacAddress: '',
+      Networks: { [networkName(rec)]: endpoint() },
+    },
+  };
+  if (p.sizeRw !== undefined) out['SizeRw'] = p.sizeRw;
+  if (p.sizeRootFs !== undefined) out['SizeRootFs'] = p.sizeRootFs;
+  return out;
+}

@@ -1,0 +1,38 @@
+/**
+ * What the container service needs from the OCI runtime + monitor below it. The daemon plugs in
+ * the real implementation (conmon + runc); tests may plug in a fake.
+ */
+export interface StdinWriter {
+  write(data: Buffer): Promise<void>;
+  close(): void;
+}
+
+export interface LaunchOptions {
+  id: string;
+  /** Directory for config.json, pid files, attach socket and ctl fifo. */
+  bundleDir: string;
+  /** The generated OCI config (runtime/spec.ts `buildSpec`). */
+  spec: unknown;
+  logPath: string;
+  persistDir: string;
+  terminal: boolean;
+  stdin: boolean;
+  stdinOnce: boolean;
+}
+
+export interface ContainerRuntime {
+  /** Writes the bundle and starts the container; the error message is the runtime's own. */
+  launch(opts: LaunchOptions): Promise<{ pid: number; conmonPid: number }>;
+  kill(id: string, signal: number): Promise<void>;
+  /** Forgets the container in the runtime (force); a missing one is not an error. */
+  delete(id: string): Promise<void>;
+  resize(bundleDir: string, height: number, width: number): Promise<void>;
+  openStdin(bundleDir: string): Promise<StdinWriter>;
+  /** Is this conmon still watching this container? */
+  isAlive(id: string, conmonPid: number): Promise<boolean>;
+  /** The recorded exit code of a container that ended, if conmon wrote one. */
+  exitCode(id: string, persistDir: string): Promise<number | undefined>;
+  wasOomKilled(persistDir: string): Promise<boolean>;
+  /** Called once per container exit, as soon as conmon reports it. */
+  onExit(fn: (id: string, code: number) => void): void;
+}

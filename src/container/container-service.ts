@@ -1,0 +1,717 @@
+import { EventEmitter } from 'node:events';
+import { chown, lstat, mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Db } from '../store/metadata-db.js';
+import { KeyedMutex } from '../store/keyed-mutex.js';
+import {
+  ConflictError, InvalidParameterError, NotFoundError, NotModifiedError, SystemError, errorMessage,
+} from '../common/errors.js';
+import { randomId } from '../common/ids.js';
+import type { Logger } from '../common/log.js';
+import type { EventBus } from '../events/event-bus.js';
+import type { ImageService } from '../image/image-service.js';
+import { familiarString, parseReference, withDefaultTag } from '../image/reference.js';
+import type { LayerStore } from '../layer/index.js';
+import { buildSpec, resolveUser, type HostFacts, type SpecInput } from '../runtime/index.js';
+import { readLog } from '../logs/index.js';
+import { createNetns, deleteNetns } from '../network/netns.js';
+import { writeContainerNetFiles } from '../network/container-files.js';
+import type { ContainerRecord, ContainerState } from './container-record.js';
+import { ZERO_TIME } from './container-record.js';
+import { canStart, isActive, type ContainerStatus } from './container-status.js';
+import { composeConfig, parseBind, validateName, type CreateRequest } from './create-request.js';
+import type { ContainerRuntime, StdinWriter } from './container-runtime.js';
+import { generateName } from './name-generator.js';
+import { parseSignal } from './signals.js';
+
+export interface ContainerServiceOptions {
+  db: Db;
+  images: ImageService;
+  layers: LayerStore;
+  runtime: ContainerRuntime;
+  events: EventBus;
+  logger: Logger;
+  dataRoot: string;
+  execRoot: string;
+  hostFacts: HostFacts;
+  seccompProfile: string | null;
+  /** The graph driver's name, for inspect. */
+  driverName: string;
+}
+
+export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
+
+export interface WaitResult {
+  StatusCode: number;
+  Error?: { Message: string };
+}
+
+export interface LogEntry {
+  stream: 'stdout' | 'stderr';
+  time: string;
+  data: Buffer;
+}
+
+export interface LogsOptions {
+  follow: boolean;
+  stdout: boolean;
+  stderr: boolean;
+  since?: number;
+  until?: number;
+  tail?: number;
+  signal?: AbortSignal;
+}
+
+export interface AttachOptions {
+  stdin: boolean;
+  stdout: boolean;
+  stderr: boolean;
+  stream: boolean;
+  logs: boolean;
+  signal: AbortSignal;
+}
+
+export interface AttachSession {
+  output: AsyncIterable<LogEntry>;
+  /** Present when stdin was asked for and the container keeps stdin open. */
+  stdin?: StdinWriter;
+}
+
+interface ListOptions {
+  all: boolean;
+  limit?: number;
+  filters: Map<string, string[]>;
+}
+
+const DEFAULT_STOP_TIMEOUT = 10;
+
+/** Container lifecycle: create, start, stop, remove, wait, logs, attach, and start-up reconcile. */
+export class ContainerService {
+  private readonly records = new Map<string, ContainerRecord>();
+  private readonly mutex = new KeyedMutex();
+  private readonly lifecycle = new EventEmitter();
+  /** Counts exits per container, so an attach made before start knows when its run ended. */
+  private readonly exitSeq = new Map<string, number>();
+
+  constructor(private readonly o: ContainerServiceOptions) {
+    this.lifecycle.setMaxListeners(0);
+    o.runtime.onExit((id, code) => {
+      void this.handleExit(id, code).catch((err) => o.logger.error('exit handling failed', { id, err: errorMessage(err) }));
+    });
+  }
+
+  // ---- paths ---------------------------------------------------------------------------------
+
+  containerDir(id: string): string { return join(this.o.dataRoot, 'containers', id); }
+  bundleDir(id: string): string { return join(this.o.execRoot, 'containers', id); }
+  logPath(id: string): string { return join(this.containerDir(id), 'container.log'); }
+  persistDir(id: string): string { return join(this.containerDir(id), 'persist'); }
+  hostsPath(id: string): string { return join(this.containerDir(id), 'hosts'); }
+  hostnamePath(id: string): string { return join(this.containerDir(id), 'hostname'); }
+  resolvConfPath(id: string): string { return join(this.containerDir(id), 'resolv.conf'); }
+
+  // ---- lookups -------------------------------------------------------------------------------
+
+  /** Loads every container row into memory (start-up). */
+  load(): void {
+    const rows = this.o.db.prepare('SELECT record FROM containers WHERE incomplete = 0').all() as { record: string }[];
+    for (const r of rows) {
+      const rec = JSON.parse(r.record) as ContainerRecord;
+      this.records.set(rec.id, rec);
+    }
+  }
+
+  find(idOrName: string): ContainerRecord | undefined {
+    const key = idOrName.startsWith('/') ? idOrName.slice(1) : idOrName;
+    const byId = this.records.get(key);
+    if (byId) return byId;
+    for (const rec of this.records.values()) if (rec.name === key) return rec;
+    if (/^[0-9a-f]+$/.test(key)) {
+      const matches = [...this.records.values()].filter((r) => r.id.startsWith(key));
+      if (matches.length === 1) return matches[0];
+    }
+    return undefined;
+  }
+
+  get(idOrName: string): ContainerRecord {
+    const rec = this.find(idOrName);
+    if (!rec) throw new NotFoundError(`No such container: ${idOrName}`);
+    return rec;
+  }
+
+  all(): ContainerRecord[] {
+    return [...this.records.values()].sort((a, b) => (a.created < b.created ? 1 : a.created > b.created ? -1 : 0));
+  }
+
+  /** Containers standing on an image (rmi asks). */
+  usingImage(imageId: string): Array<{ id: string; running: boolean }> {
+    return this.all().filter((r) => r.imageId === imageId).map((r) => ({ id: r.id, running: isActive(r.state.status) }));
+  }
+
+  list(opts: ListOptions): ContainerRecord[] {
+    let list = this.all();
+    const f = opts.filters;
+    for (const key of f.keys()) {
+      if (!['status', 'name', 'label', 'id', 'ancestor', 'exited', 'before', 'since', 'network', 'volume', 'health', 'isolation', 'is-task', 'publish', 'expose'].includes(key)) {
+        throw new InvalidParameterError(`invalid filter '${key}'`);
+      }
+    }
+    const statuses = f.get('status');
+    for (const s of statuses ?? []) {
+      if (!['created', 'running', 'paused', 'restarting', 'removing', 'exited', 'dead'].includes(s)) {
+        throw new InvalidParameterError(`invalid filter 'status=${s}'`);
+      }
+    }
+    const all = opts.all || Boolean(statuses?.length) || f.has('exited');
+    if (!all && opts.limit === undefined) list = list.filter((r) => isActive(r.state.status));
+    if (statuses?.length) list = list.filter((r) => statuses.includes(r.state.status));
+    const names = f.get('name');
+    if (names?.length) list = list.filter((r) => names.some((n) => safeRegex(n).test(`/${r.name}`)));
+    const ids = f.get('id');
+    if (ids?.length) list = list.filter((r) => ids.some((i) => r.id.startsWith(i)));
+    const labels = f.get('label');
+    if (labels?.length) {
+      list = list.filter((r) => labels.every((l) => {
+        const eq = l.indexOf('=');
+        if (eq < 0) return l in r.config.Labels;
+        return r.config.Labels[l.slice(0, eq)] === l.slice(eq + 1);
+      }));
+    }
+    const exited = f.get('exited');
+    if (exited?.length) {
+      for (const e of exited) if (!/^-?\d+$/.test(e)) throw new InvalidParameterError(`invalid filter 'exited=${e}'`);
+      list = list.filter((r) => r.state.status === 'exited' && exited.includes(String(r.state.exitCode)));
+    }
+    const ancestors = f.get('ancestor');
+    if (ancestors?.length) {
+      const ids = ancestors.map((a) => this.o.images.store.findByName(a)?.id).filter((x): x is NonNullable<typeof x> => Boolean(x));
+      list = list.filter((r) => ids.includes(r.imageId as never));
+    }
+    const before = f.get('before');
+    if (before?.length) {
+      const ref = this.get(before[0]!);
+      list = list.filter((r) => r.created < ref.created);
+    }
+    const since = f.get('since');
+    if (since?.length) {
+      const ref = this.get(since[0]!);
+      list = list.filter((r) => r.created > ref.created);
+    }
+    if (opts.limit !== undefined && opts.limit > 0) list = list.slice(0, opts.limit);
+    return list;
+  }
+
+  // ---- persistence ---------------------------------------------------------------------------
+
+  private save(rec: ContainerRecord): void {
+    this.o.db.prepare('UPDATE containers SET record = ?, name = ? WHERE id = ?').run(JSON.stringify(rec), rec.name, rec.id);
+  }
+
+  private setState(rec: ContainerRecord, patch: Partial<ContainerState>): void {
+    rec.state = { ...rec.state, ...patch };
+    this.save(rec);
+  }
+
+  private event(rec: ContainerRecord, action: string, extra: Record<string, string> = {}): void {
+    this.o.events.publish('container', action, rec.id, { ...rec.config.Labels, image: rec.config.Image, name: rec.name, ...extra });
+  }
+
+  // ---- create --------------------------------------------------------------------------------
+
+  async create(req: CreateRequest, opts: { name?: string }): Promise<{ id: string; warnings: string[] }> {
+    if (!req.Image) throw new InvalidParameterError('No image was specified');
+    let name = opts.name ? validateName(opts.name) : undefined;
+    const image = this.o.images.store.findByName(req.Image);
+    if (!image) {
+      let shown = req.Image;
+      try { shown = familiarString(withDefaultTag(parseReference(req.Image))); } catch { /* keep as typed */ }
+      throw new NotFoundError(`No such image: ${shown}`);
+    }
+    const { config, hostConfig, path, args } = composeConfig(req, image.config.config ?? {}, req.Image);
+    const id = randomId();
+    if (!config.Hostname) config.Hostname = hostConfig.NetworkMode === 'host' ? (await hostHostname()) : id.slice(0, 12);
+    const rec: ContainerRecord = {
+      id,
+      name: name ?? '',
+      created: new Date().toISOString(),
+      imageId: image.id,
+      path,
+      args,
+      config,
+      hostConfig,
+      state: { status: 'created', pid: 0, conmonPid: 0, exitCode: 0, error: '', startedAt: ZERO_TIME, finishedAt: ZERO_TIME, oomKilled: false },
+      restartCount: 0,
+      driver: this.o.driverName,
+      netns: null,
+    };
+    // Reserve the name and the id in one statement; the row stays incomplete until its files exist.
+    for (let attempt = 0; ; attempt++) {
+      if (!name) rec.name = generateName(attempt);
+      try {
+        this.o.db.prepare('INSERT INTO containers (id, name, image_id, created_at, record, incomplete) VALUES (?, ?, ?, ?, ?, 1)')
+          .run(id, rec.name, image.id, rec.created, JSON.stringify(rec));
+        break;
+      } catch (err) {
+        if (!/UNIQUE/.test(errorMessage(err))) throw err;
+        if (name) {
+          const other = this.find(name);
+          throw new ConflictError(`Conflict. The container name "/${name}" is already in use by container "${other?.id ?? 'unknown'}". You have to remove (or rename) that container to be able to reuse that name.`);
+        }
+        if (attempt > 10) throw err;
+      }
+    }
+    name = rec.name;
+    try {
+      await mkdir(this.persistDir(id), { recursive: true, mode: 0o700 });
+      await writeFile(this.logPath(id), '', { mode: 0o640 });
+      await this.o.layers.createRwLayer(id, image.topLayer);
+      this.o.db.prepare('UPDATE containers SET incomplete = 0, record = ? WHERE id = ?').run(JSON.stringify(rec), id);
+    } catch (err) {
+      await this.o.layers.removeRwLayer(id).catch(() => undefined);
+      await rm(this.containerDir(id), { recursive: true, force: true });
+      this.o.db.prepare('DELETE FROM containers WHERE id = ?').run(id);
+      throw err;
+    }
+    this.records.set(id, rec);
+    this.event(rec, 'create');
+    return { id, warnings: [] };
+  }
+
+  // ---- start ---------------------------------------------------------------------------------
+
+  async start(idOrName: string): Promise<void> {
+    const rec0 = this.get(idOrName);
+    await this.mutex.run(rec0.id, async () => {
+      const rec = this.get(rec0.id);
+      if (isActive(rec.state.status)) {
+        if (rec.state.status === 'paused') throw new ConflictError('cannot start a paused container, try unpause instead');
+        throw new NotModifiedError('container already started');
+      }
+      if (!canStart(rec.state.status)) throw new ConflictError(`cannot start container ${rec.id} in state ${rec.state.status}`);
+      try {
+        await this.launch(rec);
+      } catch (err) {
+        await this.cleanupRun(rec);
+        const msg = errorMessage(err);
+        const code = /executable file not found|no such file or directory/.test(msg) ? 127 : /permission denied|is a directory/.test(msg) ? 126 : 128;
+        this.setState(rec, { error: msg, exitCode: code, pid: 0, conmonPid: 0 });
+        if (rec.hostConfig.AutoRemove) {
+          this.notifyExit(rec, code, msg);
+          await this.removeNow(rec);
+        }
+        throw new SystemError(`failed to create task for container: ${msg}: unknown`, { cause: err });
+      }
+    });
+  }
+
+  private async launch(rec: ContainerRecord): Promise<void> {
+    const id = rec.id;
+    const rootfs = await this.o.layers.mountRw(id);
+    const netMode = rec.hostConfig.NetworkMode;
+    let network: SpecInput['network'];
+    if (netMode === 'host') {
+      network = { mode: 'host' };
+    } else {
+      const ns = `berth-${id.slice(0, 12)}`;
+      network = { mode: 'path', path: await createNetns(ns) };
+      rec.netns = ns;
+    }
+    await writeContainerNetFiles(
+      { hostname: this.hostnamePath(id), hosts: this.hostsPath(id), resolvConf: this.resolvConfPath(id) },
+      { hostname: rec.config.Hostname, domainname: rec.config.Domainname, hostNetwork: netMode === 'host' },
+    );
+    const user = await resolveUser(rootfs, rec.config.User);
+    const cwd = rec.config.WorkingDir || '/';
+    if (cwd !== '/') await mkdirInRootfs(rootfs, cwd, user.uid, user.gid);
+    const mounts: SpecInput['mounts'] = [
+      { destination: '/etc/resolv.conf', source: this.resolvConfPath(id), type: 'bind', options: ['rbind', 'rprivate'] },
+      { destination: '/etc/hostname', source: this.hostnamePath(id), type: 'bind', options: ['rbind', 'rprivate'] },
+      { destination: '/etc/hosts', source: this.hostsPath(id), type: 'bind', options: ['rbind', 'rprivate'] },
+    ];
+    for (const b of rec.hostConfig.Binds ?? []) {
+      const p = parseBind(b);
+      await mkdir(p.source, { recursive: true });
+      mounts.push({ destination: p.destination, source: p.source, type: 'bind', options: ['rbind', 'rprivate', ...(p.readonly ? ['ro'] : [])] });
+    }
+    const env = [...rec.config.Env];
+    if (!env.some((e) => e.startsWith('HOSTNAME='))) env.push(`HOSTNAME=${rec.config.Hostname}`);
+    if (rec.config.Tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
+    const spec = buildSpec({
+      id,
+      rootfs,
+      readonlyRootfs: rec.hostConfig.ReadonlyRootfs,
+      args: [rec.path, ...rec.args],
+      env,
+      cwd,
+      user,
+      terminal: rec.config.Tty,
+      hostname: rec.config.Hostname,
+      domainname: rec.config.Domainname,
+      privileged: rec.hostConfig.Privileged,
+      capAdd: rec.hostConfig.CapAdd ?? [],
+      capDrop: rec.hostConfig.CapDrop ?? [],
+      init: Boolean(rec.hostConfig.Init),
+      mounts,
+      network,
+      shmSize: rec.hostConfig.ShmSize,
+      cgroupsPath: `/berth/${id}`,
+      seccompProfilePath: rec.hostConfig.Privileged ? null : this.o.seccompProfile,
+    }, this.o.hostFacts);
+    await rm(this.bundleDir(id), { recursive: true, force: true });
+    await mkdir(this.bundleDir(id), { recursive: true, mode: 0o700 });
+    await rm(join(this.persistDir(id), 'exit'), { force: true });
+    await rm(join(this.persistDir(id), 'oom'), { force: true });
+    const { pid, conmonPid } = await this.o.runtime.launch({
+      id,
+      bundleDir: this.bundleDir(id),
+      spec,
+      logPath: this.logPath(id),
+      persistDir: this.persistDir(id),
+      terminal: rec.config.Tty,
+      stdin: rec.config.OpenStdin,
+      stdinOnce: rec.config.StdinOnce,
+    });
+    this.setState(rec, {
+      status: 'running', pid, conmonPid, error: '', exitCode: 0, oomKilled: false,
+      startedAt: new Date().toISOString(), finishedAt: rec.state.status === 'created' ? ZERO_TIME : rec.state.finishedAt,
+    });
+    this.event(rec, 'start');
+    this.lifecycle.emit(`started:${id}`);
+  }
+
+  /** Tears down what a run set up: runtime state, netns, rootfs mount, bundle. Idempotent. */
+  private async cleanupRun(rec: ContainerRecord): Promise<void> {
+    await this.o.runtime.delete(rec.id).catch((err) => this.o.logger.warn('runtime delete failed', { id: rec.id, err: errorMessage(err) }));
+    if (rec.netns) {
+      await deleteNetns(rec.netns).catch((err) => this.o.logger.warn('netns delete failed', { id: rec.id, err: errorMessage(err) }));
+      rec.netns = null;
+    }
+    await this.o.layers.unmountRw(rec.id).catch((err) => this.o.logger.warn('unmount failed', { id: rec.id, err: errorMessage(err) }));
+    await rm(this.bundleDir(rec.id), { recursive: true, force: true });
+  }
+
+  // ---- exit ----------------------------------------------------------------------------------
+
+  private async handleExit(id: string, code: number): Promise<void> {
+    await this.mutex.run(id, async () => {
+      const rec = this.records.get(id);
+      if (!rec || !isActive(rec.state.status)) return;
+      await this.recordExit(rec, code);
+    });
+    const rec = this.records.get(id);
+    if (rec && rec.hostConfig.AutoRemove && !isActive(rec.state.status)) {
+      await this.mutex.run(id, () => this.removeNow(rec));
+    }
+  }
+
+  private async recordExit(rec: ContainerRecord, code: number): Promise<void> {
+    const oom = await this.o.runtime.wasOomKilled(this.persistDir(rec.id));
+    await this.cleanupRun(rec);
+    this.setState(rec, { status: 'exited', exitCode: code, pid: 0, conmonPid: 0, finishedAt: new Date().toISOString(), oomKilled: oom });
+    this.event(rec, 'die', { exitCode: String(code) });
+    this.notifyExit(rec, code);
+  }
+
+  private notifyExit(rec: ContainerRecord, code: number, error?: string): void {
+    this.exitSeq.set(rec.id, (this.exitSeq.get(rec.id) ?? 0) + 1);
+    this.lifecycle.emit(`exit:${rec.id}`, code, error);
+  }
+
+  /** Resolves at the next exit of the container. */
+  private nextExit(id: string): Promise<{ code: number; error?: string }> {
+    return new Promise((resolve) => this.lifecycle.once(`exit:${id}`, (code: number, error?: string) => resolve({ code, error })));
+  }
+
+  /**
+   * Registers the wait at once (so a quick exit is not missed) and returns the promise of its
+   * result; the caller flushes headers in between.
+   */
+  wait(idOrName: string, condition: WaitCondition, signal?: AbortSignal): Promise<WaitResult> {
+    const rec = this.get(idOrName);
+    const result = (code: number, error?: string): WaitResult => (error ? { StatusCode: code, Error: { Message: error } } : { StatusCode: code });
+    if (condition === 'not-running' && !isActive(rec.state.status)) {
+      return Promise.resolve(result(rec.state.exitCode));
+    }
+    const event = condition === 'removed' ? `removed:${rec.id}` : `exit:${rec.id}`;
+    return new Promise((resolve) => {
+      const on = (code: number, error?: string): void => {
+        signal?.removeEventListener('abort', abort);
+        resolve(result(code, error));
+      };
+      const abort = (): void => {
+        this.lifecycle.off(event, on);
+        resolve(result(-1));
+      };
+      this.lifecycle.once(event, on);
+      signal?.addEventListener('abort', abort, { once: true });
+    });
+  }
+
+  // ---- stop / kill / restart -----------------------------------------------------------------
+
+  async kill(idOrName: string, signalName: string | undefined): Promise<void> {
+    const rec = this.get(idOrName);
+    const sig = parseSignal(signalName || 'KILL');
+    if (!isActive(rec.state.status)) throw new ConflictError(`Container ${rec.id} is not running`);
+    await this.o.runtime.kill(rec.id, sig);
+    this.event(rec, 'kill', { signal: String(sig) });
+  }
+
+  async stop(idOrName: string, opts: { timeout?: number; signal?: string }): Promise<void> {
+    const rec = this.get(idOrName);
+    if (!isActive(rec.state.status)) throw new NotModifiedError('container already stopped');
+    await this.stopRecord(rec, opts);
+  }
+
+  private async stopRecord(rec: ContainerRecord, opts: { timeout?: number; signal?: string }): Promise<void> {
+    const sig = parseSignal(opts.signal || rec.config.StopSignal || 'SIGTERM');
+    const timeout = opts.timeout ?? rec.config.StopTimeout ?? DEFAULT_STOP_TIMEOUT;
+    const exited = this.nextExit(rec.id);
+    if (timeout !== 0) {
+      await this.o.runtime.kill(rec.id, sig).catch((err) => this.o.logger.debug('stop signal failed', { id: rec.id, err: errorMessage(err) }));
+      this.event(rec, 'kill', { signal: String(sig) });
+      if (timeout < 0) { await exited; return; }
+      const done = await Promise.race([exited.then(() => true), delay(timeout * 1000).then(() => false)]);
+      if (done) { this.event(rec, 'stop'); return; }
+    }
+    await this.o.runtime.kill(rec.id, 9).catch((err) => this.o.logger.debug('SIGKILL failed', { id: rec.id, err: errorMessage(err) }));
+    this.event(rec, 'kill', { signal: '9' });
+    const done = await Promise.race([exited.then(() => true), delay(30_000).then(() => false)]);
+    if (!done) throw new SystemError(`container ${rec.id} did not exit after SIGKILL`);
+    this.event(rec, 'stop');
+  }
+
+  async restart(idOrName: string, opts: { timeout?: number; signal?: string }): Promise<void> {
+    const rec = this.get(idOrName);
+    if (isActive(rec.state.status)) await this.stopRecord(rec, opts);
+    await this.start(rec.id);
+    this.event(rec, 'restart');
+  }
+
+  // ---- remove / rename -----------------------------------------------------------------------
+
+  async remove(idOrName: string, opts: { force: boolean; volumes: boolean }): Promise<void> {
+    const rec = this.get(idOrName);
+    if (isActive(rec.state.status)) {
+      if (!opts.force) {
+        throw new ConflictError(`You cannot remove a ${rec.state.status} container ${rec.id}. Stop the container before attempting removal or force remove`);
+      }
+      const exited = this.nextExit(rec.id);
+      await this.o.runtime.kill(rec.id, 9).catch(() => undefined);
+      const done = await Promise.race([exited.then(() => true), delay(30_000).then(() => false)]);
+      if (!done) throw new SystemError(`container ${rec.id} did not exit after SIGKILL`);
+    }
+    await this.mutex.run(rec.id, () => this.removeNow(rec));
+  }
+
+  private async removeNow(rec: ContainerRecord): Promise<void> {
+    if (!this.records.has(rec.id)) return;
+    const prev = rec.state.status;
+    rec.state.status = 'removing';
+    try {
+      await this.cleanupRun(rec);
+      await this.o.layers.removeRwLayer(rec.id);
+      await rm(this.containerDir(rec.id), { recursive: true, force: true });
+    } catch (err) {
+      rec.state.status = prev === 'removing' ? 'dead' : prev;
+      this.save(rec);
+      throw err;
+    }
+    this.o.db.prepare('DELETE FROM containers WHERE id = ?').run(rec.id);
+    this.records.delete(rec.id);
+    this.exitSeq.delete(rec.id);
+    this.event(rec, 'destroy');
+    this.lifecycle.emit(`removed:${rec.id}`, rec.state.exitCode);
+  }
+
+  rename(idOrName: string, newName: string): void {
+    const rec = this.get(idOrName);
+    const name = validateName(newName);
+    if (name === rec.name) throw new InvalidParameterError(`Renaming a container with the same name as its current name`);
+    const other = this.find(name);
+    if (other && other.name === name) {
+      throw new ConflictError(`Conflict. The container name "/${name}" is already in use by container "${other.id}". You have to remove (or rename) that container to be able to reuse that name.`);
+    }
+    const old = rec.name;
+    rec.name = name;
+    try {
+      this.save(rec);
+    } catch (err) {
+      rec.name = old;
+      throw err;
+    }
+    this.event(rec, 'rename', { oldName: `/${old}` });
+  }
+
+  // ---- logs / attach / resize ----------------------------------------------------------------
+
+  logs(idOrName: string, opts: LogsOptions): AsyncIterable<LogEntry> {
+    const rec = this.get(idOrName);
+    if (!opts.stdout && !opts.stderr) throw new InvalidParameterError('Bad parameters: you must choose at least one stream');
+    const id = rec.id;
+    const readOpts: Parameters<typeof readLog>[1] = {
+      follow: opts.follow,
+      stdout: opts.stdout,
+      stderr: opts.stderr,
+      isDone: () => !isActive(this.records.get(id)?.state.status ?? 'exited'),
+    };
+    if (opts.since !== undefined) readOpts.since = opts.since;
+    if (opts.until !== undefined) readOpts.until = opts.until;
+    if (opts.tail !== undefined) readOpts.tail = opts.tail;
+    if (opts.signal) readOpts.signal = opts.signal;
+    return readLog(this.logPath(id), readOpts);
+  }
+
+  async attach(idOrName: string, opts: AttachOptions): Promise<AttachSession> {
+    const rec = this.get(idOrName);
+    const id = rec.id;
+    const startSeq = this.exitSeq.get(id) ?? 0;
+    const wasActive = isActive(rec.state.status);
+    const since = Date.now() / 1000;
+    const done = (): boolean => {
+      const cur = this.records.get(id);
+      if (!cur) return true;
+      if ((this.exitSeq.get(id) ?? 0) > startSeq) return true;
+      return wasActive && !isActive(cur.state.status);
+    };
+    const outputs: AsyncIterable<LogEntry>[] = [];
+    if ((opts.stdout || opts.stderr) && opts.logs) {
+      outputs.push(readLog(this.logPath(id), { follow: false, stdout: opts.stdout, stderr: opts.stderr, until: since, signal: opts.signal }));
+    }
+    if ((opts.stdout || opts.stderr) && opts.stream) {
+      outputs.push(readLog(this.logPath(id), { follow: true, since, stdout: opts.stdout, stderr: opts.stderr, isDone: done, signal: opts.signal }));
+    }
+    const session: AttachSession = { output: concatIterables(outputs) };
+    if (opts.stdin && rec.config.OpenStdin && opts.stream) session.stdin = this.deferredStdin(id, opts.signal);
+    return session;
+  }
+
+  /** A stdin writer that connects to the container's attach socket once it runs. */
+  private deferredStdin(id: string, signal: AbortSignal): StdinWriter {
+    let writer: Promise<StdinWriter> | undefined;
+    const connect = (): Promise<StdinWriter> => {
+      writer ??= (async () => {
+        for (;;) {
+          if (signal.aborted) throw new SystemError('attach closed');
+          const rec = this.records.get(id);
+          if (!rec) throw new NotFoundError(`No such container: ${id}`);
+          if (rec.state.status === 'running') return this.o.runtime.openStdin(this.bundleDir(id));
+          if (rec.state.status !== 'created' && rec.state.status !== 'exited') throw new ConflictError(`container ${id} is ${rec.state.status}`);
+          await new Promise<void>((resolve) => {
+            const t = setTimeout(resolve, 100);
+            this.lifecycle.once(`started:${id}`, () => { clearTimeout(t); resolve(); });
+          });
+        }
+      })();
+      return writer;
+    };
+    let closed = false;
+    return {
+      write: async (data: Buffer) => { if (!closed) await (await connect()).write(data); },
+      close: () => {
+        closed = true;
+        if (writer) void writer.then((w) => w.close(), () => undefined);
+        else if (this.records.get(id)?.state.status === 'running') void connect().then((w) => w.close(), () => undefined);
+      },
+    };
+  }
+
+  async resize(idOrName: string, height: number, width: number): Promise<void> {
+    const rec = this.get(idOrName);
+    if (!isActive(rec.state.status)) throw new ConflictError(`Container ${rec.id} is not running`);
+    if (!rec.config.Tty) return;
+    await this.o.runtime.resize(this.bundleDir(rec.id), height, width);
+  }
+
+  async graphDriverData(id: string): Promise<Record<string, string> | null> {
+    return this.o.layers.driverMetadata(id).catch(() => null);
+  }
+
+  async sizeRw(id: string): Promise<number> {
+    return this.o.layers.rwSize(id).catch(() => 0);
+  }
+
+  // ---- start-up reconcile --------------------------------------------------------------------
+
+  /**
+   * Brings the records in line with reality after berthd (re)starts: re-adopts containers whose
+   * conmon still runs, records the exit of those that ended meanwhile, removes finished `--rm`
+   * containers, and sweeps rows and layers left half-created.
+   */
+  async reconcile(): Promise<{ adopted: number; exited: number; swept: number }> {
+    let adopted = 0, exited = 0, swept = 0;
+    const stale = this.o.db.prepare('SELECT id FROM containers WHERE incomplete = 1').all() as { id: string }[];
+    for (const { id } of stale) {
+      await this.o.layers.removeRwLayer(id).catch(() => undefined);
+      await rm(this.containerDir(id), { recursive: true, force: true });
+      await rm(this.bundleDir(id), { recursive: true, force: true });
+      this.o.db.prepare('DELETE FROM containers WHERE id = ?').run(id);
+      swept++;
+    }
+    for (const rec of this.all()) {
+      const status: ContainerStatus = rec.state.status;
+      if (isActive(status)) {
+        if (rec.state.conmonPid && (await this.o.runtime.isAlive(rec.id, rec.state.conmonPid))) {
+          await this.o.layers.mountRw(rec.id);
+          adopted++;
+          // The exit may have been written between our check and the watcher starting.
+          const code = await this.o.runtime.exitCode(rec.id, this.persistDir(rec.id));
+          if (code !== undefined) { await this.mutex.run(rec.id, () => this.recordExit(rec, code)); exited++; }
+          continue;
+        }
+        const code = (await this.o.runtime.exitCode(rec.id, this.persistDir(rec.id))) ?? 255;
+        await this.mutex.run(rec.id, () => this.recordExit(rec, code));
+        exited++;
+      } else if (status === 'removing') {
+        await this.mutex.run(rec.id, () => this.removeNow(rec));
+        continue;
+      } else {
+        await this.cleanupRun(rec);
+      }
+      const cur = this.records.get(rec.id);
+      if (cur && cur.hostConfig.AutoRemove && !isActive(cur.state.status) && cur.state.startedAt !== ZERO_TIME) {
+        await this.mutex.run(rec.id, () => this.removeNow(cur));
+      }
+    }
+    return { adopted, exited, swept };
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref());
+}
+
+function safeRegex(s: string): RegExp {
+  try {
+    return new RegExp(s);
+  } catch {
+    return new RegExp(s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  }
+}
+
+async function* concatIterables<T>(list: AsyncIterable<T>[]): AsyncIterable<T> {
+  for (const it of list) yield* it;
+}
+
+async function hostHostname(): Promise<string> {
+  const { hostname } = await import('node:os');
+  return hostname();
+}
+
+/** Creates the working directory inside the rootfs, refusing to follow symlinks out of it. */
+async function mkdirInRootfs(rootfs: string, dir: string, uid: number, gid: number): Promise<void> {
+  const parts = dir.split('/').filter((p) => p && p !== '.');
+  let cur = rootfs;
+  for (const p of parts) {
+    if (p === '..') return;
+    cur = join(cur, p);
+    try {
+      const st = await lstat(cur);
+      if (!st.isDirectory()) return;
+    } catch {
+      await mkdir(cur, { mode: 0o755 });
+      await chown(cur, uid, gid).catch(() => undefined);
+    }
+  }
+}
+

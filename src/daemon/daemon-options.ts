@@ -1,0 +1,107 @@
+import { InvalidParameterError } from '../common/errors.js';
+import { isLogLevel, type LogLevel } from '../common/log.js';
+
+export interface DaemonOptions {
+  hosts: string[];
+  dataRoot: string;
+  execRoot: string;
+  pidfile: string;
+  logLevel: LogLevel;
+  storageDriver: 'overlay2' | 'vfs' | undefined;
+  defaultRuntime: 'runc' | 'crun';
+  seccompProfile: string;
+  help: boolean;
+  version: boolean;
+}
+
+export const DEFAULT_SOCKET = 'unix:///run/berth/berth.sock';
+
+export const USAGE = `Usage:	berthd [OPTIONS]
+
+A Docker-compatible container engine daemon
+
+Options:
+  -H, --host list                 Daemon socket(s) to connect to (default unix:///run/berth/berth.sock)
+      --data-root string          Root directory of persistent state (default "/var/lib/berth")
+      --exec-root string          Root directory for execution state files (default "/run/berth")
+  -p, --pidfile string            Path to use for daemon PID file (default "/run/berth/berthd.pid")
+  -l, --log-level string          Set the logging level ("debug"|"info"|"warn"|"error"|"fatal") (default "info")
+  -D, --debug                     Enable debug mode
+  -s, --storage-driver string     Storage driver to use ("overlay2"|"vfs"; default: overlay2 when supported)
+      --default-runtime string    Default OCI runtime for containers ("runc"|"crun") (default "runc")
+      --seccomp-profile string    Path to the default seccomp profile (default "/usr/share/containers/seccomp.json")
+  -v, --version                   Print version information and quit
+  -h, --help                      Print usage
+`;
+
+/** Parses berthd's command line (docker's flag style: `--flag value` or `--flag=value`). */
+export function parseDaemonArgs(argv: string[]): DaemonOptions {
+  const o: DaemonOptions = {
+    hosts: [],
+    dataRoot: '/var/lib/berth',
+    execRoot: '/run/berth',
+    pidfile: '',
+    logLevel: 'info',
+    storageDriver: undefined,
+    defaultRuntime: 'runc',
+    seccompProfile: '/usr/share/containers/seccomp.json',
+    help: false,
+    version: false,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    let arg = argv[i]!;
+    let value: string | undefined;
+    const eq = arg.indexOf('=');
+    if (arg.startsWith('--') && eq > 0) {
+      value = arg.slice(eq + 1);
+      arg = arg.slice(0, eq);
+    }
+    const take = (): string => {
+      if (value !== undefined) return value;
+      const v = argv[++i];
+      if (v === undefined) throw new InvalidParameterError(`flag needs an argument: ${arg}`);
+      return v;
+    };
+    switch (arg) {
+      case '-H': case '--host': o.hosts.push(take()); break;
+      case '--data-root': case '-g': case '--graph': o.dataRoot = take(); break;
+      case '--exec-root': o.execRoot = take(); break;
+      case '-p': case '--pidfile': o.pidfile = take(); break;
+      case '-l': case '--log-level': {
+        const l = take();
+        if (!isLogLevel(l)) throw new InvalidParameterError(`unable to parse logging level: ${l}`);
+        o.logLevel = l;
+        break;
+      }
+      case '-D': case '--debug': o.logLevel = 'debug'; break;
+      case '-s': case '--storage-driver': {
+        const d = take();
+        if (d !== 'overlay2' && d !== 'vfs') throw new InvalidParameterError(`unknown storage driver: ${d}`);
+        o.storageDriver = d;
+        break;
+      }
+      case '--default-runtime': {
+        const r = take();
+        if (r !== 'runc' && r !== 'crun') throw new InvalidParameterError(`unknown runtime: ${r}`);
+        o.defaultRuntime = r;
+        break;
+      }
+      case '--seccomp-profile': o.seccompProfile = take(); break;
+      case '-h': case '--help': o.help = true; break;
+      case '-v': case '--version': o.version = true; break;
+      default: throw new InvalidParameterError(`unknown flag: ${arg}`);
+    }
+  }
+  if (o.hosts.length === 0) o.hosts.push(DEFAULT_SOCKET);
+  if (!o.pidfile) o.pidfile = `${o.execRoot}/berthd.pid`;
+  for (const h of o.hosts) {
+    if (!h.startsWith('unix://') && !h.startsWith('/')) {
+      throw new InvalidParameterError(`only unix sockets are supported for -H so far: ${h}`);
+    }
+  }
+  return o;
+}
+
+export function socketPath(host: string): string {
+  return host.startsWith('unix://') ? host.slice('unix://'.length) : host;
+}

@@ -1,0 +1,170 @@
+import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { release, hostname } from 'node:os';
+import { join } from 'node:path';
+import { errorMessage, EngineError } from '../common/errors.js';
+import { Logger } from '../common/log.js';
+import { openMetadataDb } from '../store/metadata-db.js';
+import { createGraphDriver, LayerStore } from '../layer/index.js';
+import { ImageService, ImageStore } from '../image/index.js';
+import { ContainerService } from '../container/index.js';
+import { EventBus } from '../events/index.js';
+import { readHostFacts } from '../runtime/index.js';
+import { ApiServer } from '../api/api-server.js';
+import type { DaemonFacts } from '../api/api-services.js';
+import { systemRoutes } from '../api/routes/system-routes.js';
+import { imageRoutes } from '../api/routes/image-routes.js';
+import { containerRoutes } from '../api/routes/container-routes.js';
+import { parseDaemonArgs, socketPath, USAGE, type DaemonOptions } from './daemon-options.js';
+import { acquireDaemonLock } from './daemon-lock.js';
+import { OciContainerRuntime } from './oci-container-runtime.js';
+
+export const BERTH_VERSION = readVersion();
+
+function readVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+    return pkg.version;
+  } catch {
+    return '0.0.0';
+  }
+}
+
+function osRelease(): { name: string; version: string } {
+  try {
+    const text = readFileSync('/etc/os-release', 'utf8');
+    const get = (k: string): string => text.match(new RegExp(`^${k}="?([^"\\n]*)"?$`, 'm'))?.[1] ?? '';
+    return { name: get('PRETTY_NAME') || 'Linux', version: get('VERSION_ID') };
+  } catch {
+    return { name: 'Linux', version: '' };
+  }
+}
+
+function cgroupVersion(): '1' | '2' {
+  return existsSync('/sys/fs/cgroup/cgroup.controllers') ? '2' : '1';
+}
+
+function daemonId(dataRoot: string): string {
+  const p = join(dataRoot, 'engine-id');
+  try {
+    return readFileSync(p, 'utf8').trim();
+  } catch {
+    const id = `${hostname()}-${Date.now().toString(36)}-${process.pid}`.toUpperCase();
+    writeFileSync(p, id);
+    return id;
+  }
+}
+
+/** Wires the daemon together, reconciles state with reality, then serves the API. */
+export async function startDaemon(opts: DaemonOptions): Promise<{ stop: () => Promise<void> }> {
+  const logger = new Logger(opts.logLevel);
+  mkdirSync(opts.dataRoot, { recursive: true, mode: 0o711 });
+  mkdirSync(opts.execRoot, { recursive: true, mode: 0o711 });
+  const unlock = acquireDaemonLock(join(opts.dataRoot, 'berthd.lock'));
+  writeFileSync(opts.pidfile, `${process.pid}\n`);
+
+  const db = openMetadataDb(join(opts.dataRoot, 'berth.db'));
+  const driver = await createGraphDriver({ root: opts.dataRoot, ...(opts.storageDriver ? { preferred: opts.storageDriver } : {}) });
+  const layers = new LayerStore({ db, driver });
+  await layers.sweepIncomplete();
+  const images = new ImageService(new ImageStore(db), layers);
+  const events = new EventBus();
+  const runtimePath = opts.defaultRuntime === 'crun' ? '/usr/bin/crun' : '/usr/sbin/runc';
+  const runtime = new OciContainerRuntime({
+    runtimePath,
+    runtimeRoot: join(opts.execRoot, opts.defaultRuntime),
+    exitDir: join(opts.execRoot, 'exits'),
+    socketDir: join(opts.execRoot, 'sockets'),
+    logger,
+  });
+  await runtime.startWatching();
+  const hostFacts = readHostFacts();
+  const containers = new ContainerService({
+    db, images, layers, runtime, events, logger,
+    dataRoot: opts.dataRoot,
+    execRoot: opts.execRoot,
+    hostFacts,
+    seccompProfile: existsSync(opts.seccompProfile) ? opts.seccompProfile : null,
+    driverName: driver.name,
+  });
+  images.setUsage({ containersUsing: (id) => containers.usingImage(id) });
+  images.onEvent((e) => events.publish('image', e.action, e.id, { name: e.name }));
+  containers.load();
+  const rec = await containers.reconcile();
+  logger.info('state reconciled', rec);
+
+  const os = osRelease();
+  const facts: DaemonFacts = {
+    id: daemonId(opts.dataRoot),
+    version: BERTH_VERSION,
+    gitCommit: '',
+    dataRoot: opts.dataRoot,
+    execRoot: opts.execRoot,
+    driver: driver.name,
+    driverStatus: driver.name === 'overlay2' ? [['Backing Filesystem', 'extfs'], ['Supports d_type', 'true'], ['Native Overlay Diff', 'true']] : [],
+    loggingDriver: 'json-file',
+    cgroupDriver: 'cgroupfs',
+    cgroupVersion: cgroupVersion(),
+    defaultRuntime: opts.defaultRuntime,
+    runtimes: { runc: { path: '/usr/sbin/runc' }, crun: { path: '/usr/bin/crun' } },
+    kernelVersion: release(),
+    operatingSystem: os.name,
+    osVersion: os.version,
+    securityOptions: existsSync(opts.seccompProfile) ? ['name=seccomp,profile=builtin'] : [],
+    warnings: [],
+    debug: opts.logLevel === 'debug',
+  };
+  const services = { containers, images, events, facts };
+  const api = new ApiServer({
+    routes: [...systemRoutes(services), ...imageRoutes(services), ...containerRoutes(services)],
+    logger,
+    serverVersion: BERTH_VERSION,
+  });
+  for (const h of opts.hosts) {
+    await api.listenUnix(socketPath(h));
+    logger.info('API listen on', { host: h });
+  }
+  logger.info('berthd started', { version: BERTH_VERSION, driver: driver.name, dataRoot: opts.dataRoot });
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      logger.info('shutting down; containers keep running');
+      await api.close();
+      runtime.stopWatching();
+      db.close();
+      for (const h of opts.hosts) rmSync(socketPath(h), { force: true });
+      rmSync(opts.pidfile, { force: true });
+      unlock();
+    })();
+    return stopping;
+  };
+  return { stop };
+}
+
+export async function main(argv: string[]): Promise<void> {
+  let opts: DaemonOptions;
+  try {
+    opts = parseDaemonArgs(argv);
+  } catch (err) {
+    process.stderr.write(`${errorMessage(err)}\nSee 'berthd --help'.\n`);
+    process.exit(125);
+  }
+  if (opts.help) { process.stdout.write(USAGE); return; }
+  if (opts.version) { process.stdout.write(`berthd version ${BERTH_VERSION}\n`); return; }
+  let daemon: { stop: () => Promise<void> };
+  try {
+    daemon = await startDaemon(opts);
+  } catch (err) {
+    process.stderr.write(`berthd: ${errorMessage(err)}\n`);
+    process.exit(err instanceof EngineError ? 1 : 2);
+  }
+  const onSignal = (sig: string): void => {
+    void daemon.stop().then(() => process.exit(0), (err) => {
+      process.stderr.write(`berthd: shutdown after ${sig} failed: ${errorMessage(err)}\n`);
+      process.exit(1);
+    });
+  };
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGPIPE', () => undefined);
+}

@@ -1,0 +1,211 @@
+import type { Readable } from 'node:stream';
+import { ConflictError, NotFoundError } from '../common/errors.js';
+import { shortId, type ChainId, type ImageId } from '../common/ids.js';
+import type { LayerStore } from '../layer/index.js';
+import type { ImageConfig, HistoryEntry } from './image-config.js';
+import { hostArchitecture } from './image-config.js';
+import { applyConfigChanges } from './config-changes.js';
+import type { ImageRecord } from './image-store.js';
+import { ImageStore } from './image-store.js';
+import { parseReference, withDefaultTag, formatReference, familiarString } from './reference.js';
+
+/** Tells the image service which container (if any) uses an image; plugged in by the daemon. */
+export interface ImageUsage {
+  containersUsing(imageId: string): Array<{ id: string; running: boolean }>;
+}
+
+export interface ImportOptions {
+  repo?: string;
+  tag?: string;
+  message?: string;
+  changes?: string[];
+}
+
+export type RemoveResult = Array<{ Untagged: string } | { Deleted: string }>;
+
+export interface ImageEvent {
+  action: 'import' | 'tag' | 'untag' | 'delete';
+  id: string;
+  name: string;
+}
+
+export class ImageService {
+  private usage: ImageUsage = { containersUsing: () => [] };
+  private listeners: Array<(e: ImageEvent) => void> = [];
+
+  constructor(
+    readonly store: ImageStore,
+    private readonly layers: LayerStore,
+  ) {}
+
+  setUsage(usage: ImageUsage): void {
+    this.usage = usage;
+  }
+
+  onEvent(fn: (e: ImageEvent) => void): void {
+    this.listeners.push(fn);
+  }
+
+  private emit(e: ImageEvent): void {
+    for (const fn of this.listeners) fn(e);
+  }
+
+  resolve(name: string): ImageRecord {
+    return this.store.resolve(name);
+  }
+
+  /** `import`: one layer from a rootfs tar (plain or gzip), config from the changes. */
+  async importRootfs(tar: Readable, opts: ImportOptions): Promise<ImageId> {
+    // Validate the name before touching disk, so a bad name leaves nothing behind.
+    let canonical: string | undefined;
+    if (opts.repo) {
+      const ref = parseReference(opts.tag ? `${opts.repo}:${opts.tag}` : opts.repo);
+      canonical = formatReference(withDefaultTag(ref));
+    }
+    const runConfig = applyConfigChanges({}, opts.changes ?? []);
+    const layer = await this.layers.register(tar, null);
+    const created = new Date().toISOString();
+    const history: HistoryEntry = { created, created_by: '', comment: opts.message || 'Imported from -' };
+    const config: ImageConfig = {
+      architecture: hostArchitecture(),
+      os: 'linux',
+      created,
+      comment: opts.message ?? '',
+      config: runConfig,
+      rootfs: { type: 'layers', diff_ids: [layer.diffId] },
+      history: [history],
+    };
+    const id = this.store.create(JSON.stringify(config), layer.chainId);
+    this.emit({ action: 'import', id, name: id });
+    if (canonical) this.tag(id, canonical);
+    return id;
+  }
+
+  tag(id: ImageId, canonical: string): void {
+    this.store.tag(id, canonical);
+    this.emit({ action: 'tag', id, name: familiarString(parseReference(canonical)) });
+  }
+
+  /** `docker tag SOURCE repo:tag`. */
+  tagByName(source: string, repo: string, tag: string | undefined): void {
+    const rec = this.store.resolve(source);
+    const ref = parseReference(tag ? `${repo}:${tag}` : repo);
+    this.tag(rec.id, formatReference(withDefaultTag(ref)));
+  }
+
+  /**
+   * Docker's rmi: a name removes that reference, and the image once no reference is left;
+   * an id removes the image with its references. Conflicts are Docker's.
+   */
+  async remove(name: string, opts: { force: boolean; prune: boolean }): Promise<RemoveResult> {
+    const rec = this.store.resolve(name);
+    let refs = this.store.refsOf(rec.id);
+    const users = this.usage.containersUsing(rec.id);
+    const out: RemoveResult = [];
+    const untag = (canonical: string): void => {
+      this.store.untag(canonical);
+      const fam = familiarString(parseReference(canonical));
+      this.emit({ action: 'untag', id: rec.id, name: fam });
+      out.push({ Untagged: fam });
+    };
+    const canonical = safeCanonical(name);
+    const byId = !(canonical && refs.includes(canonical));
+    let quiet = false;
+    if (!byId) {
+      if (!opts.force && refs.length === 1 && users.length) {
+        throw new ConflictError(`conflict: unable to remove repository reference "${name}" (must force) - container ${shortId(users[0]!.id)} is using its referenced image ${shortId(rec.id)}`);
+      }
+      untag(canonical!);
+      refs = this.store.refsOf(rec.id);
+      if (refs.length) return out;
+      quiet = true;
+    }
+    const running = users.find((u) => u.running);
+    const conflict = running
+      ? `conflict: unable to delete ${shortId(rec.id)} (cannot be forced) - image is being used by running container ${shortId(running.id)}`
+      : !opts.force && users.length
+        ? `conflict: unable to delete ${shortId(rec.id)} (must be forced) - image is being used by stopped container ${shortId(users[0]!.id)}`
+        : !opts.force && refs.length > 1
+          ? `conflict: unable to delete ${shortId(rec.id)} (must be forced) - image is referenced in multiple repositories`
+          : undefined;
+    if (conflict) {
+      if (quiet) return out;
+      throw new ConflictError(conflict);
+    }
+    for (const r of refs) untag(r);
+    // A stopped container still stands on the image's layers: keep the image, untagged.
+    if (users.length) return out;
+    const top = this.store.delete(rec.id);
+    out.push({ Deleted: rec.id });
+    this.emit({ action: 'delete', id: rec.id, name: rec.id });
+    if (top && opts.prune) await this.releaseChain(top);
+    return out;
+  }
+
+  /** Releases layers from the top down while no image still stands on them. */
+  private async releaseChain(top: ChainId): Promise<void> {
+    let cur: ChainId | null = top;
+    while (cur) {
+      if (this.store.countUsingLayer(cur) > 0) return;
+      const layer = this.layers.find(cur);
+      if (!layer) return;
+      const parent = layer.parent;
+      const deleted = await this.layers.release(cur);
+      if (!deleted) return;
+      cur = parent;
+    }
+  }
+
+  /** Sum of the image's layer sizes. */
+  size(rec: ImageRecord): number {
+    return rec.topLayer ? this.layers.chainSize(rec.topLayer) : 0;
+  }
+
+  history(name: string): Array<{ Id: string; Created: number; CreatedBy: string; Tags: string[] | null; Size: number; Comment: string }> {
+    const rec = this.store.resolve(name);
+    const hist = rec.config.history ?? [];
+    const layerSizes: number[] = [];
+    let chain: ChainId | null = rec.topLayer;
+    const chainList: Array<{ size: number }> = [];
+    while (chain) {
+      const l = this.layers.find(chain);
+      if (!l) break;
+      chainList.unshift({ size: l.size });
+      chain = l.parent;
+    }
+    for (const l of chainList) layerSizes.push(l.size);
+    const out = [];
+    let li = 0;
+    for (let i = 0; i < hist.length; i++) {
+      const h = hist[i]!;
+      const size = h.empty_layer ? 0 : layerSizes[li++] ?? 0;
+      out.push({
+        Id: i === hist.length - 1 ? rec.id : '<missing>',
+        Created: h.created ? Math.floor(Date.parse(h.created) / 1000) : 0,
+        CreatedBy: h.created_by ?? '',
+        Tags: i === hist.length - 1 ? this.store.refsOf(rec.id).map((r) => familiarString(parseReference(r))) : null,
+        Size: size,
+        Comment: h.comment ?? '',
+      });
+    }
+    return out.reverse();
+  }
+
+  familiarRefs(id: string): string[] {
+    return this.store.refsOf(id).map((r) => familiarString(parseReference(r)));
+  }
+
+  get(id: string): ImageRecord {
+    const rec = this.store.find(id);
+    if (!rec) throw new NotFoundError(`No such image: ${id}`);
+    return rec;
+  }
+}
+
+function safeCanonical(name: string): string | undefined {
+  try {
+    return formatReference(withDefaultTag(parseReference(name)));
+  } catch {
+    return undefined;
+  }
+}
