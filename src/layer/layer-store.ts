@@ -1,0 +1,262 @@
+import { createHash } from 'node:crypto';
+import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { pipeline } from 'node:stream/promises';
+import {
+  EngineError, InvalidParameterError, NotFoundError, SystemError, chainIdOf, errorMessage, randomId,
+  type ChainId, type DiffId,
+} from '../common/index.js';
+import type { Db } from '../store/index.js';
+import type { GraphDriver } from './graph-driver.js';
+
+export interface LayerStoreOptions {
+  db: Db;
+  driver: GraphDriver;
+}
+
+export interface LayerRecord {
+  chainId: ChainId;
+  diffId: DiffId;
+  parent: ChainId | null;
+  /** The graph driver's id for this layer's files. */
+  cacheId: string;
+  /** Bytes of regular file content in this layer alone. */
+  size: number;
+  createdAt: string;
+}
+
+export interface RegisterResult {
+  chainId: ChainId;
+  diffId: DiffId;
+  size: number;
+}
+
+export interface RegisterOptions {
+  /** When given, a tar whose digest differs is rejected (and nothing is kept). */
+  expectedDiffId?: DiffId;
+  signal?: AbortSignal;
+}
+
+interface LayerRow {
+  chain_id: string;
+  diff_id: string;
+  parent: string | null;
+  cache_id: string;
+  size: number;
+  incomplete: number;
+  created_at: string;
+}
+
+/** Chain ids of rows still being written; never a real chain id (those start with `sha256:`). */
+const PENDING_PREFIX = 'pending:';
+
+function toRecord(row: LayerRow): LayerRecord {
+  return {
+    chainId: row.chain_id as ChainId,
+    diffId: row.diff_id as DiffId,
+    parent: row.parent as ChainId | null,
+    cacheId: row.cache_id,
+    size: row.size,
+    createdAt: row.created_at,
+  };
+}
+
+/** Hashes everything that passes through. */
+class DigestTap extends Transform {
+  private readonly hash = createHash('sha256');
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.hash.update(chunk);
+    cb(null, chunk);
+  }
+  digest(): DiffId {
+    return `sha256:${this.hash.digest('hex')}` as DiffId;
+  }
+}
+
+/** Returns the stream's bytes uncompressed: gunzips when it starts with the gzip magic 1f 8b. */
+async function decompressed(input: Readable, signal: AbortSignal | undefined): Promise<Readable> {
+  const iterator = input[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  const head: Buffer[] = [];
+  let headLength = 0;
+  let done = false;
+  while (headLength < 2) {
+    const next = await iterator.next();
+    if (next.done) {
+      done = true;
+      break;
+    }
+    const chunk = Buffer.isBuffer(next.value) ? next.value : Buffer.from(next.value);
+    head.push(chunk);
+    headLength += chunk.length;
+  }
+  async function* replay(): AsyncGenerator<Buffer> {
+    yield* head;
+    if (done) return;
+    for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield next.value;
+  }
+  const whole = Readable.from(replay(), { objectMode: false });
+  const first = Buffer.concat(head);
+  if (first.length >= 2 && first[0] === 0x1f && first[1] === 0x8b) {
+    const out = new PassThrough();
+    pipeline(whole, createGunzip(), out, signal ? { signal } : {}).catch((err: unknown) => out.destroy(err as Error));
+    return out;
+  }
+  return whole;
+}
+
+/**
+ * Layers by chain id over a graph driver: registration from tars (diffID computed while
+ * extracting), the metadata rows, and the read-write layers of containers.
+ */
+export class LayerStore {
+  private readonly db: Db;
+  readonly driver: GraphDriver;
+
+  constructor(opts: LayerStoreOptions) {
+    this.db = opts.db;
+    this.driver = opts.driver;
+  }
+
+  /**
+   * Extracts a layer tar (plain or gzip) on top of `parent` and records it. When the resulting
+   * chain id is already registered, the new extraction is discarded and the existing layer returned.
+   */
+  async register(tar: Readable, parent: ChainId | null, opts: RegisterOptions = {}): Promise<RegisterResult> {
+    const parentRecord = parent === null ? null : this.get(parent);
+    const cacheId = randomId();
+    const pendingId = `${PENDING_PREFIX}${cacheId}`;
+    this.db
+      .prepare('INSERT INTO layers (chain_id, diff_id, parent, cache_id, size, incomplete, created_at) VALUES (?, ?, ?, ?, 0, 1, ?)')
+      .run(pendingId, '', parent, cacheId, new Date().toISOString());
+    const rollback = async (): Promise<void> => {
+      await this.driver.remove(cacheId);
+      this.db.prepare('DELETE FROM layers WHERE cache_id = ?').run(cacheId);
+    };
+    try {
+      await this.driver.create(cacheId, parentRecord?.cacheId ?? null);
+      const tap = new DigestTap();
+      const plain = await decompressed(tar, opts.signal);
+      const tapped = plain.pipe(tap);
+      plain.on('error', (err) => tap.destroy(err));
+      const size = await this.driver.applyDiff(cacheId, tapped);
+      const diffId = tap.digest();
+      if (opts.expectedDiffId !== undefined && opts.expectedDiffId !== diffId) {
+        throw new InvalidParameterError(`layer digest mismatch: expected ${opts.expectedDiffId}, got ${diffId}`);
+      }
+      const chainId = parentRecord === null ? (diffId as string as ChainId) : chainIdOf([parentRecord.chainId, diffId])!;
+      const existing = this.db.transaction((): LayerRecord | undefined => {
+        const row = this.db.prepare('SELECT * FROM layers WHERE chain_id = ?').get(chainId) as LayerRow | undefined;
+        if (row) return toRecord(row);
+        this.db
+          .prepare('UPDATE layers SET chain_id = ?, diff_id = ?, size = ?, incomplete = 0 WHERE cache_id = ?')
+          .run(chainId, diffId, size, cacheId);
+        return undefined;
+      })();
+      if (existing) {
+        await rollback();
+        return { chainId: existing.chainId, diffId: existing.diffId, size: existing.size };
+      }
+      return { chainId, diffId, size };
+    } catch (err) {
+      tar.destroy();
+      await rollback().catch(() => undefined);
+      if (err instanceof EngineError) throw err;
+      throw new SystemError(`registering layer: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+
+  get(chainId: ChainId): LayerRecord {
+    const found = this.find(chainId);
+    if (!found) throw new NotFoundError(`layer ${chainId} not found`);
+    return found;
+  }
+
+  find(chainId: ChainId): LayerRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM layers WHERE chain_id = ? AND incomplete = 0').get(chainId) as LayerRow | undefined;
+    return row ? toRecord(row) : undefined;
+  }
+
+  list(): LayerRecord[] {
+    const rows = this.db.prepare('SELECT * FROM layers WHERE incomplete = 0 ORDER BY created_at, chain_id').all() as LayerRow[];
+    return rows.map(toRecord);
+  }
+
+  /**
+   * Deletes the layer when no other layer is built on it; returns whether it was deleted.
+   * The row is marked incomplete before the files go, so a crash midway is finished by sweepIncomplete.
+   */
+  async release(chainId: ChainId): Promise<boolean> {
+    const marked = this.db.transaction((): LayerRow | undefined => {
+      const row = this.db.prepare('SELECT * FROM layers WHERE chain_id = ? AND incomplete = 0').get(chainId) as LayerRow | undefined;
+      if (!row) return undefined;
+      const child = this.db.prepare('SELECT 1 FROM layers WHERE parent = ? LIMIT 1').get(chainId);
+      if (child) return undefined;
+      this.db.prepare('UPDATE layers SET incomplete = 1 WHERE chain_id = ?').run(chainId);
+      return row;
+    })();
+    if (!marked) return false;
+    await this.driver.remove(marked.cache_id);
+    this.db.prepare('DELETE FROM layers WHERE chain_id = ?').run(chainId);
+    return true;
+  }
+
+  /** Start-up: removes the rows (and files) of registrations and releases that did not finish. */
+  async sweepIncomplete(): Promise<number> {
+    let removed = 0;
+    for (;;) {
+      // Children first: a row can only go once nothing refers to it.
+      const rows = this.db
+        .prepare('SELECT * FROM layers l WHERE incomplete = 1 AND NOT EXISTS (SELECT 1 FROM layers c WHERE c.parent = l.chain_id)')
+        .all() as LayerRow[];
+      if (rows.length === 0) return removed;
+      for (const row of rows) {
+        await this.driver.remove(row.cache_id);
+        this.db.prepare('DELETE FROM layers WHERE cache_id = ?').run(row.cache_id);
+        removed++;
+      }
+    }
+  }
+
+  /** Creates a container's read-write layer (cache id = containerId) on top of `parent`. */
+  async createRwLayer(containerId: string, parent: ChainId | null): Promise<string> {
+    const parentCacheId = parent === null ? null : this.get(parent).cacheId;
+    await this.driver.create(containerId, parentCacheId);
+    return containerId;
+  }
+
+  mountRw(containerId: string): Promise<string> {
+    return this.driver.mount(containerId);
+  }
+
+  unmountRw(containerId: string): Promise<void> {
+    return this.driver.unmount(containerId);
+  }
+
+  removeRwLayer(containerId: string): Promise<void> {
+    return this.driver.remove(containerId);
+  }
+
+  rwSize(containerId: string): Promise<number> {
+    return this.driver.diffSize(containerId);
+  }
+
+  /** The container's changes as a layer tar (for commit). */
+  diffRw(containerId: string): Promise<Readable> {
+    return this.driver.diff(containerId);
+  }
+
+  /** Sum of the sizes of the layer and all its parents. */
+  chainSize(chainId: ChainId): number {
+    let total = 0;
+    for (let id: ChainId | null = chainId; id !== null; ) {
+      const layer = this.get(id);
+      total += layer.size;
+      id = layer.parent;
+    }
+    return total;
+  }
+
+  driverMetadata(cacheId: string): Promise<Record<string, string>> {
+    return this.driver.metadata(cacheId);
+  }
+}

@@ -1,0 +1,134 @@
+import { mkdir, readFile, rm, stat, chmod } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
+import { ConflictError, InvalidParameterError, NotFoundError, errnoCode } from '../common/index.js';
+import { writeFileAtomic } from '../store/index.js';
+import { runCommand } from '../sys/index.js';
+import type { GraphDriver } from './graph-driver.js';
+import { applyTar } from './tar-apply.js';
+import { changesSize, tarDiff } from './tar-diff.js';
+
+export interface VfsDriverOptions {
+  /** `<data-root>/vfs` */
+  root: string;
+}
+
+/** Kept beside each layer's tree: its parent (for diffs) and the size recorded when its diff was applied. */
+interface VfsLayerMeta {
+  parent: string | null;
+  /** null until applyDiff; a layer written through mount() is measured by comparing with its parent. */
+  size: number | null;
+}
+
+function checkId(id: string): void {
+  if (id === '' || id === '.' || id === '..' || id.includes('/') || id.includes('\0')) {
+    throw new InvalidParameterError(`invalid layer id ${JSON.stringify(id)}`);
+  }
+}
+
+/**
+ * Full copies: `<root>/dir/<id>` holds the complete tree of the layer and all its parents.
+ * No mounts; works on any filesystem. Copies use `cp -a --reflink=auto` (cheap on btrfs/xfs).
+ */
+export class VfsDriver implements GraphDriver {
+  readonly name = 'vfs' as const;
+  readonly root: string;
+
+  constructor(opts: VfsDriverOptions) {
+    this.root = resolve(opts.root);
+  }
+
+  private dir(id: string): string {
+    checkId(id);
+    return join(this.root, 'dir', id);
+  }
+
+  private metaPath(id: string): string {
+    checkId(id);
+    return join(this.root, 'meta', `${id}.json`);
+  }
+
+  private async readMeta(id: string): Promise<VfsLayerMeta> {
+    try {
+      return JSON.parse(await readFile(this.metaPath(id), 'utf8')) as VfsLayerMeta;
+    } catch (err) {
+      if (errnoCode(err) !== 'ENOENT') throw err;
+      if (!existsSync(this.dir(id))) throw new NotFoundError(`layer ${id} not found`, { cause: err });
+      return { parent: null, size: null };
+    }
+  }
+
+  async create(id: string, parent: string | null): Promise<void> {
+    const dir = this.dir(id);
+    if (existsSync(dir)) throw new ConflictError(`layer ${id} already exists`);
+    await mkdir(join(this.root, 'dir'), { recursive: true, mode: 0o700 });
+    try {
+      if (parent !== null) {
+        const parentDir = this.dir(parent);
+        if (!existsSync(parentDir)) throw new NotFoundError(`layer ${parent} not found`);
+        await runCommand(['cp', '-a', '--reflink=auto', '--', parentDir, dir]);
+      } else {
+        await mkdir(dir);
+        await chmod(dir, 0o755);
+      }
+      await writeFileAtomic(this.metaPath(id), JSON.stringify({ parent, size: null } satisfies VfsLayerMeta));
+    } catch (err) {
+      await this.remove(id).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async applyDiff(id: string, tar: Readable): Promise<number> {
+    const dir = this.dir(id);
+    const meta = await this.readMeta(id);
+    const size = await applyTar(tar, dir, { whiteouts: 'vfs' });
+    await writeFileAtomic(this.metaPath(id), JSON.stringify({ ...meta, size } satisfies VfsLayerMeta));
+    return size;
+  }
+
+  async mount(id: string): Promise<string> {
+    const dir = this.dir(id);
+    if (!existsSync(dir)) throw new NotFoundError(`layer ${id} not found`);
+    return dir;
+  }
+
+  async unmount(id: string): Promise<void> {
+    checkId(id);
+  }
+
+  async remove(id: string): Promise<void> {
+    await rm(this.dir(id), { recursive: true, force: true });
+    await rm(this.metaPath(id), { force: true });
+  }
+
+  async exists(id: string): Promise<boolean> {
+    try {
+      return (await stat(this.dir(id))).isDirectory();
+    } catch {
+      return false;
+    }
+  }
+
+  async diffSize(id: string): Promise<number> {
+    const meta = await this.readMeta(id);
+    if (meta.size !== null) return meta.size;
+    return changesSize(this.dir(id), { kind: 'changes', parent: meta.parent === null ? null : this.dir(meta.parent) });
+  }
+
+  async diff(id: string): Promise<Readable> {
+    const meta = await this.readMeta(id);
+    const parent = meta.parent === null ? null : this.dir(meta.parent);
+    if (parent !== null && !existsSync(parent)) throw new NotFoundError(`parent layer ${meta.parent} of ${id} not found`);
+    return tarDiff(this.dir(id), { kind: 'changes', parent });
+  }
+
+  async metadata(id: string): Promise<Record<string, string>> {
+    if (!existsSync(this.dir(id))) throw new NotFoundError(`layer ${id} not found`);
+    return {};
+  }
+
+  async cleanup(): Promise<void> {
+    // vfs never mounts anything.
+  }
+}
