@@ -1,0 +1,127 @@
+import type { CommandSpec, CliContext } from '../cli-context.js';
+import { StatusError, describeError } from '../cli-context.js';
+import { daemonStatusOf } from '../../client/status-errors.js';
+
+/** Runs `fn` for each argument, printing the name on success and collecting errors as docker does. */
+async function forEach(ctx: CliContext, names: string[], fn: (name: string) => Promise<void>, opts: { echo?: boolean } = {}): Promise<void> {
+  const errors: string[] = [];
+  for (const name of names) {
+    try {
+      await fn(name);
+      if (opts.echo !== false) ctx.out(name);
+    } catch (err) {
+      errors.push(describeError(err, daemonStatusOf(err)));
+    }
+  }
+  if (errors.length) throw new StatusError(errors.join('\n'), 1);
+}
+
+function timeoutOpt(flags: { changed(n: string): boolean; number(n: string): number }): number | undefined {
+  return flags.changed('timeout') ? flags.number('timeout') : undefined;
+}
+
+const timeoutFlag = { name: 'timeout', short: 't', type: 'int' as const, description: 'Seconds to wait before killing the container', aliases: ['time'] };
+
+export const stopCommand: CommandSpec = {
+  name: 'stop',
+  usage: '[OPTIONS] CONTAINER [CONTAINER...]',
+  description: 'Stop one or more running containers',
+  args: { min: 1 },
+  flags: [{ name: 'signal', short: 's', type: 'string', description: 'Signal to send to the container' }, timeoutFlag],
+  async run(ctx, flags) {
+    const client = await ctx.client();
+    const opts: { timeout?: number; signal?: string } = {};
+    const t = timeoutOpt(flags);
+    if (t !== undefined) opts.timeout = t;
+    if (flags.string('signal')) opts.signal = flags.string('signal');
+    await forEach(ctx, flags.args, (n) => client.stopContainer(n, opts));
+  },
+};
+
+export const restartCommand: CommandSpec = {
+  name: 'restart',
+  usage: '[OPTIONS] CONTAINER [CONTAINER...]',
+  description: 'Restart one or more containers',
+  args: { min: 1 },
+  flags: [{ name: 'signal', short: 's', type: 'string', description: 'Signal to send to the container' }, timeoutFlag],
+  async run(ctx, flags) {
+    const client = await ctx.client();
+    const opts: { timeout?: number; signal?: string } = {};
+    const t = timeoutOpt(flags);
+    if (t !== undefined) opts.timeout = t;
+    if (flags.string('signal')) opts.signal = flags.string('signal');
+    await forEach(ctx, flags.args, (n) => client.restartContainer(n, opts));
+  },
+};
+
+export const killCommand: CommandSpec = {
+  name: 'kill',
+  usage: '[OPTIONS] CONTAINER [CONTAINER...]',
+  description: 'Kill one or more running containers',
+  args: { min: 1 },
+  flags: [{ name: 'signal', short: 's', type: 'string', description: 'Signal to send to the container' }],
+  async run(ctx, flags) {
+    const client = await ctx.client();
+    const signal = flags.string('signal');
+    await forEach(ctx, flags.args, (n) => client.killContainer(n, signal ? { signal } : {}));
+  },
+};
+
+export const rmCommand: CommandSpec = {
+  name: 'rm',
+  usage: '[OPTIONS] CONTAINER [CONTAINER...]',
+  description: 'Remove one or more containers',
+  args: { min: 1 },
+  flags: [
+    { name: 'force', short: 'f', type: 'bool', description: 'Force the removal of a running container (uses SIGKILL)' },
+    { name: 'link', short: 'l', type: 'bool', description: 'Remove the specified link' },
+    { name: 'volumes', short: 'v', type: 'bool', description: 'Remove anonymous volumes associated with the container' },
+  ],
+  async run(ctx, flags) {
+    const client = await ctx.client();
+    await forEach(ctx, flags.args, (n) => {
+      const name = n.replace(/^\/+/, '');
+      if (!name) return Promise.reject(new StatusError('Container name cannot be empty', 1));
+      return client.removeContainer(name, { force: flags.bool('force'), volumes: flags.bool('volumes'), link: flags.bool('link') });
+    });
+  },
+};
+
+export const waitCommand: CommandSpec = {
+  name: 'wait',
+  usage: 'CONTAINER [CONTAINER...]',
+  description: 'Block until one or more containers stop, then print their exit codes',
+  args: { min: 1 },
+  flags: [],
+  async run(ctx, flags) {
+    const client = await ctx.client();
+    const errors: string[] = [];
+    for (const name of flags.args) {
+      try {
+        const r = await client.waitContainer(name).result;
+        ctx.out(String(r.StatusCode));
+      } catch (err) {
+        errors.push(describeError(err, daemonStatusOf(err)));
+      }
+    }
+    if (errors.length) throw new StatusError(errors.join('\n'), 1);
+  },
+};
+
+export const renameCommand: CommandSpec = {
+  name: 'rename',
+  usage: 'CONTAINER NEW_NAME',
+  description: 'Rename a container',
+  args: { exact: 2 },
+  flags: [],
+  async run(ctx, flags) {
+    const [oldName, newName] = (flags.args as [string, string]).map((s) => s.trim()) as [string, string];
+    if (!oldName || !newName) throw new StatusError('Error: Neither old nor new names may be empty', 1);
+    const client = await ctx.client();
+    try {
+      await client.renameContainer(oldName, newName);
+    } catch (err) {
+      throw new StatusError(`${describeError(err, daemonStatusOf(err))}\nError: failed to rename container named ${oldName}`, 1);
+    }
+  },
+};

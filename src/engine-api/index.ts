@@ -1,0 +1,4 @@
+export * from './constants.js';
+export type * from './container-models.js';
+export type * from './image-models.js';
+export type * from './system-models.js';
