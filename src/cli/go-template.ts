@@ -46,6 +46,16 @@ interface Token {
 
 export type TemplateFunc = (...args: unknown[]) => unknown;
 
+/** A Go []string (what `split` returns); arrays decoded from JSON are []interface {}. */
+export class GoStringSlice extends Array<string> {}
+
+/** A function argument of the wrong type; Go reports it at the argument's position. */
+export class ArgTypeError extends Error {
+  constructor(message: string, readonly argIndex: number) {
+    super(message);
+  }
+}
+
 const NO_VALUE = Symbol('noValue');
 
 function isTemplateObject(v: unknown): v is TemplateObject {
@@ -173,10 +183,10 @@ function jsonOf(v: unknown): string {
 /** docker's template functions plus the text/template builtins. */
 export const TEMPLATE_FUNCS: Record<string, TemplateFunc> = {
   json: (v) => jsonOf(v),
-  split: (s, sep) => String(s).split(String(sep)),
+  split: (s, sep) => GoStringSlice.from(String(s).split(String(sep))),
   join: (a, sep) => {
-    if (!Array.isArray(a)) throw new Error(`wrong type for value; expected []string; got ${goTypeName(a)}`);
-    return a.map((x) => formatGoValue(x)).join(String(sep));
+    if (!(a instanceof GoStringSlice)) throw new ArgTypeError(`wrong type for value; expected []string; got ${goTypeName(a)}`, 0);
+    return a.join(String(sep));
   },
   title: (s) => String(s).replace(/(^|[^\p{L}\p{N}_'])(\p{L})/gu, (_m, p: string, c: string) => p + c.toUpperCase()),
   lower: (s) => String(s).toLowerCase(),
@@ -486,10 +496,15 @@ class Parser {
     return { pos, args };
   }
 
+  /** Position of the first chained field (Go reports chains there). */
+  private chainPos = -1;
+
   private parseChain(c: { toks: Token[]; i: number }): string[] {
     const chain: string[] = [];
+    this.chainPos = -1;
     while ((c.toks[c.i] as Token).t === 'field' && (c.toks[c.i] as Token).pos === this.chainEnd) {
       const t = c.toks[c.i++] as Token;
+      if (this.chainPos < 0) this.chainPos = t.pos;
       chain.push(t.v);
       this.chainEnd = t.pos + t.v.length + 1;
     }
@@ -505,12 +520,13 @@ class Parser {
         const chain = [t.v];
         this.chainEnd = t.pos + t.v.length + 1;
         chain.push(...this.parseChain(c));
-        return { kind: 'field', pos: t.pos, chain };
+        return { kind: 'field', pos: chain.length > 1 ? this.chainPos : t.pos, chain };
       }
       case 'dot': return { kind: 'dot', pos: t.pos };
       case 'var': {
         this.chainEnd = t.pos + t.v.length;
-        return { kind: 'var', pos: t.pos, name: t.v, chain: this.parseChain(c) };
+        const chain = this.parseChain(c);
+        return { kind: 'var', pos: chain.length ? this.chainPos : t.pos, name: t.v, chain };
       }
       case 'string': return { kind: 'string', pos: t.pos, value: t.v };
       case 'number': return { kind: 'number', pos: t.pos, value: Number(t.v), text: t.v };
@@ -519,7 +535,8 @@ class Parser {
         const close = c.toks[c.i++] as Token;
         if (close.t !== 'rparen') this.fail(close.pos, 'unclosed left paren');
         this.chainEnd = close.pos + 1;
-        return { kind: 'pipe', pos: t.pos, pipe, chain: this.parseChain(c) };
+        const chain = this.parseChain(c);
+        return { kind: 'pipe', pos: chain.length ? this.chainPos : t.pos, pipe, chain };
       }
       case 'ident': {
         if (t.v === 'true' || t.v === 'false') return { kind: 'bool', pos: t.pos, value: t.v === 'true' };
@@ -644,6 +661,10 @@ export class GoTemplate {
       try {
         return f(...args);
       } catch (err) {
+        if (err instanceof ArgTypeError) {
+          const argNode = argNodes[err.argIndex];
+          if (argNode) return fail(argNode.pos, argText(argNode), err.message);
+        }
         return fail(fn.pos, [fn.name, ...argNodes.map(argText)].join(' '), `error calling ${fn.name}: ${err instanceof Error ? err.message : String(err)}`);
       }
     };

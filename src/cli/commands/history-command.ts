@@ -22,7 +22,7 @@ export const historyCommand: CommandSpec = {
     ctx.stdout.write(renderRows({
       format,
       defaultFormat: DEFAULT_HISTORY_FORMAT,
-      headers: HISTORY_HEADERS,
+      headers: opts.human ? HISTORY_HEADERS : { ...HISTORY_HEADERS, CreatedSince: 'CREATED AT' },
       rows: history.map((h) => new HistoryRow(h, opts)),
     }));
   },

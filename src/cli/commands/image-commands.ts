@@ -12,6 +12,10 @@ export const tagCommand: CommandSpec = {
   async run(ctx, flags) {
     const [source, target] = flags.args as [string, string];
     const ref = parseImageReference(target);
+    const repoPath = ref.name.slice(ref.name.indexOf('/') + 1);
+    if (repoPath !== repoPath.toLowerCase()) {
+      throw new StatusError(`Error parsing reference: "${target}" is not a valid repository/tag: invalid reference format: repository name (${repoPath}) must be lowercase`, 1);
+    }
     if (ref.digest) throw new StatusError('refusing to create a tag with a digest reference', 1);
     if (!/^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/.test(ref.name.slice(ref.name.indexOf('/') + 1))
       || (ref.tag !== undefined && !/^[\w][\w.-]{0,127}$/.test(ref.tag))) {

@@ -26,11 +26,7 @@ export const imagesCommand: CommandSpec = {
     const trunc = !flags.bool('no-trunc');
     let format = flags.string('format');
     if (flags.bool('quiet')) format = '{{.ID}}';
-    let rows = imageRows(images, { trunc, digests: flags.bool('digests') || format.includes('.Digest') });
-    if (flags.bool('quiet')) {
-      const seen = new Set<string>();
-      rows = rows.filter((r) => (seen.has(r.ID()) ? false : (seen.add(r.ID()), true)));
-    }
+    const rows = imageRows(images, { trunc, digests: flags.bool('digests') || format.includes('.Digest') });
     ctx.stdout.write(renderRows({
       format,
       defaultFormat: flags.bool('digests') ? DEFAULT_IMAGES_DIGEST_FORMAT : DEFAULT_IMAGES_FORMAT,

@@ -28,6 +28,7 @@ export const inspectCommand: CommandSpec = {
     const results: unknown[] = [];
     const errors: string[] = [];
     let out = '';
+    const templateErrors: string[] = [];
     for (const name of flags.args) {
       let raw: string | undefined;
       let lastErr: unknown;
@@ -55,16 +56,17 @@ export const inspectCommand: CommandSpec = {
         try {
           out += tmpl.execute(value, { missingKey: 'error' }) + '\n';
         } catch (err) {
-          if (err instanceof TemplateError) throw new StatusError(`template parsing error: ${err.message}`, 1);
-          throw err;
+          if (!(err instanceof TemplateError)) throw err;
+          templateErrors.push(`template parsing error: ${err.message}`);
         }
       } else {
         results.push(value);
       }
     }
-    if (tmpl) ctx.stdout.write(out);
+    if (tmpl) ctx.stdout.write(templateErrors.length ? `${out}\n` : out);
     else if (results.length === 0) ctx.stdout.write('[]\n');
     else ctx.stdout.write(`${JSON.stringify(results, null, 4)}\n`);
+    errors.push(...templateErrors);
     if (errors.length) throw new StatusError(errors.join('\n'), 1);
   },
 };

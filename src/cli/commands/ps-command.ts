@@ -23,7 +23,7 @@ export const psCommand: CommandSpec = {
     let format = flags.string('format');
     if (flags.bool('quiet')) format = '{{.ID}}';
     let size = flags.bool('size');
-    if (format && format.includes('.Size')) size = true;
+    if (format && (format.includes('.Size') || format === 'json' || /json\s+\.\s*\}\}/.test(format))) size = true;
     let limit = flags.number('last');
     if (flags.bool('latest')) limit = 1;
     const client = await ctx.client();

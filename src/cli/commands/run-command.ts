@@ -141,7 +141,7 @@ export function buildCreateConfig(ctx: CliContext, flags: FlagValues, opts: { de
   }
   const network = flags.string('network') || 'default';
   const restart = restartPolicy(flags.string('restart'));
-  if (flags.bool('rm') && restart.Name !== 'no') throw new StatusError('Conflicting options: --restart and --rm', 125);
+  if (flags.bool('rm') && restart.Name !== 'no') throw new StatusError('conflicting options: cannot specify both --restart and --rm', 125);
   const hostConfig: HostConfig = {
     Binds: binds.length ? binds : null,
     NetworkMode: network,
