@@ -1,9 +1,22 @@
+import { spawnSync } from 'node:child_process';
 import type { Duplex } from 'node:stream';
 import { demuxStdcopy } from '../client/stdcopy.js';
 import type { EngineClient } from '../client/engine-client.js';
 import type { CliStreams } from './cli-context.js';
 
 const DEFAULT_DETACH_KEYS = [16, 17];
+
+/**
+ * libuv's raw mode keeps output post-processing (ONLCR) on; docker's raw mode clears OPOST so the
+ * container's own CR-LF pass through unchanged. setRawMode(false) restores the saved termios.
+ */
+function disableOutputProcessing(): void {
+  try {
+    spawnSync('stty', ['-opost'], { stdio: ['inherit', 'ignore', 'ignore'] });
+  } catch {
+    // without stty the output keeps its CR translation
+  }
+}
 
 /** Parses `ctrl-p,ctrl-q` style detach keys into bytes (undefined when invalid). */
 export function parseDetachKeys(spec: string | undefined): number[] | undefined {
@@ -58,7 +71,10 @@ export function runAttachSession(opts: AttachSessionOptions): Promise<SessionEnd
       reject(err);
     });
     if (opts.stdin) {
-      if (rawMode) stdin.setRawMode?.(true);
+      if (rawMode) {
+        stdin.setRawMode?.(true);
+        disableOutputProcessing();
+      }
       const keys = opts.tty ? opts.detachKeys ?? DEFAULT_DETACH_KEYS : [];
       let matched: number[] = [];
       onData = (chunk: Buffer) => {
