@@ -1,0 +1,120 @@
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { SubprocessError, silentLogger, type Logger } from '../common/index.js';
+import { runCommand } from '../sys/index.js';
+
+export type RuntimeStatus = 'created' | 'running' | 'stopped' | 'paused';
+
+export interface RuntimeState {
+  status: RuntimeStatus;
+  pid: number;
+}
+
+export interface RuncRuntimeOptions {
+  /** Path of runc or crun. */
+  binary: string;
+  /** The runtime's state directory (its --root), e.g. /run/berth/runc. */
+  root: string;
+  logger?: Logger;
+}
+
+const NOT_EXIST = /container does not exist|does not exist|not found/i;
+
+/** Pulls the error messages out of a runtime log in `--log-format=json` (one object a line). */
+export function runtimeLogErrors(text: string): string[] {
+  const out: string[] = [];
+  for (const line of text.split('\n')) {
+    const t = line.trim();
+    if (!t) continue;
+    try {
+      const obj = JSON.parse(t) as { level?: string; msg?: string };
+      if ((obj.level === 'error' || obj.level === 'fatal') && typeof obj.msg === 'string') out.push(obj.msg);
+    } catch {
+      out.push(t);
+    }
+  }
+  return out;
+}
+
+/**
+ * Drives runc (or crun) for the lifecycle steps after conmon has created the container. A failed
+ * call becomes a SubprocessError whose message is the runtime's own error message.
+ */
+export class RuncRuntime {
+  readonly binary: string;
+  readonly root: string;
+  private readonly logger: Logger;
+
+  constructor(opts: RuncRuntimeOptions) {
+    this.binary = opts.binary;
+    this.root = opts.root;
+    this.logger = opts.logger ?? silentLogger;
+  }
+
+  async start(id: string): Promise<void> {
+    await this.run(['start', id]);
+  }
+
+  async kill(id: string, signal: string | number, opts: { all?: boolean } = {}): Promise<void> {
+    const sig = typeof signal === 'number' ? String(signal) : signal.replace(/^SIG/i, '').toUpperCase();
+    await this.run(['kill', ...(opts.all ? ['--all'] : []), id, sig]);
+  }
+
+  async delete(id: string, opts: { force: boolean }): Promise<void> {
+    await this.run(['delete', ...(opts.force ? ['--force'] : []), id]);
+  }
+
+  /** The runtime's view of the container, or undefined when it does not know the id. */
+  async state(id: string): Promise<RuntimeState | undefined> {
+    let stdout: string;
+    try {
+      ({ stdout } = await this.run(['state', id]));
+    } catch (err) {
+      if (err instanceof SubprocessError && NOT_EXIST.test(err.message)) return undefined;
+      throw err;
+    }
+    const obj = JSON.parse(stdout) as { status: RuntimeStatus; pid?: number };
+    return { status: obj.status, pid: obj.pid ?? 0 };
+  }
+
+  async pause(id: string): Promise<void> {
+    await this.run(['pause', id]);
+  }
+
+  async resume(id: string): Promise<void> {
+    await this.run(['resume', id]);
+  }
+
+  /** Host pids of the container's processes. */
+  async ps(id: string): Promise<number[]> {
+    const { stdout } = await this.run(['ps', '--format', 'json', id]);
+    const pids = JSON.parse(stdout.trim() || '[]') as number[] | null;
+    return pids ?? [];
+  }
+
+  /** Global runtime arguments, for tools (conmon) that invoke the runtime themselves. */
+  globalArgs(): string[] {
+    return [`--root=${this.root}`];
+  }
+
+  private async run(args: string[]): Promise<{ stdout: string }> {
+    await mkdir(this.root, { recursive: true, mode: 0o700 });
+    const logFile = join(this.root, `.log-${randomBytes(6).toString('hex')}.json`);
+    const argv = [this.binary, '--root', this.root, '--log', logFile, '--log-format', 'json', ...args];
+    this.logger.debug('runtime', { argv: argv.join(' ') });
+    try {
+      const { stdout } = await runCommand(argv);
+      return { stdout };
+    } catch (err) {
+      if (!(err instanceof SubprocessError)) throw err;
+      let logged: string[] = [];
+      try { logged = runtimeLogErrors(await readFile(logFile, 'utf8')); } catch { /* no log written */ }
+      const stderr = err.failure.stderrTail;
+      const msg = logged.length > 0 ? logged.join('; ') : stderr || err.message;
+      throw new SubprocessError(msg, { ...err.failure, stderrTail: msg }, { cause: err });
+    } finally {
+      await rm(logFile, { force: true });
+    }
+  }
+}
