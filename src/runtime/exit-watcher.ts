@@ -77,6 +77,7 @@ export class ExitWatcher extends EventEmitter<ExitWatcherEvents> {
       const onAbort = (): void => {
         const rest = (this.waiters.get(id) ?? []).filter((f) => f !== done);
         if (rest.length) this.waiters.set(id, rest); else this.waiters.delete(id);
+        this.refTimer();
         reject(opts.signal?.reason ?? new Error('aborted'));
       };
       const done = (code: number): void => {
@@ -87,6 +88,7 @@ export class ExitWatcher extends EventEmitter<ExitWatcherEvents> {
       opts.signal?.addEventListener('abort', onAbort, { once: true });
       list.push(done);
       this.waiters.set(id, list);
+      this.refTimer();
       // The file may have landed between the lookup above and now.
       void this.check(id);
     });
@@ -95,6 +97,13 @@ export class ExitWatcher extends EventEmitter<ExitWatcherEvents> {
   /** Forgets a reported exit, so that a restarted container with the same id is reported again. */
   forget(id: string): void {
     this.seen.delete(id);
+  }
+
+  /** The poll timer keeps the process alive only while someone waits for an exit. */
+  private refTimer(): void {
+    if (!this.timer) return;
+    if (this.waiters.size > 0) this.timer.ref();
+    else this.timer.unref();
   }
 
   private async scan(): Promise<void> {
@@ -128,6 +137,7 @@ export class ExitWatcher extends EventEmitter<ExitWatcherEvents> {
     this.seen.set(name, code);
     const waiting = this.waiters.get(name);
     this.waiters.delete(name);
+    this.refTimer();
     for (const w of waiting ?? []) w(code);
     this.emit('exit', name, code);
   }
