@@ -25,7 +25,10 @@ function snapshot() {
   let netns = [];
   try { netns = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').filter(Boolean).map((l) => l.split(' ')[0]); } catch { /* no ip */ }
   const conmon = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
-    try { return readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'conmon'; } catch { return false; }
+    try {
+      const status = readFileSync(`/proc/${p}/status`, 'utf8');
+      return /^Name:\s+conmon$/m.test(status) && !/^State:\s+Z/m.test(status);
+    } catch { return false; }
   });
   let cgroups = [];
   for (const base of ['/sys/fs/cgroup/memory/berth', '/sys/fs/cgroup/pids/berth', '/sys/fs/cgroup/berth']) {
@@ -63,8 +66,12 @@ for (const [name, list, concurrency] of suites) {
   if (r.status !== 0) failed = true;
 }
 // Give exits a moment to be processed before looking for leftovers.
-await new Promise((r) => setTimeout(r, 500));
-const leaks = diff(before, snapshot());
+let leaks = [];
+for (let i = 0; i < 10; i++) {
+  await new Promise((r) => setTimeout(r, 500));
+  leaks = diff(before, snapshot());
+  if (!leaks.length) break;
+}
 if (leaks.length) {
   console.log(`# leak check FAILED: the tests left ${leaks.join('; ')}`);
   failed = true;

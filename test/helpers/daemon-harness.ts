@@ -1,0 +1,161 @@
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, existsSync, readFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const REPO = process.env['BERTH_REPO'] ?? new URL('../../../', import.meta.url).pathname;
+const BERTHD = join(REPO, 'bin/berthd');
+const BERTH = join(REPO, 'bin/berth');
+
+export interface TestDaemon {
+  root: string;
+  dataRoot: string;
+  execRoot: string;
+  socket: string;
+  host: string;
+  proc: ChildProcess;
+  log: () => string;
+  /** Sends a request to the daemon; resolves status, headers and body. */
+  api: (method: string, path: string, body?: unknown) => Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string; json: () => unknown }>;
+  /** Runs the berth CLI against this daemon. */
+  berth: (args: string[], opts?: { input?: string; env?: NodeJS.ProcessEnv }) => { code: number; stdout: string; stderr: string };
+  /** Stops the daemon gracefully (SIGTERM); containers keep running. */
+  stop: () => Promise<void>;
+  /** kill -9. */
+  crash: () => Promise<void>;
+  /** Starts the daemon again on the same roots. */
+  restart: () => Promise<void>;
+  /** Removes every container (force), unmounts, stops the daemon and deletes the roots. */
+  destroy: () => Promise<void>;
+}
+
+function waitForSocket(socket: string, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const tryOnce = (): void => {
+      const req = request({ socketPath: socket, path: '/_ping', method: 'GET' }, (res) => {
+        res.resume();
+        if (res.statusCode === 200) resolve();
+        else retry();
+      });
+      req.on('error', retry);
+      req.end();
+    };
+    const retry = (): void => {
+      if (Date.now() > until) reject(new Error(`berthd did not answer on ${socket}`));
+      else setTimeout(tryOnce, 50);
+    };
+    tryOnce();
+  });
+}
+
+export function apiRequest(socket: string, method: string, path: string, body?: unknown): ReturnType<TestDaemon['api']> {
+  return new Promise((resolve, reject) => {
+    const data = body === undefined ? undefined : typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
+    const req = request({ socketPath: socket, path, method, headers: data !== undefined ? { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(data) } : {} }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text, json: () => JSON.parse(text) as unknown });
+      });
+    });
+    req.on('error', reject);
+    if (data !== undefined) req.write(data);
+    req.end();
+  });
+}
+
+/** Starts a private berthd on temporary roots and socket. */
+export async function startTestDaemon(extraArgs: string[] = []): Promise<TestDaemon> {
+  const root = mkdtempSync(join(tmpdir(), 'berth-test-'));
+  const dataRoot = join(root, 'data');
+  const execRoot = join(root, 'exec');
+  const socket = join(root, 'berth.sock');
+  let logText = '';
+  let proc!: ChildProcess;
+  const launch = async (): Promise<void> => {
+    proc = spawn(process.execPath, [BERTHD, '--data-root', dataRoot, '--exec-root', execRoot, '-H', `unix://${socket}`, ...extraArgs], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    proc.stdout!.on('data', (b: Buffer) => { logText += b.toString(); });
+    proc.stderr!.on('data', (b: Buffer) => { logText += b.toString(); });
+    await waitForSocket(socket, 15_000).catch((err: Error) => {
+      throw new Error(`${err.message}\n${logText}`);
+    });
+  };
+  await launch();
+  const exited = (): Promise<void> => new Promise((r) => (proc.exitCode !== null || proc.signalCode !== null ? r() : proc.once('exit', () => r())));
+  const d: TestDaemon = {
+    root, dataRoot, execRoot, socket, host: `unix://${socket}`,
+    get proc() { return proc; },
+    log: () => logText,
+    api: (m, p, b) => apiRequest(socket, m, p, b),
+    berth: (args, opts = {}) => {
+      try {
+        const stdout = execFileSync(process.execPath, [BERTH, '-H', `unix://${socket}`, ...args], {
+          input: opts.input ?? '', encoding: 'utf8', env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'], timeout: 60_000,
+        });
+        return { code: 0, stdout, stderr: '' };
+      } catch (err) {
+        const e = err as { status: number | null; stdout: string; stderr: string };
+        return { code: e.status ?? -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+      }
+    },
+    stop: async () => { proc.kill('SIGTERM'); await exited(); },
+    crash: async () => { proc.kill('SIGKILL'); await exited(); },
+    restart: async () => { await launch(); },
+    destroy: async () => {
+      if (proc.exitCode === null && proc.signalCode === null) {
+        const list = await d.api('GET', '/containers/json?all=1').catch(() => undefined);
+        for (const c of (list?.json() as Array<{ Id: string }> | undefined) ?? []) {
+          await d.api('DELETE', `/containers/${c.Id}?force=1`).catch(() => undefined);
+        }
+        await d.stop();
+      }
+      // Every container is gone, so no mount may remain under the roots: clean up what a bug
+      // left, and fail loudly so the bug is seen.
+      const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m.startsWith(root)).reverse();
+      for (const m of mounts) {
+        try { execFileSync('umount', ['-l', m]); } catch { /* already gone */ }
+      }
+      if (existsSync(root)) rmSync(root, { recursive: true, force: true });
+      if (mounts.length) throw new Error(`mounts left behind after removing every container: ${mounts.join(', ')}`);
+    },
+  };
+  return d;
+}
+
+let cachedRootfs: string | undefined;
+/** A busybox rootfs tar built from Debian's busybox-static (cached per test process). */
+export function busyboxRootfsTar(): string {
+  if (cachedRootfs && existsSync(cachedRootfs)) return cachedRootfs;
+  const out = join(mkdtempSync(join(tmpdir(), 'berth-rootfs-')), 'busybox.tar');
+  execFileSync('sh', [join(REPO, 'scripts/make-busybox-rootfs.sh'), out]);
+  cachedRootfs = out;
+  return out;
+}
+
+/** Imports the busybox rootfs as `name` through the API. */
+export async function importBusybox(d: TestDaemon, name = 'busybox:latest'): Promise<string> {
+  const tar = readFileSync(busyboxRootfsTar());
+  const [repo, tag] = name.split(':');
+  const r = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = request({
+      socketPath: d.socket, method: 'POST',
+      path: `/images/create?fromSrc=-&repo=${encodeURIComponent(repo!)}&tag=${encodeURIComponent(tag ?? 'latest')}&changes=${encodeURIComponent('CMD ["sh"]')}`,
+      headers: { 'Content-Type': 'application/x-tar', 'Content-Length': tar.length },
+    }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+    });
+    req.on('error', reject);
+    req.end(tar);
+  });
+  if (r.status !== 200) throw new Error(`import failed: ${r.status} ${r.body}`);
+  const m = /"status":"(sha256:[0-9a-f]{64})"/.exec(r.body);
+  if (!m) throw new Error(`import gave no id: ${r.body}`);
+  return m[1]!;
+}
