@@ -29,7 +29,7 @@ npm-deps: node_modules/.stamp
 deps: apt-deps npm-deps
 
 build: npm-deps
-	@npx --no-install tsc -p tsconfig.json
+	@node_modules/.bin/tsc -p tsconfig.json
 
 demo: deps build
 	@bash scripts/demo.sh

@@ -20,7 +20,7 @@ echo "+ berth import -c 'CMD [\"sh\"]' $tar busybox:demo"
 berth import -c 'CMD ["sh"]' -m "busybox-static rootfs" "$tar" busybox:demo
 echo "+ berth run --rm busybox:demo echo 'Hello from a berth container!'"
 berth run --rm busybox:demo echo 'Hello from a berth container!'
-echo "+ berth run --name berth-demo-$$ busybox:demo sh -c 'echo hello from $(hostname)'"
+echo "+ berth run --name berth-demo-$$ busybox:demo sh -c 'echo \"hello from \$(hostname)\"'"
 berth run --name "berth-demo-$$" busybox:demo sh -c 'echo "hello from $(hostname)"'
 echo "+ berth ps -a"
 berth ps -a

@@ -2,8 +2,9 @@
 // Runs the compiled test suites (unit, then integration and end-to-end as root), then checks
 // that nothing the tests made is left on the machine: mounts, netns, conmon processes, cgroups.
 import { spawnSync, execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync, existsSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, readdirSync, existsSync, statSync, mkdtempSync, rmSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { tmpdir } from 'node:os';
 
 const root = new URL('..', import.meta.url).pathname;
 const only = process.argv[2];
@@ -53,6 +54,8 @@ if (!only || only === 'e2e') suites.push(['e2e', files(join(root, 'dist/test/e2e
 
 const before = snapshot();
 let failed = false;
+const totals = { pass: 0, fail: 0, skipped: 0 };
+const tapFile = join(mkdtempSync(join(tmpdir(), 'berth-tap-')), 'out.tap');
 for (const [name, list, concurrency] of suites) {
   if (!list.length) continue;
   if (name !== 'unit' && process.getuid?.() !== 0) {
@@ -60,10 +63,15 @@ for (const [name, list, concurrency] of suites) {
     continue;
   }
   console.log(`# ${name} tests (${list.length} files)`);
-  const r = spawnSync(process.execPath, ['--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...list], {
-    stdio: 'inherit', cwd: root, env: { ...process.env, BERTH_REPO: root },
-  });
+  const r = spawnSync(process.execPath, [
+    '--test', `--test-concurrency=${concurrency}`,
+    '--test-reporter=spec', '--test-reporter-destination=stdout',
+    '--test-reporter=tap', `--test-reporter-destination=${tapFile}`,
+    ...list,
+  ], { stdio: 'inherit', cwd: root, env: { ...process.env, BERTH_REPO: root } });
   if (r.status !== 0) failed = true;
+  const tap = existsSync(tapFile) ? readFileSync(tapFile, 'utf8') : '';
+  for (const k of Object.keys(totals)) totals[k] += Number(new RegExp(`^# ${k} (\\d+)$`, 'm').exec(tap)?.[1] ?? 0);
 }
 // Give exits a moment to be processed before looking for leftovers.
 let leaks = [];
@@ -78,4 +86,7 @@ if (leaks.length) {
 } else {
   console.log('# leak check: no mounts, netns, conmon processes or cgroups left behind');
 }
+if (leaks.length) totals.fail += 1;
+rmSync(dirname(tapFile), { recursive: true, force: true });
+console.log(`${totals.pass} passed, ${totals.fail} failed, ${totals.skipped} skipped`);
 process.exit(failed ? 1 : 0);

@@ -124,8 +124,9 @@ export class ApiServer {
         ctx.sendJson(404, { message: 'page not found' });
         return;
       }
-      this.opts.logger.debug('request', { method, path: url.pathname });
+      const t0 = performance.now();
       await route.handler(ctx);
+      this.opts.logger.debug('request', { method, path: url.pathname, ms: (performance.now() - t0).toFixed(1) });
     } catch (err) {
       const status = statusForError(err);
       if (status >= 500) this.opts.logger.error('handler failed', { method, path: url.pathname, err: errorMessage(err) });

@@ -12,9 +12,9 @@ import type { EventBus } from '../events/event-bus.js';
 import type { ImageService } from '../image/image-service.js';
 import { familiarString, parseReference, withDefaultTag } from '../image/reference.js';
 import type { LayerStore } from '../layer/index.js';
-import { buildSpec, resolveUser, type HostFacts, type SpecInput } from '../runtime/index.js';
+import { buildSpec, normalizeCapability, resolveCapabilities, resolveUser, type HostFacts, type SpecInput } from '../runtime/index.js';
 import { readLog } from '../logs/index.js';
-import { createNetns, deleteNetns } from '../network/netns.js';
+import { deleteNetns } from '../network/netns.js';
 import { writeContainerNetFiles } from '../network/container-files.js';
 import type { ContainerRecord, ContainerState } from './container-record.js';
 import { ZERO_TIME } from './container-record.js';
@@ -92,6 +92,8 @@ export class ContainerService {
   private readonly lifecycle = new EventEmitter();
   /** Counts exits per container, so an attach made before start knows when its run ended. */
   private readonly exitSeq = new Map<string, number>();
+  /** Containers whose run has been torn down since their last start (saves a runtime call). */
+  private readonly tornDown = new Set<string>();
 
   constructor(private readonly o: ContainerServiceOptions) {
     this.lifecycle.setMaxListeners(0);
@@ -228,6 +230,7 @@ export class ContainerService {
       throw new NotFoundError(`No such image: ${shown}`);
     }
     const { config, hostConfig, path, args } = composeConfig(req, image.config.config ?? {}, req.Image);
+    this.validateCapabilities(hostConfig.CapAdd ?? [], hostConfig.CapDrop ?? [], hostConfig.Privileged);
     const id = randomId();
     if (!config.Hostname) config.Hostname = hostConfig.NetworkMode === 'host' ? (await hostHostname()) : id.slice(0, 12);
     const rec: ContainerRecord = {
@@ -277,6 +280,20 @@ export class ContainerService {
     return { id, warnings: [] };
   }
 
+  /** Docker refuses unknown capabilities at create; so does berth, and those the host cannot grant. */
+  private validateCapabilities(capAdd: string[], capDrop: string[], privileged: boolean): void {
+    for (const [field, list] of [['CapAdd', capAdd], ['CapDrop', capDrop]] as const) {
+      for (const c of list) {
+        try {
+          normalizeCapability(c);
+        } catch (err) {
+          throw new InvalidParameterError(`invalid ${field}: ${errorMessage(err)}`);
+        }
+      }
+    }
+    resolveCapabilities({ privileged, capAdd, capDrop, capBound: this.o.hostFacts.capBound });
+  }
+
   // ---- start ---------------------------------------------------------------------------------
 
   async start(idOrName: string): Promise<void> {
@@ -306,16 +323,12 @@ export class ContainerService {
 
   private async launch(rec: ContainerRecord): Promise<void> {
     const id = rec.id;
+    this.tornDown.delete(id);
     const rootfs = await this.o.layers.mountRw(id);
     const netMode = rec.hostConfig.NetworkMode;
-    let network: SpecInput['network'];
-    if (netMode === 'host') {
-      network = { mode: 'host' };
-    } else {
-      const ns = `berth-${id.slice(0, 12)}`;
-      network = { mode: 'path', path: await createNetns(ns) };
-      rec.netns = ns;
-    }
+    // Until bridge networking arrives, other modes get a fresh namespace from the runtime
+    // (runc brings its loopback up).
+    const network: SpecInput['network'] = netMode === 'host' ? { mode: 'host' } : { mode: 'new' };
     await writeContainerNetFiles(
       { hostname: this.hostnamePath(id), hosts: this.hostsPath(id), resolvConf: this.resolvConfPath(id) },
       { hostname: rec.config.Hostname, domainname: rec.config.Domainname, hostNetwork: netMode === 'host' },
@@ -381,6 +394,7 @@ export class ContainerService {
 
   /** Tears down what a run set up: runtime state, netns, rootfs mount, bundle. Idempotent. */
   private async cleanupRun(rec: ContainerRecord): Promise<void> {
+    if (this.tornDown.has(rec.id)) return;
     await this.o.runtime.delete(rec.id).catch((err) => this.o.logger.warn('runtime delete failed', { id: rec.id, err: errorMessage(err) }));
     if (rec.netns) {
       await deleteNetns(rec.netns).catch((err) => this.o.logger.warn('netns delete failed', { id: rec.id, err: errorMessage(err) }));
@@ -388,6 +402,7 @@ export class ContainerService {
     }
     await this.o.layers.unmountRw(rec.id).catch((err) => this.o.logger.warn('unmount failed', { id: rec.id, err: errorMessage(err) }));
     await rm(this.bundleDir(rec.id), { recursive: true, force: true });
+    this.tornDown.add(rec.id);
   }
 
   // ---- exit ----------------------------------------------------------------------------------
@@ -520,6 +535,7 @@ export class ContainerService {
     this.o.db.prepare('DELETE FROM containers WHERE id = ?').run(rec.id);
     this.records.delete(rec.id);
     this.exitSeq.delete(rec.id);
+    this.tornDown.delete(rec.id);
     this.event(rec, 'destroy');
     this.lifecycle.emit(`removed:${rec.id}`, rec.state.exitCode);
   }

@@ -1,5 +1,4 @@
-import { readFile } from 'node:fs/promises';
-import { writeFileAtomic } from '../store/atomic-file.js';
+import { readFile, writeFile } from 'node:fs/promises';
 
 const HOSTS_BASE = `127.0.0.1\tlocalhost
 ::1\tlocalhost ip6-localhost ip6-loopback
@@ -15,12 +14,15 @@ export interface ContainerNetFiles {
   resolvConf: string;
 }
 
-/** Writes /etc/hostname, /etc/hosts and /etc/resolv.conf for a container into its directory. */
+/**
+ * Writes /etc/hostname, /etc/hosts and /etc/resolv.conf for a container into its directory.
+ * They are made anew at every start, so a plain write is enough (no fsync on the start path).
+ */
 export async function writeContainerNetFiles(
   paths: ContainerNetFiles,
   opts: { hostname: string; domainname: string; hostNetwork: boolean; address?: string },
 ): Promise<void> {
-  await writeFileAtomic(paths.hostname, `${opts.hostname}\n`);
+  await writeFile(paths.hostname, `${opts.hostname}\n`);
   let hosts: string;
   if (opts.hostNetwork) {
     hosts = await readFile('/etc/hosts', 'utf8').catch(() => HOSTS_BASE);
@@ -29,8 +31,8 @@ export async function writeContainerNetFiles(
     const fqdn = opts.domainname ? `${opts.hostname}.${opts.domainname} ${opts.hostname}` : opts.hostname;
     if (opts.address) hosts += `${opts.address}\t${fqdn}\n`;
   }
-  await writeFileAtomic(paths.hosts, hosts);
-  await writeFileAtomic(paths.resolvConf, await containerResolvConf({ hostNetwork: opts.hostNetwork }));
+  await writeFile(paths.hosts, hosts);
+  await writeFile(paths.resolvConf, await containerResolvConf({ hostNetwork: opts.hostNetwork }));
 }
 
 /** The host's resolv.conf, minus loopback resolvers a container cannot reach (Google's as fallback, as Docker). */
