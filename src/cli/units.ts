@@ -1,4 +1,7 @@
 /** docker/go-units formatting: sizes and durations as docker prints them. */
+import { humanDuration } from '../common/human-duration.js';
+
+export { humanDuration };
 
 const DECIMAL = ['B', 'kB', 'MB', 'GB', 'TB', 'PB', 'EB', 'ZB', 'YB'];
 const BINARY = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB', 'ZiB', 'YiB'];
@@ -41,24 +44,6 @@ export function humanSize(size: number): string {
 /** units.BytesSize: binary (1024) units, `23.54GiB`. */
 export function bytesSize(size: number): string {
   return customSize(size, 1024, BINARY, 4);
-}
-
-/** units.HumanDuration of a duration in milliseconds. */
-export function humanDuration(ms: number): string {
-  const seconds = Math.trunc(ms / 1000);
-  if (seconds < 1) return 'Less than a second';
-  if (seconds === 1) return '1 second';
-  if (seconds < 60) return `${seconds} seconds`;
-  const minutes = Math.trunc(ms / 60000);
-  if (minutes === 1) return 'About a minute';
-  if (minutes < 60) return `${minutes} minutes`;
-  const hours = Math.round(ms / 3600000);
-  if (hours === 1) return 'About an hour';
-  if (hours < 48) return `${hours} hours`;
-  if (hours < 24 * 7 * 2) return `${Math.trunc(hours / 24)} days`;
-  if (hours < 24 * 30 * 2) return `${Math.trunc(hours / 24 / 7)} weeks`;
-  if (hours < 24 * 365 * 2) return `${Math.trunc(hours / 24 / 30)} months`;
-  return `${Math.trunc(ms / 3600000 / 24 / 365)} years`;
 }
 
 /** `2 minutes ago` for a unix time in seconds (now injectable for tests). */

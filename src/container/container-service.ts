@@ -10,7 +10,7 @@ import { randomId } from '../common/ids.js';
 import type { Logger } from '../common/log.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { ImageService } from '../image/image-service.js';
-import { familiarString, parseReference, withDefaultTag } from '../image/reference.js';
+import { familiarString, parseReference, withDefaultTag } from '../common/reference.js';
 import type { LayerStore } from '../layer/index.js';
 import { buildSpec, normalizeCapability, resolveCapabilities, resolveUser, type HostFacts, type SpecInput } from '../runtime/index.js';
 import { readLog } from '../logs/index.js';

@@ -7,7 +7,7 @@ import { hostArchitecture } from './image-config.js';
 import { applyConfigChanges } from './config-changes.js';
 import type { ImageRecord } from './image-store.js';
 import { ImageStore } from './image-store.js';
-import { parseReference, withDefaultTag, formatReference, familiarString } from './reference.js';
+import { parseReference, withDefaultTag, formatReference, familiarString } from '../common/reference.js';
 
 /** Tells the image service which container (if any) uses an image; plugged in by the daemon. */
 export interface ImageUsage {

@@ -2,7 +2,7 @@ import type { Db } from '../store/metadata-db.js';
 import { NotFoundError, InvalidParameterError } from '../common/errors.js';
 import { sha256Digest, type ChainId, type ImageId } from '../common/ids.js';
 import type { ImageConfig } from './image-config.js';
-import { parseReference, withDefaultTag, formatReference } from './reference.js';
+import { parseReference, withDefaultTag, formatReference } from '../common/reference.js';
 
 export interface ImageRecord {
   id: ImageId;

@@ -128,6 +128,15 @@ for (const cli of CLIS) {
         await waitFor(/[#$]\s*$/m);
         execFileSync('tmux', ['send-keys', '-t', session, 'echo typed-$((6*7))', 'Enter']);
         await waitFor(/typed-42/);
+        // The terminal size reaches the container (tmux window is 120x40).
+        execFileSync('tmux', ['send-keys', '-t', session, 'stty size', 'Enter']);
+        await waitFor(/^40 120\s*$/m);
+        // Ctrl-C interrupts the foreground command inside the container, not the client.
+        execFileSync('tmux', ['send-keys', '-t', session, 'sleep 30', 'Enter']);
+        await new Promise((r) => setTimeout(r, 300));
+        execFileSync('tmux', ['send-keys', '-t', session, 'C-c']);
+        execFileSync('tmux', ['send-keys', '-t', session, 'echo after-$((1+1))-int', 'Enter']);
+        await waitFor(/after-2-int/);
         execFileSync('tmux', ['send-keys', '-t', session, 'exit 7', 'Enter']);
         const t0 = Date.now();
         while (!existsSync(out) && Date.now() - t0 < 15_000) await new Promise((r) => setTimeout(r, 100));

@@ -1,4 +1,4 @@
-import { InvalidParameterError } from '../common/errors.js';
+import { InvalidParameterError } from './errors.js';
 
 /** A parsed, normalised image reference: docker.io/library/busybox:latest. */
 export interface Reference {
