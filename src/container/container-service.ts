@@ -395,13 +395,19 @@ export class ContainerService {
   /** Tears down what a run set up: runtime state, netns, rootfs mount, bundle. Idempotent. */
   private async cleanupRun(rec: ContainerRecord): Promise<void> {
     if (this.tornDown.has(rec.id)) return;
-    await this.o.runtime.delete(rec.id).catch((err) => this.o.logger.warn('runtime delete failed', { id: rec.id, err: errorMessage(err) }));
-    if (rec.netns) {
-      await deleteNetns(rec.netns).catch((err) => this.o.logger.warn('netns delete failed', { id: rec.id, err: errorMessage(err) }));
-      rec.netns = null;
-    }
-    await this.o.layers.unmountRw(rec.id).catch((err) => this.o.logger.warn('unmount failed', { id: rec.id, err: errorMessage(err) }));
-    await rm(this.bundleDir(rec.id), { recursive: true, force: true });
+    const warn = (what: string) => (err: unknown): void => this.o.logger.warn(`${what} failed`, { id: rec.id, err: errorMessage(err) });
+    // The process is gone: the runtime's record and the host-side mounts come down independently.
+    await Promise.all([
+      this.o.runtime.delete(rec.id).catch(warn('runtime delete')),
+      (async () => {
+        if (rec.netns) {
+          await deleteNetns(rec.netns).catch(warn('netns delete'));
+          rec.netns = null;
+        }
+        await this.o.layers.unmountRw(rec.id).catch(warn('unmount'));
+        await rm(this.bundleDir(rec.id), { recursive: true, force: true });
+      })(),
+    ]);
     this.tornDown.add(rec.id);
   }
 
