@@ -44,6 +44,8 @@ export interface ApiServerOptions {
 export class ApiServer {
   private readonly routes: CompiledRoute[];
   private readonly servers: Server[] = [];
+  /** Hijacked connections: the HTTP server no longer tracks them, shutdown must end them. */
+  private readonly upgraded = new Set<Duplex>();
   private readonly headers: Record<string, string>;
 
   constructor(private readonly opts: ApiServerOptions) {
@@ -66,13 +68,17 @@ export class ApiServer {
     this.servers.push(server);
   }
 
+  /** Stops listening and ends every connection, hijacked ones included. */
   async close(): Promise<void> {
-    await Promise.all(
+    const closed = Promise.all(
       this.servers.map((s) => new Promise<void>((resolve) => {
         s.close(() => resolve());
         s.closeAllConnections();
       })),
     );
+    for (const sock of this.upgraded) sock.destroy();
+    this.upgraded.clear();
+    await Promise.race([closed, new Promise((r) => setTimeout(r, 2000).unref())]);
   }
 
   private createHttpServer(): Server {
@@ -81,6 +87,8 @@ export class ApiServer {
       void this.dispatch(req, res, undefined);
     });
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      this.upgraded.add(socket);
+      socket.once('close', () => this.upgraded.delete(socket));
       void this.dispatch(req, undefined, { socket, head });
     });
     server.on('clientError', (_err, socket: Duplex) => {

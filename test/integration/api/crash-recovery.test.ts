@@ -62,7 +62,19 @@ test('kill -9 berthd: running containers survive, exits while down are recorded'
 
 test('a graceful stop leaves containers running and a second daemon on the same root is refused', async () => {
   const id = await run({ Cmd: ['sleep', '30'] });
+  // An attached client must not hold up a graceful shutdown.
+  const { request } = await import('node:http');
+  const attached = new Promise<void>((resolve) => {
+    const req = request({ socketPath: d.socket, method: 'POST', path: `/containers/${id}/attach?stream=1&stdout=1`, headers: { Connection: 'Upgrade', Upgrade: 'tcp' } });
+    req.on('upgrade', (_res, sock) => { sock.on('error', () => undefined); sock.on('close', () => resolve()); });
+    req.on('error', () => resolve());
+    req.end();
+  });
+  await new Promise((r) => setTimeout(r, 200));
+  const t0 = Date.now();
   await d.stop();
+  assert.ok(Date.now() - t0 < 3000, `graceful stop with an attached client took ${Date.now() - t0} ms`);
+  await attached;
   await d.restart();
   const insp = (await d.api('GET', `/containers/${id}/json`)).json() as { State: { Running: boolean } };
   assert.equal(insp.State.Running, true);
