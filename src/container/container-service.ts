@@ -382,7 +382,8 @@ export class ContainerService {
       persistDir: this.persistDir(id),
       terminal: rec.config.Tty,
       stdin: rec.config.OpenStdin,
-      stdinOnce: rec.config.StdinOnce,
+      // A terminal stays open across attaches (run -it, then detach, then attach again).
+      stdinOnce: rec.config.StdinOnce && !rec.config.Tty,
     });
     this.setState(rec, {
       status: 'running', pid, conmonPid, error: '', exitCode: 0, oomKilled: false,

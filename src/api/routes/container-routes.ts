@@ -6,6 +6,7 @@ import { InvalidParameterError } from '../../common/errors.js';
 import type { CreateRequest, LogEntry, WaitCondition } from '../../container/index.js';
 import { containerInspect, containerSummary } from '../container-wire.js';
 import { MULTIPLEXED_STREAM, RAW_STREAM, stdcopyFrame } from '../stream-framing.js';
+import { DEFAULT_DETACH_KEYS, DetachKeyScanner, parseDetachKeys } from '../detach-keys.js';
 
 /** `since`/`until` as seconds[.nanos] or an RFC3339 time; 0 means unset. */
 function timeParam(ctx: ApiContext, key: string): number | undefined {
@@ -181,6 +182,7 @@ export function containerRoutes(s: ApiServices): Route[] {
         const stream = ctx.query.bool('stream');
         const logs = ctx.query.bool('logs');
         const wantStdin = ctx.query.bool('stdin');
+        const scanner = new DetachKeyScanner(parseDetachKeys(ctx.query.string('detachKeys') || DEFAULT_DETACH_KEYS));
         const ac = new AbortController();
         const session = await c.attach(rec.id, {
           stdin: wantStdin, stdout: ctx.query.bool('stdout'), stderr: ctx.query.bool('stderr'), stream, logs, signal: ac.signal,
@@ -189,9 +191,21 @@ export function containerRoutes(s: ApiServices): Route[] {
         sock.once('close', () => ac.abort());
         if (session.stdin) {
           const stdin = session.stdin;
+          let detached = false;
           sock.on('data', (chunk: Buffer) => {
+            if (detached) return;
+            const { forward, detached: hit } = scanner.push(chunk);
+            if (hit) {
+              // Detach: stop relaying, end the stream, leave the container running.
+              detached = true;
+              s.events.publish('container', 'detach', rec.id, { ...rec.config.Labels, image: rec.config.Image, name: rec.name });
+              ac.abort();
+              sock.end();
+              return;
+            }
+            if (!forward.length) return;
             sock.pause();
-            stdin.write(chunk).then(() => sock.resume(), () => sock.resume());
+            stdin.write(forward).then(() => sock.resume(), () => sock.resume());
           });
           sock.once('end', () => stdin.close());
           ac.signal.addEventListener('abort', () => stdin.close(), { once: true });
