@@ -39,6 +39,25 @@ export const MANAGEMENT_COMMANDS: Record<string, Record<string, string>> = {
   },
 };
 
+/** One line per command for `berth --help` (the commands themselves load lazily). */
+export const OTHER_COMMAND_SUMMARIES: Record<string, string> = {
+  attach: "Connect this terminal to a running container's input and output",
+  create: 'Create a container without starting it',
+  history: 'Show the layers an image was built from',
+  import: 'Create an image from a root filesystem tarball',
+  inspect: 'Show low-level details of containers or images',
+  kill: 'Send a signal to one or more running containers',
+  logs: "Show a container's output",
+  rename: 'Give a container a new name',
+  restart: 'Stop and start one or more containers',
+  rm: 'Remove one or more containers',
+  rmi: 'Remove one or more images',
+  start: 'Start one or more stopped containers',
+  stop: 'Stop one or more running containers',
+  tag: 'Give an image another name',
+  wait: 'Wait until containers stop, then print their exit codes',
+};
+
 export const COMMAND_SUMMARIES: Array<[string, string]> = [
   ['run', 'Create and run a new container from an image'],
   ['ps', 'List containers'],

@@ -1,6 +1,6 @@
 import { parseFlags, FlagError, FlagValues, flagUsages, type FlagSpec } from './flag-parser.js';
 import { StatusError, describeError, type CliContext, type CommandSpec, type CliStreams } from './cli-context.js';
-import { COMMAND_SUMMARIES, MANAGEMENT_COMMANDS, TOP_COMMANDS } from './command-table.js';
+import { COMMAND_SUMMARIES, MANAGEMENT_COMMANDS, OTHER_COMMAND_SUMMARIES, TOP_COMMANDS } from './command-table.js';
 import type { EngineClient } from '../client/engine-client.js';
 
 export const CLI_NAME = 'berth';
@@ -22,7 +22,7 @@ function topUsage(): string {
     '',
     `Usage:  ${CLI_NAME} [OPTIONS] COMMAND`,
     '',
-    'A self-sufficient runtime for containers',
+    'The berth container engine client, with docker\'s verbs and flags',
     '',
     'Common Commands:',
     ...COMMAND_SUMMARIES.map(([n, d]) => `  ${n.padEnd(11)} ${d}`),
@@ -32,7 +32,8 @@ function topUsage(): string {
     '  image       Manage images',
     '',
     'Commands:',
-    `  ${Object.keys(TOP_COMMANDS).filter((n) => !COMMAND_SUMMARIES.some(([c]) => c === n)).sort().join('\n  ')}`,
+    ...Object.keys(TOP_COMMANDS).filter((n) => !COMMAND_SUMMARIES.some(([c]) => c === n)).sort()
+      .map((n) => `  ${n.padEnd(11)} ${OTHER_COMMAND_SUMMARIES[n] ?? ''}`.trimEnd()),
     '',
     'Global Options:',
     flagUsages(GLOBAL_FLAGS),

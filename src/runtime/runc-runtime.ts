@@ -1,7 +1,8 @@
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { lstat, mkdir, open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { SubprocessError, silentLogger, type Logger } from '../common/index.js';
+import { SubprocessError, SystemError, silentLogger, type Logger } from '../common/index.js';
 import { runCommand } from '../sys/index.js';
 
 export type RuntimeStatus = 'created' | 'running' | 'stopped' | 'paused';
@@ -20,6 +21,10 @@ export interface RuncRuntimeOptions {
 }
 
 const NOT_EXIST = /container does not exist|does not exist|not found/i;
+
+async function isFifo(path: string): Promise<boolean> {
+  return lstat(path).then((st) => st.isFIFO(), () => false);
+}
 
 /** Pulls the error messages out of a runtime log in `--log-format=json` (one object a line). */
 export function runtimeLogErrors(text: string): string[] {
@@ -52,8 +57,37 @@ export class RuncRuntime {
     this.logger = opts.logger ?? silentLogger;
   }
 
+  /**
+   * Lets a created container run. runc's `start` only opens the container's exec fifo for
+   * reading, reads it, and removes it; the init process waits on that fifo and execs the user's
+   * command once it is read. Doing the same here saves a runtime process on every start. When
+   * the fifo is not there (another runtime, or a layout this does not know) the binary does it.
+   */
   async start(id: string): Promise<void> {
-    await this.run(['start', id]);
+    const fifo = join(this.root, id, 'exec.fifo');
+    if (!(await isFifo(fifo))) {
+      await this.run(['start', id]);
+      return;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const stuck = new Promise<'stuck'>((resolve) => { timer = setTimeout(() => resolve('stuck'), 10_000); });
+    const opened = open(fifo, constants.O_RDONLY);
+    const first = await Promise.race([opened, stuck]);
+    if (first === 'stuck') {
+      // No init ever opened the other end: release our own blocked open, then report it.
+      const w = await open(fifo, constants.O_WRONLY | constants.O_NONBLOCK).catch(() => undefined);
+      await w?.close();
+      await (await opened.catch(() => undefined))?.close();
+      throw new SystemError(`cannot start container ${id}: its init process is not waiting`);
+    }
+    clearTimeout(timer);
+    try {
+      const data = await first.readFile();
+      if (data.length === 0) throw new SystemError(`cannot start container ${id}: container is not running`);
+    } finally {
+      await first.close();
+    }
+    await rm(fifo, { force: true });
   }
 
   async kill(id: string, signal: string | number, opts: { all?: boolean } = {}): Promise<void> {
