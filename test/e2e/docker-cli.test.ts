@@ -13,7 +13,7 @@ const execFileP = promisify(execFile);
 const CLIS = [
   { name: 'berth CLI', path: join(REPO, 'bin/berth') },
   { name: 'docker CLI 28', path: '/usr/local/bin/docker' },
-  { name: 'docker CLI 20.10 (Debian)', path: '/usr/bin/docker' },
+  { name: 'docker CLI 20.10 (Debian)', path: process.env['DOCKER20_CLI'] ?? '/usr/bin/docker' },
 ].filter((c) => existsSync(c.path));
 
 let d: TestDaemon;
