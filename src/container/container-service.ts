@@ -18,7 +18,7 @@ import { deleteNetns } from '../network/netns.js';
 import { writeContainerNetFiles } from '../network/container-files.js';
 import type { ContainerRecord, ContainerState } from './container-record.js';
 import { ZERO_TIME } from './container-record.js';
-import { canStart, isActive, type ContainerStatus } from './container-status.js';
+import { canStart, canTransition, isActive, type ContainerStatus } from './container-status.js';
 import { composeConfig, parseBind, validateName, type CreateRequest } from './create-request.js';
 import type { ContainerRuntime, StdinWriter } from './container-runtime.js';
 import { generateName } from './name-generator.js';
@@ -210,6 +210,10 @@ export class ContainerService {
   }
 
   private setState(rec: ContainerRecord, patch: Partial<ContainerState>): void {
+    const to = patch.status;
+    if (to && to !== rec.state.status && !canTransition(rec.state.status, to)) {
+      throw new SystemError(`container ${rec.id}: invalid state change ${rec.state.status} -> ${to}`);
+    }
     rec.state = { ...rec.state, ...patch };
     this.save(rec);
   }
@@ -529,6 +533,7 @@ export class ContainerService {
   private async removeNow(rec: ContainerRecord): Promise<void> {
     if (!this.records.has(rec.id)) return;
     const prev = rec.state.status;
+    if (prev !== 'removing' && !canTransition(prev, 'removing')) throw new ConflictError(`cannot remove container ${rec.id} in state ${prev}`);
     rec.state.status = 'removing';
     try {
       await this.cleanupRun(rec);
