@@ -443,6 +443,16 @@ export class ContainerService {
     this.lifecycle.emit(`exit:${rec.id}`, code, error);
   }
 
+  /** Calls fn at every exit (and at removal) of the container until unsubscribed. */
+  private onExitOf(id: string, fn: () => void): () => void {
+    this.lifecycle.on(`exit:${id}`, fn);
+    this.lifecycle.on(`removed:${id}`, fn);
+    return () => {
+      this.lifecycle.off(`exit:${id}`, fn);
+      this.lifecycle.off(`removed:${id}`, fn);
+    };
+  }
+
   /** Resolves at the next exit of the container. */
   private nextExit(id: string): Promise<{ code: number; error?: string }> {
     return new Promise((resolve) => this.lifecycle.once(`exit:${id}`, (code: number, error?: string) => resolve({ code, error })));
@@ -582,6 +592,7 @@ export class ContainerService {
       stdout: opts.stdout,
       stderr: opts.stderr,
       isDone: () => !isActive(this.records.get(id)?.state.status ?? 'exited'),
+      onWake: (wake) => this.onExitOf(id, wake),
     };
     if (opts.since !== undefined) readOpts.since = opts.since;
     if (opts.until !== undefined) readOpts.until = opts.until;
@@ -607,7 +618,10 @@ export class ContainerService {
       outputs.push(readLog(this.logPath(id), { follow: false, stdout: opts.stdout, stderr: opts.stderr, until: since, signal: opts.signal }));
     }
     if ((opts.stdout || opts.stderr) && opts.stream) {
-      outputs.push(readLog(this.logPath(id), { follow: true, since, stdout: opts.stdout, stderr: opts.stderr, isDone: done, signal: opts.signal }));
+      outputs.push(readLog(this.logPath(id), {
+        follow: true, since, stdout: opts.stdout, stderr: opts.stderr, isDone: done, signal: opts.signal,
+        onWake: (wake) => this.onExitOf(id, wake),
+      }));
     }
     const session: AttachSession = { output: concatIterables(outputs) };
     if (opts.stdin && rec.config.OpenStdin && opts.stream) session.stdin = this.deferredStdin(id, opts.signal);

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { errorMessage, EngineError } from '../common/errors.js';
 import { Logger } from '../common/log.js';
 import { openMetadataDb } from '../store/metadata-db.js';
+import { BlobStore } from '../store/blob-store.js';
 import { createGraphDriver, LayerStore } from '../layer/index.js';
 import { ImageService, ImageStore } from '../image/index.js';
 import { ContainerService } from '../container/index.js';
@@ -66,7 +67,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<{ stop: () => Pr
   const driver = await createGraphDriver({ root: opts.dataRoot, ...(opts.storageDriver ? { preferred: opts.storageDriver } : {}) });
   const layers = new LayerStore({ db, driver });
   await layers.sweepIncomplete();
-  const images = new ImageService(new ImageStore(db), layers);
+  const blobs = new BlobStore(join(opts.dataRoot, 'content'));
+  await blobs.sweep();
+  const images = new ImageService(new ImageStore(db), layers, blobs);
   const events = new EventBus();
   const runtimePath = opts.defaultRuntime === 'crun' ? '/usr/bin/crun' : '/usr/sbin/runc';
   const runtime = new OciContainerRuntime({

@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import { ConflictError, NotFoundError } from '../common/errors.js';
-import { shortId, type ChainId, type ImageId } from '../common/ids.js';
+import { shortId, type ChainId, type Digest, type ImageId } from '../common/ids.js';
+import type { BlobStore } from '../store/blob-store.js';
 import type { LayerStore } from '../layer/index.js';
 import type { ImageConfig, HistoryEntry } from './image-config.js';
 import { hostArchitecture } from './image-config.js';
@@ -36,6 +37,7 @@ export class ImageService {
   constructor(
     readonly store: ImageStore,
     private readonly layers: LayerStore,
+    private readonly blobs: BlobStore,
   ) {}
 
   setUsage(usage: ImageUsage): void {
@@ -75,7 +77,10 @@ export class ImageService {
       rootfs: { type: 'layers', diff_ids: [layer.diffId] },
       history: [history],
     };
-    const id = this.store.create(JSON.stringify(config), layer.chainId);
+    const configJson = JSON.stringify(config);
+    // The config blob is on disk, verified, before the image row makes it visible.
+    await this.blobs.ingest(Buffer.from(configJson));
+    const id = this.store.create(configJson, layer.chainId);
     this.emit({ action: 'import', id, name: id });
     if (canonical) this.tag(id, canonical);
     return id;
@@ -136,6 +141,7 @@ export class ImageService {
     // A stopped container still stands on the image's layers: keep the image, untagged.
     if (users.length) return out;
     const top = this.store.delete(rec.id);
+    await this.blobs.remove(rec.id as string as Digest);
     out.push({ Deleted: rec.id });
     this.emit({ action: 'delete', id: rec.id, name: rec.id });
     if (top && opts.prune) await this.releaseChain(top);

@@ -24,6 +24,11 @@ export interface ReadLogOptions {
   signal?: AbortSignal;
   /** In follow mode, reading ends at end of file once this returns true. */
   isDone?: () => boolean;
+  /**
+   * Lets the caller wake a follower when `isDone` may have changed (the container exited), so it
+   * does not wait for the next poll. Called once with the wake function; returns an unsubscribe.
+   */
+  onWake?: (wake: () => void) => () => void;
   /** Polling interval in follow mode, a backstop for fs.watch (ms). */
   pollMs?: number;
 }
@@ -165,19 +170,38 @@ async function readFully(fh: FileHandle, buf: Buffer, position: number): Promise
   }
 }
 
-/** Resolves after a change to the file, the poll interval, or an abort; whichever comes first. */
-function waitForChange(watcher: FSWatcher | undefined, pollMs: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      watcher?.off('change', done);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, pollMs);
-    watcher?.on('change', done);
-    signal?.addEventListener('abort', done, { once: true });
-  });
+/**
+ * Remembers that something happened (the file changed, or the caller woke us) between two waits,
+ * so that an event arriving while the reader is busy is not lost.
+ */
+class ChangeSignal {
+  private pending = false;
+  private waiter: (() => void) | undefined;
+
+  notify = (): void => {
+    this.pending = true;
+    this.waiter?.();
+  };
+
+  /** Resolves at the next change (at once if one came since the last wait), the poll, or abort. */
+  wait(pollMs: number, signal?: AbortSignal): Promise<void> {
+    if (this.pending || signal?.aborted) {
+      this.pending = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        this.waiter = undefined;
+        this.pending = false;
+        resolve();
+      };
+      const timer = setTimeout(done, pollMs);
+      this.waiter = done;
+      signal?.addEventListener('abort', done, { once: true });
+    });
+  }
 }
 
 /**
@@ -188,6 +212,8 @@ export async function* readLog(path: string, opts: ReadLogOptions): AsyncGenerat
   const pollMs = opts.pollMs ?? 250;
   let fh: FileHandle | undefined;
   let watcher: FSWatcher | undefined;
+  const changes = new ChangeSignal();
+  const unsubscribe = opts.follow && opts.onWake ? opts.onWake(changes.notify) : undefined;
   try {
     while (!fh) {
       try {
@@ -199,12 +225,13 @@ export async function* readLog(path: string, opts: ReadLogOptions): AsyncGenerat
         }
         if (opts.signal?.aborted) return;
         if (opts.isDone?.()) return;
-        await waitForChange(undefined, pollMs, opts.signal);
+        await changes.wait(pollMs, opts.signal);
       }
     }
     if (opts.follow) {
       try {
         watcher = watch(path, { persistent: false });
+        watcher.on('change', changes.notify);
         watcher.on('error', () => { watcher?.close(); watcher = undefined; });
       } catch {
         watcher = undefined;
@@ -241,10 +268,11 @@ export async function* readLog(path: string, opts: ReadLogOptions): AsyncGenerat
       if (!gotData) {
         const st = await fh.stat().catch(() => undefined);
         if (st && st.size < pos) { pos = 0; pending = Buffer.alloc(0); continue; } // truncated
-        await waitForChange(watcher, pollMs, opts.signal);
+        await changes.wait(pollMs, opts.signal);
       }
     }
   } finally {
+    unsubscribe?.();
     watcher?.close();
     await fh?.close();
   }

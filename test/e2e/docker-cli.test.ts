@@ -71,11 +71,16 @@ for (const cli of CLIS) {
       assert.equal(ps.stdout.trim(), '');
     });
 
-    test('run exit codes: the container\'s own, 127 for a missing command', async () => {
+    test('run exit codes: the container\'s own, 127 for a missing command, 126 for one that cannot run', async () => {
       const r = await docker(cli.path, ['run', '--rm', tag, 'sh', '-c', 'exit 3']);
       assert.equal(r.code, 3);
       const missing = await docker(cli.path, ['run', '--rm', tag, 'nosuchcommand']);
       assert.equal(missing.code, 127, missing.stderr);
+      assert.match(missing.stderr, /executable file not found in \$PATH/);
+      const dir = await docker(cli.path, ['run', '--rm', tag, '/etc']);
+      assert.equal(dir.code, 126, dir.stderr);
+      const ps = await docker(cli.path, ['ps', '-aq']);
+      assert.equal(ps.stdout.trim(), '', 'failed --rm runs leave no container');
     });
 
     test('piped stdin reaches the container', async () => {

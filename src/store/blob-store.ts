@@ -1,0 +1,82 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, rename, rm, stat, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { InvalidParameterError, NotFoundError, errnoCode } from '../common/errors.js';
+import { isDigest, type Digest } from '../common/ids.js';
+
+/**
+ * Content-addressed blobs (image configs, and later manifests and compressed layers) under
+ * `<root>/sha256/<hex>`. Every write goes to a temp name, is hashed while written, fsynced,
+ * verified against the expected digest and only then renamed into place: a reader sees a whole
+ * verified blob or none.
+ */
+export class BlobStore {
+  constructor(private readonly root: string) {}
+
+  path(digest: Digest): string {
+    return join(this.root, 'sha256', digest.slice('sha256:'.length));
+  }
+
+  async has(digest: Digest): Promise<boolean> {
+    return stat(this.path(digest)).then(() => true, () => false);
+  }
+
+  async get(digest: Digest): Promise<Buffer> {
+    try {
+      return await readFile(this.path(digest));
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') throw new NotFoundError(`blob ${digest} not found`);
+      throw err;
+    }
+  }
+
+  open(digest: Digest): Readable {
+    return createReadStream(this.path(digest));
+  }
+
+  /** Stores data; with `expected`, a mismatch is refused and nothing is kept. Returns the digest. */
+  async ingest(data: Buffer | AsyncIterable<Buffer>, opts: { expected?: Digest } = {}): Promise<Digest> {
+    if (opts.expected !== undefined && !isDigest(opts.expected)) throw new InvalidParameterError(`invalid digest ${opts.expected}`);
+    const dir = join(this.root, 'sha256');
+    const tmpDir = join(this.root, 'ingest');
+    await mkdir(dir, { recursive: true });
+    await mkdir(tmpDir, { recursive: true });
+    const tmp = join(tmpDir, randomBytes(8).toString('hex'));
+    const hash = createHash('sha256');
+    const fh = await open(tmp, 'w', 0o644);
+    try {
+      const chunks: AsyncIterable<Buffer> | Buffer[] = Buffer.isBuffer(data) ? [data] : data;
+      for await (const chunk of chunks) {
+        hash.update(chunk);
+        await fh.write(chunk);
+      }
+      await fh.sync();
+    } catch (err) {
+      await fh.close();
+      await rm(tmp, { force: true });
+      throw err;
+    }
+    await fh.close();
+    const digest = `sha256:${hash.digest('hex')}` as Digest;
+    if (opts.expected && opts.expected !== digest) {
+      await rm(tmp, { force: true });
+      throw new InvalidParameterError(`digest mismatch: expected ${opts.expected}, got ${digest}`);
+    }
+    await rename(tmp, this.path(digest));
+    const dh = await open(dir, 'r');
+    try { await dh.sync(); } finally { await dh.close(); }
+    return digest;
+  }
+
+  async remove(digest: Digest): Promise<void> {
+    await rm(this.path(digest), { force: true });
+  }
+
+  /** Drops temp files left by writes that never finished (start-up). */
+  async sweep(): Promise<void> {
+    await rm(join(this.root, 'ingest'), { recursive: true, force: true });
+  }
+}
