@@ -7,7 +7,7 @@ import { readLog } from '../../../src/logs/k8s-file-log.js';
 
 const line = (stream: string, text: string): string => `2026-11-24T03:58:22.060587065+00:00 ${stream} F ${text}\n`;
 
-test('lines written while the follower is busy are not left for the poll (regression)', async (t) => {
+test('lines written while the consumer is busy arrive through change events, not the poll', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'berth-logwake-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const path = join(dir, 'ctr.log');
@@ -17,11 +17,20 @@ test('lines written while the follower is busy are not left for the poll (regres
   // A long poll: only file-change events can deliver the lines in time.
   const it = readLog(path, { follow: true, stdout: true, stderr: true, pollMs: 5000, isDone: () => done, signal: ac.signal });
   const got: string[] = [];
-  const reader = (async () => { for await (const e of it) got.push(e.data.toString()); })();
+  let t0 = 0;
+  const reader = (async () => {
+    for await (const e of it) {
+      got.push(e.data.toString());
+      if (got.length === 1) {
+        // While the consumer is busy with the first line, the second one is written.
+        appendFileSync(path, line('stderr', 'two'));
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  })();
   await new Promise((r) => setTimeout(r, 50));
-  const t0 = Date.now();
+  t0 = Date.now();
   appendFileSync(path, line('stdout', 'one'));
-  appendFileSync(path, line('stderr', 'two'));
   while (got.length < 2 && Date.now() - t0 < 3000) await new Promise((r) => setTimeout(r, 10));
   assert.deepEqual(got, ['one\n', 'two\n']);
   assert.ok(Date.now() - t0 < 2000, `both lines within ${Date.now() - t0} ms`);
@@ -30,7 +39,7 @@ test('lines written while the follower is busy are not left for the poll (regres
   await reader;
 });
 
-test('onWake ends a finished follower at once instead of at the next poll', async (t) => {
+test('attach and logs -f end as soon as the container exits, not at the next poll (regression)', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'berth-logwake-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const path = join(dir, 'ctr.log');
