@@ -2,28 +2,13 @@ import { InvalidParameterError } from '../common/errors.js';
 import type { ImageRunConfig } from '../image/image-config.js';
 import type { ContainerConfig, HostConfig } from './container-record.js';
 
-/** The create body as clients send it (Config fields at the top level, plus HostConfig). */
-export interface CreateRequest {
-  Hostname?: string;
-  Domainname?: string;
-  User?: string;
-  AttachStdin?: boolean;
-  AttachStdout?: boolean;
-  AttachStderr?: boolean;
-  ExposedPorts?: Record<string, object> | null;
-  Tty?: boolean;
-  OpenStdin?: boolean;
-  StdinOnce?: boolean;
-  Env?: string[] | null;
+/**
+ * The create body as clients send it: the image's run-config fields at the top level (Cmd and
+ * Entrypoint may also come as one string), plus HostConfig.
+ */
+export interface CreateRequest extends Omit<ImageRunConfig, 'Cmd' | 'Entrypoint'> {
   Cmd?: string[] | string | null;
-  Healthcheck?: unknown;
-  Image?: string;
-  Volumes?: Record<string, object> | null;
-  WorkingDir?: string;
   Entrypoint?: string[] | string | null;
-  OnBuild?: string[] | null;
-  Labels?: Record<string, string> | null;
-  StopSignal?: string;
   StopTimeout?: number | null;
   HostConfig?: Partial<HostConfig> | null;
   NetworkingConfig?: unknown;

@@ -22,44 +22,40 @@ function timeoutOpt(flags: { changed(n: string): boolean; number(n: string): num
 
 const timeoutFlag = { name: 'timeout', short: 't', type: 'int' as const, description: 'Seconds to wait before killing the container', aliases: ['time'] };
 
-export const stopCommand: CommandSpec = {
-  name: 'stop',
-  usage: '[OPTIONS] CONTAINER [CONTAINER...]',
-  description: 'Stop one or more running containers',
-  args: { min: 1 },
-  flags: [{ name: 'signal', short: 's', type: 'string', description: 'Signal to send to the container' }, timeoutFlag],
-  async run(ctx, flags) {
-    const client = await ctx.client();
-    const opts: { timeout?: number; signal?: string } = {};
-    const t = timeoutOpt(flags);
-    if (t !== undefined) opts.timeout = t;
-    if (flags.string('signal')) opts.signal = flags.string('signal');
-    await forEach(ctx, flags.args, (n) => client.stopContainer(n, opts));
-  },
-};
+const signalFlag = { name: 'signal', short: 's', type: 'string' as const, description: 'Signal to send to the container' };
 
-export const restartCommand: CommandSpec = {
-  name: 'restart',
-  usage: '[OPTIONS] CONTAINER [CONTAINER...]',
-  description: 'Restart one or more containers',
-  args: { min: 1 },
-  flags: [{ name: 'signal', short: 's', type: 'string', description: 'Signal to send to the container' }, timeoutFlag],
-  async run(ctx, flags) {
-    const client = await ctx.client();
-    const opts: { timeout?: number; signal?: string } = {};
-    const t = timeoutOpt(flags);
-    if (t !== undefined) opts.timeout = t;
-    if (flags.string('signal')) opts.signal = flags.string('signal');
-    await forEach(ctx, flags.args, (n) => client.restartContainer(n, opts));
-  },
-};
+/** stop and restart differ only in the call they make for each container. */
+function stopLike(
+  name: 'stop' | 'restart',
+  description: string,
+  call: (client: Awaited<ReturnType<CliContext['client']>>, id: string, opts: { timeout?: number; signal?: string }) => Promise<void>,
+): CommandSpec {
+  return {
+    name,
+    usage: '[OPTIONS] CONTAINER [CONTAINER...]',
+    description,
+    args: { min: 1 },
+    flags: [signalFlag, timeoutFlag],
+    async run(ctx, flags) {
+      const client = await ctx.client();
+      const opts: { timeout?: number; signal?: string } = {};
+      const t = timeoutOpt(flags);
+      if (t !== undefined) opts.timeout = t;
+      if (flags.string('signal')) opts.signal = flags.string('signal');
+      await forEach(ctx, flags.args, (n) => call(client, n, opts));
+    },
+  };
+}
+
+export const stopCommand = stopLike('stop', 'Stop one or more running containers', (c, id, o) => c.stopContainer(id, o));
+export const restartCommand = stopLike('restart', 'Restart one or more containers', (c, id, o) => c.restartContainer(id, o));
 
 export const killCommand: CommandSpec = {
   name: 'kill',
   usage: '[OPTIONS] CONTAINER [CONTAINER...]',
   description: 'Kill one or more running containers',
   args: { min: 1 },
-  flags: [{ name: 'signal', short: 's', type: 'string', description: 'Signal to send to the container' }],
+  flags: [signalFlag],
   async run(ctx, flags) {
     const client = await ctx.client();
     const signal = flags.string('signal');
