@@ -1,4 +1,4 @@
-import { mkdir, readFile, access } from 'node:fs/promises';
+import { access, mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../common/log.js';
 import { writeFileAtomic } from '../store/atomic-file.js';
@@ -46,6 +46,8 @@ export class OciContainerRuntime implements ContainerRuntime {
   }
 
   async launch(opts: LaunchOptions): Promise<{ pid: number; conmonPid: number }> {
+    // The exit record of an earlier run must not be taken for this one's.
+    await this.forgetExit(opts.id);
     await writeFileAtomic(join(opts.bundleDir, 'config.json'), JSON.stringify(opts.spec));
     const { pid, conmonPid } = await this.monitor.create({
       id: opts.id,
@@ -68,8 +70,15 @@ export class OciContainerRuntime implements ContainerRuntime {
     await this.oci.kill(id, signal);
   }
 
+  /** Forgets the run: the runtime's record and conmon's exit file (its code is recorded by now). */
   async delete(id: string): Promise<void> {
     await this.oci.delete(id, { force: true });
+    await this.forgetExit(id);
+  }
+
+  private async forgetExit(id: string): Promise<void> {
+    await rm(join(this.o.exitDir, id), { force: true });
+    this.watcher.forget(id);
   }
 
   async resize(bundleDir: string, height: number, width: number): Promise<void> {

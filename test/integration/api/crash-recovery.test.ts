@@ -86,3 +86,29 @@ test('a graceful stop leaves containers running and a second daemon on the same 
   assert.match(second.stderr, /already running/);
   await d.api('DELETE', `/containers/${id}?force=1`);
 });
+
+test('a restarted container\'s exit is seen, and an old exit record is not taken for a new run', async () => {
+  // First run exits at once; the second run (same container) keeps going.
+  const id = await run({ Cmd: ['sh', '-c', 'if [ -f /ran ]; then sleep 60; else touch /ran; exit 4; fi'] });
+  const first = await d.api('POST', `/containers/${id}/wait`);
+  assert.deepEqual(first.json(), { StatusCode: 4 });
+  assert.equal((await d.api('POST', `/containers/${id}/start`)).status, 204);
+  await d.crash();
+  await d.restart();
+  const insp = (await d.api('GET', `/containers/${id}/json`)).json() as { State: { Status: string } };
+  assert.equal(insp.State.Status, 'running', 'the second run is still running after a crash and restart');
+  // Its exit is noticed (the watcher must not think it already reported this container).
+  await d.api('POST', `/containers/${id}/kill`);
+  const w = await d.api('POST', `/containers/${id}/wait`);
+  assert.deepEqual(w.json(), { StatusCode: 137 });
+  // And once more: start, exit by itself is seen.
+  const c2 = await d.api('POST', '/containers/create', { Image: 'busybox', Cmd: ['sh', '-c', 'exit 6'] });
+  const id2 = (c2.json() as { Id: string }).Id;
+  for (let i = 0; i < 3; i++) {
+    const wait = d.api('POST', `/containers/${id2}/wait?condition=next-exit`);
+    assert.equal((await d.api('POST', `/containers/${id2}/start`)).status, 204);
+    assert.deepEqual((await wait).json(), { StatusCode: 6 }, `run ${i + 1}`);
+  }
+  await d.api('DELETE', `/containers/${id}?force=1`);
+  await d.api('DELETE', `/containers/${id2}`);
+});
