@@ -78,9 +78,15 @@ export class ImageService {
       history: [history],
     };
     const configJson = JSON.stringify(config);
-    // The config blob is on disk, verified, before the image row makes it visible.
-    await this.blobs.ingest(Buffer.from(configJson));
-    const id = this.store.create(configJson, layer.chainId);
+    let id: ImageId;
+    try {
+      // The config blob is on disk, verified, before the image row makes it visible.
+      await this.blobs.ingest(Buffer.from(configJson));
+      id = this.store.create(configJson, layer.chainId);
+    } catch (err) {
+      if (this.store.countUsingLayer(layer.chainId) === 0) await this.layers.release(layer.chainId).catch(() => undefined);
+      throw err;
+    }
     this.emit({ action: 'import', id, name: id });
     if (canonical) this.tag(id, canonical);
     return id;

@@ -163,3 +163,17 @@ test('AutoRemove containers are gone when wait?condition=removed answers', async
   assert.deepEqual((await waitP).json(), { StatusCode: 5 });
   assert.equal((await d.api('GET', `/containers/${id}/json`)).status, 404);
 });
+
+test('importing something that is not a tar fails and leaves no image and no layer', async () => {
+  const { readdirSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const layersBefore = readdirSync(join(d.dataRoot, 'overlay2')).sort();
+  const imagesBefore = ((await d.api('GET', '/images/json?all=1')).json() as unknown[]).length;
+  const r = await d.api('POST', '/images/create?fromSrc=-&repo=broken&tag=1', 'this is not a tar archive at all, just text'.repeat(40));
+  assert.ok(r.status >= 400, `status ${r.status}`);
+  assert.equal(((await d.api('GET', '/images/json?all=1')).json() as unknown[]).length, imagesBefore);
+  assert.equal((await d.api('GET', '/images/broken:1/json')).status, 404);
+  assert.deepEqual(readdirSync(join(d.dataRoot, 'overlay2')).sort(), layersBefore);
+  const bad = await d.api('POST', '/images/create?fromSrc=-&repo=Bad:Name', 'x');
+  assert.equal(bad.status, 400);
+});
