@@ -15,6 +15,8 @@ export interface DaemonFacts {
   cgroupDriver: string;
   cgroupVersion: string;
   defaultRuntime: string;
+  /** The default runtime's own version and commit. */
+  runtimeVersion: { version: string; commit: string };
   runtimes: Record<string, { path: string }>;
   kernelVersion: string;
   operatingSystem: string;

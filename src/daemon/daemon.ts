@@ -1,4 +1,6 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { statfs } from 'node:fs/promises';
+import { runCommand } from '../sys/run-command.js';
 import { release, hostname } from 'node:os';
 import { join } from 'node:path';
 import { errorMessage, EngineError } from '../common/errors.js';
@@ -37,6 +39,31 @@ function osRelease(): { name: string; version: string } {
     return { name: get('PRETTY_NAME') || 'Linux', version: get('VERSION_ID') };
   } catch {
     return { name: 'Linux', version: '' };
+  }
+}
+
+/** The backing filesystem's name as Docker prints it, from statfs's magic number. */
+async function backingFs(path: string): Promise<string> {
+  const names: Record<number, string> = {
+    0xef53: 'extfs', 0x58465342: 'xfs', 0x9123683e: 'btrfs', 0x01021994: 'tmpfs', 0x794c7630: 'overlayfs', 0x2fc12fc1: 'zfs',
+  };
+  try {
+    const st = await statfs(path);
+    return names[Number(st.type)] ?? `0x${Number(st.type).toString(16)}`;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** `runc --version` -> version and commit, once at start-up. */
+async function runtimeVersion(path: string): Promise<{ version: string; commit: string }> {
+  try {
+    const { stdout } = await runCommand([path, '--version'], { timeoutMs: 5000 });
+    const version = /version\s+(\S+)/.exec(stdout)?.[1] ?? '';
+    const commit = /commit:\s+(\S+)/.exec(stdout)?.[1] ?? '';
+    return { version, commit };
+  } catch {
+    return { version: '', commit: '' };
   }
 }
 
@@ -103,7 +130,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<{ stop: () => Pr
     dataRoot: opts.dataRoot,
     execRoot: opts.execRoot,
     driver: driver.name,
-    driverStatus: driver.name === 'overlay2' ? [['Backing Filesystem', 'extfs'], ['Supports d_type', 'true'], ['Native Overlay Diff', 'true']] : [],
+    driverStatus: driver.name === 'overlay2'
+      ? [['Backing Filesystem', await backingFs(opts.dataRoot)], ['Supports d_type', 'true'], ['Native Overlay Diff', 'true']]
+      : [['Backing Filesystem', await backingFs(opts.dataRoot)]],
+    runtimeVersion: await runtimeVersion(runtimePath),
     loggingDriver: 'json-file',
     cgroupDriver: 'cgroupfs',
     cgroupVersion: cgroupVersion(),

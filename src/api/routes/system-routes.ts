@@ -47,7 +47,7 @@ export function systemRoutes(s: ApiServices): Route[] {
           Platform: { Name: 'berth' },
           Components: [
             { Name: 'Engine', Version: f.version, Details: details },
-            { Name: 'runc', Version: f.runtimes[f.defaultRuntime]?.path ?? '', Details: { GitCommit: '' } },
+            { Name: f.defaultRuntime, Version: f.runtimeVersion.version, Details: { GitCommit: f.runtimeVersion.commit } },
           ],
           Version: f.version,
           ApiVersion: API_VERSION,
@@ -124,7 +124,7 @@ export function systemRoutes(s: ApiServices): Route[] {
           Isolation: '',
           InitBinary: 'docker-init',
           ContainerdCommit: { ID: '', Expected: '' },
-          RuncCommit: { ID: '', Expected: '' },
+          RuncCommit: { ID: f.runtimeVersion.commit, Expected: f.runtimeVersion.commit },
           InitCommit: { ID: '', Expected: '' },
           SecurityOptions: f.securityOptions,
           CDISpecDirs: [],
