@@ -50,6 +50,31 @@ function timeRuns(host: string, image: string, extra: string[]): Series {
   return s;
 }
 
+/** 20 × `run -d IMAGE sleep 60`, 10 at a time; returns the wall time in ms, then removes them. */
+async function parallelRunD(host: string, image: string): Promise<number> {
+  const run = (): Promise<string> => new Promise((resolve, reject) => {
+    const child = spawn(DOCKER, ['run', '-d', image, 'sleep', '60'], { env: dockerEnv(host), stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    child.stdout!.on('data', (b: Buffer) => { out += b.toString(); });
+    child.on('exit', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`run -d exited ${code}`))));
+  });
+  const ids: string[] = [];
+  const t0 = process.hrtime.bigint();
+  let next = 0;
+  await Promise.all(Array.from({ length: 10 }, async () => {
+    while (next < 20) { next++; ids.push(await run()); }
+  }));
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  docker(host, ['rm', '-f', ...ids]);
+  return ms;
+}
+
+/** Proportional set size: private pages plus a fair share of pages shared with other processes. */
+function pssKb(pid: number): number {
+  const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+  return m ? Number(m[1]) : 0;
+}
+
 function rssKb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) : 0;
@@ -108,6 +133,7 @@ async function main(): Promise<void> {
     const idle = rssKb(b.proc.pid!);
     const berth = timeRuns(b.host, 'busybox:bench', []);
     const berthNone = timeRuns(b.host, 'busybox:bench', ['--network', 'none']);
+    const berthParallel = await parallelRunD(b.host, 'busybox:bench');
 
     const ids: string[] = [];
     const before = rssKb(b.proc.pid!);
@@ -115,22 +141,27 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 1000));
     const after = rssKb(b.proc.pid!);
     let conmonKb = 0;
+    let conmonPssKb = 0;
     for (const id of ids) {
       const insp = JSON.parse(await b.api('GET', `/containers/${id}/json`).then((r) => r.body)) as { State: { Pid: number } };
       const conmonPid = Number(readFileSync(`/proc/${insp.State.Pid}/status`, 'utf8').match(/PPid:\s+(\d+)/)![1]);
       conmonKb += rssKb(conmonPid);
+      conmonPssKb += pssKb(conmonPid);
     }
     docker(b.host, ['rm', '-f', ...ids]);
-    const perContainerKb = (after - before + conmonKb) / CONTAINERS;
+    const perContainerKb = (after - before + conmonPssKb) / CONTAINERS;
+    const conmonRssEach = conmonKb / CONTAINERS;
 
     // dockerd's own `--network none` runs hang on this machine (its shim misses the exit), so
     // the none case is measured for berthd alone.
     let dockerd: Series | undefined;
+    let dockerdParallel: number | undefined;
     const dd = await startDockerd();
     if (dd) {
       try {
         docker(dd.host, ['import', '-c', 'CMD ["sh"]', tar, 'busybox:bench']);
         dockerd = timeRuns(dd.host, 'busybox:bench', []);
+        dockerdParallel = await parallelRunD(dd.host, 'busybox:bench').catch(() => undefined);
       } finally {
         await stopDockerd(dd);
       }
@@ -142,8 +173,11 @@ async function main(): Promise<void> {
     lines.push(`run --rm busybox true (berthd: loopback-only netns; dockerd: bridge + veth, iptables off)`);
     lines.push(`                                     berthd median ${fmt(berth)}` + (dockerd ? `   dockerd median ${fmt(dockerd)}${ratio(berth, dockerd)}` : '   (dockerd not installed)'));
     lines.push(`run --rm --network none busybox true berthd median ${fmt(berthNone)}`);
+    lines.push(`20 x run -d busybox sleep 60, 10 at a time: berthd ${berthParallel.toFixed(0)} ms` +
+      (dockerdParallel !== undefined ? `   dockerd ${dockerdParallel.toFixed(0)} ms   ratio ${(berthParallel / dockerdParallel).toFixed(2)}x` : ''));
     lines.push(`berthd idle RSS: ${(idle / 1024).toFixed(1)} MB`);
-    lines.push(`per running container (berthd growth + its conmon), ${CONTAINERS} containers: ${(perContainerKb / 1024).toFixed(2)} MB`);
+    lines.push(`per running container (berthd RSS growth + its conmon's PSS), ${CONTAINERS} containers: ${(perContainerKb / 1024).toFixed(2)} MB` +
+      ` (conmon RSS counting its shared libraries in full: ${(conmonRssEach / 1024).toFixed(2)} MB)`);
   } finally {
     await b.destroy();
   }
