@@ -35,7 +35,8 @@ function snapshot() {
   for (const base of ['/sys/fs/cgroup/memory/berth', '/sys/fs/cgroup/pids/berth', '/sys/fs/cgroup/berth']) {
     if (existsSync(base)) cgroups.push(...readdirSync(base).filter((n) => /^[0-9a-f]{64}$/.test(n)).map((n) => `${base}/${n}`));
   }
-  return { mounts, netns, conmon, cgroups };
+  const tmpdirs = readdirSync(tmpdir()).filter((n) => n.startsWith('berth-')).map((n) => join(tmpdir(), n));
+  return { mounts, netns, conmon, cgroups, tmpdirs };
 }
 
 function diff(before, after) {
@@ -55,7 +56,7 @@ if (!only || only === 'e2e') suites.push(['e2e', files(join(root, 'dist/test/e2e
 const before = snapshot();
 let failed = false;
 const totals = { pass: 0, fail: 0, skipped: 0 };
-const tapFile = join(mkdtempSync(join(tmpdir(), 'berth-tap-')), 'out.tap');
+const tapFile = join(mkdtempSync(join(tmpdir(), 'run-tests-tap-')), 'out.tap');
 for (const [name, list, concurrency] of suites) {
   if (!list.length) continue;
   if (name !== 'unit' && process.getuid?.() !== 0) {
@@ -84,7 +85,7 @@ if (leaks.length) {
   console.log(`# leak check FAILED: the tests left ${leaks.join('; ')}`);
   failed = true;
 } else {
-  console.log('# leak check: no mounts, netns, conmon processes or cgroups left behind');
+  console.log('# leak check: no mounts, netns, conmon processes, cgroups or temp dirs left behind');
 }
 if (leaks.length) totals.fail += 1;
 rmSync(dirname(tapFile), { recursive: true, force: true });

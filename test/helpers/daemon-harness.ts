@@ -131,7 +131,9 @@ let cachedRootfs: string | undefined;
 /** A busybox rootfs tar built from Debian's busybox-static (cached per test process). */
 export function busyboxRootfsTar(): string {
   if (cachedRootfs && existsSync(cachedRootfs)) return cachedRootfs;
-  const out = join(mkdtempSync(join(tmpdir(), 'berth-rootfs-')), 'busybox.tar');
+  const dir = mkdtempSync(join(tmpdir(), 'berth-rootfs-'));
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  const out = join(dir, 'busybox.tar');
   execFileSync('sh', [join(REPO, 'scripts/make-busybox-rootfs.sh'), out]);
   cachedRootfs = out;
   return out;
