@@ -13,11 +13,15 @@ if ! berth version >/dev/null 2>&1; then
   berth version >/dev/null || { echo "berthd did not start; see $log" >&2; tail -20 "$log" >&2; exit 1; }
 fi
 
-tar=$(mktemp --suffix=.tar)
-trap 'rm -f "$tar"' EXIT
-sh scripts/make-busybox-rootfs.sh "$tar"
-echo "+ berth import -c 'CMD [\"sh\"]' $tar busybox:demo"
-berth import -c 'CMD ["sh"]' -m "busybox-static rootfs" "$tar" busybox:demo
+if berth inspect --type image busybox:demo >/dev/null 2>&1; then
+  echo "busybox:demo is already imported"
+else
+  tar=$(mktemp --suffix=.tar)
+  trap 'rm -f "$tar"' EXIT
+  sh scripts/make-busybox-rootfs.sh "$tar"
+  echo "+ berth import -c 'CMD [\"sh\"]' $tar busybox:demo"
+  berth import -c 'CMD ["sh"]' -m "busybox-static rootfs" "$tar" busybox:demo
+fi
 echo "+ berth run --rm busybox:demo echo 'Hello from a berth container!'"
 berth run --rm busybox:demo echo 'Hello from a berth container!'
 echo "+ berth run --name berth-demo-$$ busybox:demo sh -c 'echo \"hello from \$(hostname)\"'"
