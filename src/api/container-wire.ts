@@ -171,8 +171,8 @@ export function containerInspect(rec: ContainerRecord, p: InspectPaths): Record<
     Config: rec.config,
     NetworkSettings: {
       Bridge: '',
-      SandboxID: rec.netns ?? '',
-      SandboxKey: rec.netns ? `/run/netns/${rec.netns}` : '',
+      SandboxID: '',
+      SandboxKey: '',
       Ports: {},
       HairpinMode: false,
       LinkLocalIPv6Address: '',

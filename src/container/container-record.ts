@@ -71,8 +71,6 @@ export interface ContainerRecord {
   state: ContainerState;
   restartCount: number;
   driver: string;
-  /** Network namespace name under /run/netns when berth made one. */
-  netns: string | null;
 }
 
 export const ZERO_TIME = '0001-01-01T00:00:00Z';

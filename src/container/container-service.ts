@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { hostname } from 'node:os';
 import { chown, lstat, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Db } from '../store/metadata-db.js';
@@ -14,7 +15,6 @@ import { familiarString, parseReference, withDefaultTag } from '../common/refere
 import type { LayerStore } from '../layer/index.js';
 import { buildSpec, normalizeCapability, resolveCapabilities, resolveUser, type HostFacts, type SpecInput } from '../runtime/index.js';
 import { readLog } from '../logs/index.js';
-import { deleteNetns } from '../network/netns.js';
 import { writeContainerNetFiles } from '../network/container-files.js';
 import type { ContainerRecord, ContainerState } from './container-record.js';
 import { ZERO_TIME } from './container-record.js';
@@ -186,8 +186,8 @@ export class ContainerService {
     }
     const ancestors = f.get('ancestor');
     if (ancestors?.length) {
-      const ids = ancestors.map((a) => this.o.images.store.findByName(a)?.id).filter((x): x is NonNullable<typeof x> => Boolean(x));
-      list = list.filter((r) => ids.includes(r.imageId as never));
+      const ids = new Set<string>(ancestors.map((a) => this.o.images.store.findByName(a)?.id ?? ''));
+      list = list.filter((r) => ids.has(r.imageId));
     }
     const before = f.get('before');
     if (before?.length) {
@@ -236,7 +236,7 @@ export class ContainerService {
     const { config, hostConfig, path, args } = composeConfig(req, image.config.config ?? {}, req.Image);
     this.validateCapabilities(hostConfig.CapAdd ?? [], hostConfig.CapDrop ?? [], hostConfig.Privileged);
     const id = randomId();
-    if (!config.Hostname) config.Hostname = hostConfig.NetworkMode === 'host' ? (await hostHostname()) : id.slice(0, 12);
+    if (!config.Hostname) config.Hostname = hostConfig.NetworkMode === 'host' ? hostname() : id.slice(0, 12);
     const rec: ContainerRecord = {
       id,
       name: name ?? '',
@@ -249,7 +249,6 @@ export class ContainerService {
       state: { status: 'created', pid: 0, conmonPid: 0, exitCode: 0, error: '', startedAt: ZERO_TIME, finishedAt: ZERO_TIME, oomKilled: false },
       restartCount: 0,
       driver: this.o.driverName,
-      netns: null,
     };
     // Reserve the name and the id in one statement; the row stays incomplete until its files exist.
     for (let attempt = 0; ; attempt++) {
@@ -397,7 +396,7 @@ export class ContainerService {
     this.lifecycle.emit(`started:${id}`);
   }
 
-  /** Tears down what a run set up: runtime state, netns, rootfs mount, bundle. Idempotent. */
+  /** Tears down what a run set up: runtime state, rootfs mount, bundle. Idempotent. */
   private async cleanupRun(rec: ContainerRecord): Promise<void> {
     if (this.tornDown.has(rec.id)) return;
     const warn = (what: string) => (err: unknown): void => this.o.logger.warn(`${what} failed`, { id: rec.id, err: errorMessage(err) });
@@ -405,10 +404,6 @@ export class ContainerService {
     await Promise.all([
       this.o.runtime.delete(rec.id).catch(warn('runtime delete')),
       (async () => {
-        if (rec.netns) {
-          await deleteNetns(rec.netns).catch(warn('netns delete'));
-          rec.netns = null;
-        }
         await this.o.layers.unmountRw(rec.id).catch(warn('unmount'));
         await rm(this.bundleDir(rec.id), { recursive: true, force: true });
       })(),
@@ -733,11 +728,6 @@ function safeRegex(s: string): RegExp {
 
 async function* concatIterables<T>(list: AsyncIterable<T>[]): AsyncIterable<T> {
   for (const it of list) yield* it;
-}
-
-async function hostHostname(): Promise<string> {
-  const { hostname } = await import('node:os');
-  return hostname();
 }
 
 /** Creates the working directory inside the rootfs, refusing to follow symlinks out of it. */

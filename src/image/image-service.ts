@@ -176,16 +176,14 @@ export class ImageService {
   history(name: string): Array<{ Id: string; Created: number; CreatedBy: string; Tags: string[] | null; Size: number; Comment: string }> {
     const rec = this.store.resolve(name);
     const hist = rec.config.history ?? [];
+    // Layer sizes, base first, to pair with the history entries that made a layer.
     const layerSizes: number[] = [];
-    let chain: ChainId | null = rec.topLayer;
-    const chainList: Array<{ size: number }> = [];
-    while (chain) {
+    for (let chain: ChainId | null = rec.topLayer; chain;) {
       const l = this.layers.find(chain);
       if (!l) break;
-      chainList.unshift({ size: l.size });
+      layerSizes.unshift(l.size);
       chain = l.parent;
     }
-    for (const l of chainList) layerSizes.push(l.size);
     const out = [];
     let li = 0;
     for (let i = 0; i < hist.length; i++) {

@@ -7,7 +7,8 @@ function tempName(path: string): string {
   return join(dirname(path), `.${basename(path)}.${randomBytes(4).toString('hex')}.tmp`);
 }
 
-async function fsyncDir(dir: string): Promise<void> {
+/** fsync a directory, so that a rename into it is durable. */
+export async function fsyncDir(dir: string): Promise<void> {
   const fh = await open(dir, 'r');
   try { await fh.sync(); } finally { await fh.close(); }
 }

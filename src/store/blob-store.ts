@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { InvalidParameterError, NotFoundError, errnoCode } from '../common/errors.js';
 import { isDigest, type Digest } from '../common/ids.js';
+import { fsyncDir } from './atomic-file.js';
 
 /**
  * Content-addressed blobs (image configs, and later manifests and compressed layers) under
@@ -66,8 +67,7 @@ export class BlobStore {
       throw new InvalidParameterError(`digest mismatch: expected ${opts.expected}, got ${digest}`);
     }
     await rename(tmp, this.path(digest));
-    const dh = await open(dir, 'r');
-    try { await dh.sync(); } finally { await dh.close(); }
+    await fsyncDir(dir);
     return digest;
   }
 

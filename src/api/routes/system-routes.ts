@@ -27,7 +27,6 @@ export function systemRoutes(s: ApiServices): Route[] {
   return [
     {
       method: 'GET', path: '/_ping', handler: (ctx) => {
-        ctx.res?.setHeader('Builder-Version', pingHeaders['Builder-Version']);
         for (const [k, v] of Object.entries(pingHeaders)) ctx.res?.setHeader(k, v);
         ctx.send(200, 'OK', 'text/plain; charset=utf-8');
       },
