@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
-import { ConflictError, NotFoundError } from '../common/errors.js';
-import { shortId, type ChainId, type Digest, type ImageId } from '../common/ids.js';
+import { ConflictError, InvalidParameterError, NotFoundError } from '../common/errors.js';
+import { chainIdOf, shortId, type ChainId, type Digest, type ImageId } from '../common/ids.js';
 import type { BlobStore } from '../store/blob-store.js';
 import type { LayerStore } from '../layer/index.js';
 import type { ImageConfig, HistoryEntry } from './image-config.js';
@@ -77,12 +77,9 @@ export class ImageService {
       rootfs: { type: 'layers', diff_ids: [layer.diffId] },
       history: [history],
     };
-    const configJson = JSON.stringify(config);
     let id: ImageId;
     try {
-      // The config blob is on disk, verified, before the image row makes it visible.
-      await this.blobs.ingest(Buffer.from(configJson));
-      id = this.store.create(configJson, layer.chainId);
+      id = await this.registerConfig(JSON.stringify(config), layer.chainId);
     } catch (err) {
       if (this.store.countUsingLayer(layer.chainId) === 0) await this.layers.release(layer.chainId).catch(() => undefined);
       throw err;
@@ -90,6 +87,26 @@ export class ImageService {
     this.emit({ action: 'import', id, name: id });
     if (canonical) this.tag(id, canonical);
     return id;
+  }
+
+  /**
+   * Makes an image visible from its exact config bytes (the id is their digest) over a layer chain
+   * that is already registered. The config's rootfs must name exactly that chain. The config blob
+   * is stored and verified before the row appears. Idempotent; emits no event (callers do).
+   */
+  async registerConfig(configJson: string, topLayer: ChainId | null): Promise<ImageId> {
+    let parsed: ImageConfig;
+    try {
+      parsed = JSON.parse(configJson) as ImageConfig;
+    } catch {
+      throw new InvalidParameterError('invalid image config: not JSON');
+    }
+    const diffIds = parsed.rootfs?.diff_ids ?? [];
+    if (chainIdOf(diffIds) !== topLayer) {
+      throw new InvalidParameterError('invalid image config: rootfs.diff_ids do not match the layers');
+    }
+    await this.blobs.ingest(Buffer.from(configJson, 'utf8'));
+    return this.store.create(configJson, topLayer);
   }
 
   tag(id: ImageId, canonical: string): void {
