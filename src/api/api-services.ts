@@ -1,6 +1,7 @@
 import type { ContainerService } from '../container/index.js';
 import type { ImageService } from '../image/index.js';
 import type { EventBus } from '../events/index.js';
+import type { VolumeService } from '../volume/index.js';
 
 /** Facts about the running daemon that /info and /version report. */
 export interface DaemonFacts {
@@ -32,4 +33,5 @@ export interface ApiServices {
   images: ImageService;
   events: EventBus;
   facts: DaemonFacts;
+  volumes: VolumeService;
 }

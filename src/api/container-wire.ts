@@ -1,5 +1,5 @@
 import type { ContainerRecord } from '../container/index.js';
-import { ZERO_TIME } from '../container/index.js';
+import { ZERO_TIME, mountsView } from '../container/index.js';
 import { humanDuration } from '../common/human-duration.js';
 
 /** The `Status` column of `docker ps`. */
@@ -30,6 +30,7 @@ function endpoint(): Record<string, unknown> {
 }
 
 function mounts(rec: ContainerRecord): Array<Record<string, unknown>> {
+  if (rec.mountPoints) return mountsView(rec);
   return (rec.hostConfig.Binds ?? []).map((b) => {
     const [src, dst, mode = ''] = b.split(':');
     return { Type: 'bind', Source: src, Destination: dst, Mode: mode, RW: !mode.split(',').includes('ro'), Propagation: 'rprivate' };
@@ -106,7 +107,9 @@ export function containerInspect(rec: ContainerRecord, p: InspectPaths): Record<
       RestartPolicy: rec.hostConfig.RestartPolicy,
       AutoRemove: rec.hostConfig.AutoRemove,
       VolumeDriver: '',
-      VolumesFrom: null,
+      VolumesFrom: rec.hostConfig['VolumesFrom'] ?? null,
+      ...(Array.isArray(rec.hostConfig['Mounts']) && rec.hostConfig['Mounts'].length ? { Mounts: rec.hostConfig['Mounts'] } : {}),
+      ...(rec.hostConfig['Tmpfs'] && Object.keys(rec.hostConfig['Tmpfs']).length ? { Tmpfs: rec.hostConfig['Tmpfs'] } : {}),
       ConsoleSize: [0, 0],
       CapAdd: rec.hostConfig.CapAdd,
       CapDrop: rec.hostConfig.CapDrop,

@@ -1,3 +1,4 @@
+import type { MountPoint } from '../volume/index.js';
 import type { ContainerStatus } from './container-status.js';
 
 /** The `Config` of a container as clients send and inspect it. */
@@ -71,6 +72,8 @@ export interface ContainerRecord {
   state: ContainerState;
   restartCount: number;
   driver: string;
+  /** Volumes, binds and tmpfs mounts, resolved at create (absent on records made before volumes). */
+  mountPoints?: MountPoint[];
 }
 
 export const ZERO_TIME = '0001-01-01T00:00:00Z';

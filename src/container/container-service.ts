@@ -22,6 +22,8 @@ import { canStart, canTransition, isActive, type ContainerStatus } from './conta
 import { composeConfig, parseBind, validateName, type CreateRequest } from './create-request.js';
 import type { ContainerRuntime, StdinWriter } from './container-runtime.js';
 import { generateName } from './name-generator.js';
+import type { VolumeService } from '../volume/index.js';
+import { planMounts, realizeMounts, releaseVolumes, restoreVolumeRefs, specMounts, unmountVolumes } from './volume-mounts.js';
 import { parseSignal } from './signals.js';
 
 export interface ContainerServiceOptions {
@@ -37,6 +39,7 @@ export interface ContainerServiceOptions {
   seccompProfile: string | null;
   /** The graph driver's name, for inspect. */
   driverName: string;
+  volumes: VolumeService;
 }
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
@@ -121,6 +124,7 @@ export class ContainerService {
       const rec = JSON.parse(r.record) as ContainerRecord;
       this.records.set(rec.id, rec);
     }
+    restoreVolumeRefs(this.records.values(), this.o.volumes);
   }
 
   find(idOrName: string): ContainerRecord | undefined {
@@ -235,6 +239,7 @@ export class ContainerService {
     }
     const { config, hostConfig, path, args } = composeConfig(req, image.config.config ?? {}, req.Image);
     this.validateCapabilities(hostConfig.CapAdd ?? [], hostConfig.CapDrop ?? [], hostConfig.Privileged);
+    const mountPoints = await planMounts(hostConfig, config, (n) => this.find(n));
     const id = randomId();
     if (!config.Hostname) config.Hostname = hostConfig.NetworkMode === 'host' ? hostname() : id.slice(0, 12);
     const rec: ContainerRecord = {
@@ -249,6 +254,7 @@ export class ContainerService {
       state: { status: 'created', pid: 0, conmonPid: 0, exitCode: 0, error: '', startedAt: ZERO_TIME, finishedAt: ZERO_TIME, oomKilled: false },
       restartCount: 0,
       driver: this.o.driverName,
+      mountPoints,
     };
     // Reserve the name and the id in one statement; the row stays incomplete until its files exist.
     for (let attempt = 0; ; attempt++) {
@@ -271,8 +277,10 @@ export class ContainerService {
       await mkdir(this.persistDir(id), { recursive: true, mode: 0o700 });
       await writeFile(this.logPath(id), '', { mode: 0o640 });
       await this.o.layers.createRwLayer(id, image.topLayer);
+      await realizeMounts(mountPoints, id, this.o.volumes);
       this.o.db.prepare('UPDATE containers SET incomplete = 0, record = ? WHERE id = ?').run(JSON.stringify(rec), id);
     } catch (err) {
+      await releaseVolumes(rec, this.o.volumes, { removeAnonymous: true, logger: this.o.logger });
       await this.o.layers.removeRwLayer(id).catch(() => undefined);
       await rm(this.containerDir(id), { recursive: true, force: true });
       this.o.db.prepare('DELETE FROM containers WHERE id = ?').run(id);
@@ -317,7 +325,7 @@ export class ContainerService {
         this.setState(rec, { error: msg, exitCode: code, pid: 0, conmonPid: 0 });
         if (rec.hostConfig.AutoRemove) {
           this.notifyExit(rec, code, msg);
-          await this.removeNow(rec);
+          await this.removeNow(rec, { volumes: true });
         }
         throw new SystemError(`failed to create task for container: ${msg}: unknown`, { cause: err });
       }
@@ -344,10 +352,14 @@ export class ContainerService {
       { destination: '/etc/hostname', source: this.hostnamePath(id), type: 'bind', options: ['rbind', 'rprivate'] },
       { destination: '/etc/hosts', source: this.hostsPath(id), type: 'bind', options: ['rbind', 'rprivate'] },
     ];
-    for (const b of rec.hostConfig.Binds ?? []) {
-      const p = parseBind(b);
-      await mkdir(p.source, { recursive: true });
-      mounts.push({ destination: p.destination, source: p.source, type: 'bind', options: ['rbind', 'rprivate', ...(p.readonly ? ['ro'] : [])] });
+    if (rec.mountPoints) {
+      mounts.push(...await specMounts(rec, rootfs, this.o.volumes));
+    } else {
+      for (const b of rec.hostConfig.Binds ?? []) {
+        const p = parseBind(b);
+        await mkdir(p.source, { recursive: true });
+        mounts.push({ destination: p.destination, source: p.source, type: 'bind', options: ['rbind', 'rprivate', ...(p.readonly ? ['ro'] : [])] });
+      }
     }
     const env = [...rec.config.Env];
     if (!env.some((e) => e.startsWith('HOSTNAME='))) env.push(`HOSTNAME=${rec.config.Hostname}`);
@@ -408,6 +420,7 @@ export class ContainerService {
         await rm(this.bundleDir(rec.id), { recursive: true, force: true });
       })(),
     ]);
+    await unmountVolumes(rec, this.o.volumes, this.o.logger);
     this.tornDown.add(rec.id);
   }
 
@@ -421,7 +434,7 @@ export class ContainerService {
     });
     const rec = this.records.get(id);
     if (rec && rec.hostConfig.AutoRemove && !isActive(rec.state.status)) {
-      await this.mutex.run(id, () => this.removeNow(rec));
+      await this.mutex.run(id, () => this.removeNow(rec, { volumes: true }));
     }
   }
 
@@ -532,10 +545,11 @@ export class ContainerService {
       const done = await Promise.race([exited.then(() => true), delay(30_000).then(() => false)]);
       if (!done) throw new SystemError(`container ${rec.id} did not exit after SIGKILL`);
     }
-    await this.mutex.run(rec.id, () => this.removeNow(rec));
+    await this.mutex.run(rec.id, () => this.removeNow(rec, { volumes: opts.volumes }));
   }
 
-  private async removeNow(rec: ContainerRecord): Promise<void> {
+  /** `volumes`: also remove the container's anonymous volumes (`rm -v`, `run --rm`). */
+  private async removeNow(rec: ContainerRecord, opts: { volumes: boolean } = { volumes: false }): Promise<void> {
     if (!this.records.has(rec.id)) return;
     const prev = rec.state.status;
     if (prev !== 'removing' && !canTransition(prev, 'removing')) throw new ConflictError(`cannot remove container ${rec.id} in state ${prev}`);
@@ -551,6 +565,7 @@ export class ContainerService {
     }
     this.o.db.prepare('DELETE FROM containers WHERE id = ?').run(rec.id);
     this.records.delete(rec.id);
+    await releaseVolumes(rec, this.o.volumes, { removeAnonymous: opts.volumes, logger: this.o.logger });
     this.exitSeq.delete(rec.id);
     this.tornDown.delete(rec.id);
     this.event(rec, 'destroy');
@@ -677,8 +692,10 @@ export class ContainerService {
    */
   async reconcile(): Promise<{ adopted: number; exited: number; swept: number }> {
     let adopted = 0, exited = 0, swept = 0;
-    const stale = this.o.db.prepare('SELECT id FROM containers WHERE incomplete = 1').all() as { id: string }[];
-    for (const { id } of stale) {
+    const stale = this.o.db.prepare('SELECT id, record FROM containers WHERE incomplete = 1').all() as { id: string; record: string }[];
+    for (const { id, record } of stale) {
+      const half = JSON.parse(record) as ContainerRecord;
+      await releaseVolumes(half, this.o.volumes, { removeAnonymous: true, logger: this.o.logger });
       await this.o.layers.removeRwLayer(id).catch(() => undefined);
       await rm(this.containerDir(id), { recursive: true, force: true });
       await rm(this.bundleDir(id), { recursive: true, force: true });
@@ -690,6 +707,7 @@ export class ContainerService {
       if (isActive(status)) {
         if (rec.state.conmonPid && (await this.o.runtime.isAlive(rec.id, rec.state.conmonPid))) {
           await this.o.layers.mountRw(rec.id);
+          for (const m of rec.mountPoints ?? []) if (m.type === 'volume') await this.o.volumes.mount(m.name, rec.id);
           adopted++;
           // The exit may have been written between our check and the watcher starting.
           const code = await this.o.runtime.exitCode(rec.id, this.persistDir(rec.id));
@@ -707,7 +725,7 @@ export class ContainerService {
       }
       const cur = this.records.get(rec.id);
       if (cur && cur.hostConfig.AutoRemove && !isActive(cur.state.status) && cur.state.startedAt !== ZERO_TIME) {
-        await this.mutex.run(rec.id, () => this.removeNow(cur));
+        await this.mutex.run(rec.id, () => this.removeNow(cur, { volumes: true }));
       }
     }
     return { adopted, exited, swept };

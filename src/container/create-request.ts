@@ -90,8 +90,8 @@ export function composeConfig(req: CreateRequest, image: ImageRunConfig, imageRe
   if (!NETWORK_MODES.has(networkMode)) {
     throw new InvalidParameterError(`network ${networkMode} not found`);
   }
+  // Each entry is validated with the other mount sources when the container's mounts are planned.
   const binds = strList(hc.Binds, 'Binds') ?? null;
-  for (const b of binds ?? []) parseBind(b);
   const restart = (hc.RestartPolicy ?? { Name: 'no', MaximumRetryCount: 0 }) as HostConfig['RestartPolicy'];
   if (hc.AutoRemove && restart.Name && restart.Name !== 'no') {
     throw new InvalidParameterError("can't create 'AutoRemove' container with restart policy");
@@ -126,7 +126,7 @@ export function composeConfig(req: CreateRequest, image: ImageRunConfig, imageRe
     Env: mergeEnv(imageEnv, env),
     Cmd: cmd,
     Image: imageRef,
-    Volumes: req.Volumes ?? image.Volumes ?? null,
+    Volumes: req.Volumes || image.Volumes ? { ...(image.Volumes ?? {}), ...(req.Volumes ?? {}) } : null,
     WorkingDir: req.WorkingDir || image.WorkingDir || '',
     Entrypoint: entrypoint,
     OnBuild: image.OnBuild ?? null,

@@ -4,3 +4,4 @@ export * from './container-runtime.js';
 export * from './container-service.js';
 export * from './create-request.js';
 export * from './signals.js';
+export * from './volume-mounts.js';

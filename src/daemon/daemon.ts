@@ -11,12 +11,14 @@ import { createGraphDriver, LayerStore } from '../layer/index.js';
 import { ImageService, ImageStore } from '../image/index.js';
 import { ContainerService } from '../container/index.js';
 import { EventBus } from '../events/index.js';
+import { VolumeService } from '../volume/index.js';
 import { readHostFacts } from '../runtime/index.js';
 import { ApiServer } from '../api/api-server.js';
 import type { DaemonFacts } from '../api/api-services.js';
 import { systemRoutes } from '../api/routes/system-routes.js';
 import { imageRoutes } from '../api/routes/image-routes.js';
 import { containerRoutes } from '../api/routes/container-routes.js';
+import { volumeRoutes } from '../api/routes/volume-routes.js';
 import { parseDaemonArgs, socketPath, USAGE, type DaemonOptions } from './daemon-options.js';
 import { acquireDaemonLock } from './daemon-lock.js';
 import { OciContainerRuntime } from './oci-container-runtime.js';
@@ -107,6 +109,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<{ stop: () => Pr
     logger,
   });
   await runtime.startWatching();
+  const volumes = new VolumeService({ db, root: join(opts.dataRoot, 'volumes'), events, logger });
+  await volumes.load();
   const hostFacts = readHostFacts();
   const containers = new ContainerService({
     db, images, layers, runtime, events, logger,
@@ -115,11 +119,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<{ stop: () => Pr
     hostFacts,
     seccompProfile: existsSync(opts.seccompProfile) ? opts.seccompProfile : null,
     driverName: driver.name,
+    volumes,
   });
   images.setUsage({ containersUsing: (id) => containers.usingImage(id) });
   images.onEvent((e) => events.publish('image', e.action, e.id, { name: e.name }));
   containers.load();
   const rec = await containers.reconcile();
+  await volumes.sweepMounts();
   logger.info('state reconciled', rec);
 
   const os = osRelease();
@@ -146,9 +152,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<{ stop: () => Pr
     warnings: [],
     debug: opts.logLevel === 'debug',
   };
-  const services = { containers, images, events, facts };
+  const services = { containers, images, events, facts, volumes };
   const api = new ApiServer({
-    routes: [...systemRoutes(services), ...imageRoutes(services), ...containerRoutes(services)],
+    routes: [...systemRoutes(services), ...imageRoutes(services), ...containerRoutes(services), ...volumeRoutes(services)],
     logger,
     serverVersion: BERTH_VERSION,
   });

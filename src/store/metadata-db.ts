@@ -41,6 +41,17 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX containers_image ON containers(image_id);
   `,
+  // Volumes (the local driver's metadata; the data lives under <data-root>/volumes/<name>/_data).
+  `
+  CREATE TABLE IF NOT EXISTS volumes (
+    name TEXT PRIMARY KEY,
+    driver TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    labels TEXT,
+    options TEXT,
+    anonymous INTEGER NOT NULL DEFAULT 0
+  );
+  `,
 ];
 
 export function openMetadataDb(path: string): Db {

@@ -1,0 +1,3 @@
+export * from './mount-spec.js';
+export * from './local-driver.js';
+export * from './volume-service.js';
