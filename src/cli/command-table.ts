@@ -24,6 +24,12 @@ export const TOP_COMMANDS: Record<string, Loader> = {
   rename: async () => (await import('./commands/lifecycle-commands.js')).renameCommand,
   ps: async () => (await import('./commands/ps-command.js')).psCommand,
   logs: async () => (await import('./commands/logs-command.js')).logsCommand,
+  // Reached only through `berth volume X` (names with a space stay out of the top-level help).
+  'volume create': async () => (await import('./commands/volume-commands.js')).volumeCreateCommand,
+  'volume ls': async () => (await import('./commands/volume-commands.js')).volumeLsCommand,
+  'volume inspect': async () => (await import('./commands/volume-commands.js')).volumeInspectCommand,
+  'volume rm': async () => (await import('./commands/volume-commands.js')).volumeRmCommand,
+  'volume prune': async () => (await import('./commands/volume-commands.js')).volumePruneCommand,
 };
 
 /** `berth container X` and `berth image X`: sub-name -> top-level command. */
@@ -36,6 +42,10 @@ export const MANAGEMENT_COMMANDS: Record<string, Record<string, string>> = {
   image: {
     ls: 'images', list: 'images', rm: 'rmi', remove: 'rmi', tag: 'tag', history: 'history', import: 'import',
     inspect: 'inspect:image',
+  },
+  volume: {
+    create: 'volume create', ls: 'volume ls', list: 'volume ls', inspect: 'volume inspect', rm: 'volume rm',
+    remove: 'volume rm', prune: 'volume prune',
   },
 };
 

@@ -30,9 +30,10 @@ function topUsage(): string {
     'Management Commands:',
     '  container   Manage containers',
     '  image       Manage images',
+    '  volume      Manage volumes',
     '',
     'Commands:',
-    ...Object.keys(TOP_COMMANDS).filter((n) => !COMMAND_SUMMARIES.some(([c]) => c === n)).sort()
+    ...Object.keys(TOP_COMMANDS).filter((n) => !n.includes(' ') && !COMMAND_SUMMARIES.some(([c]) => c === n)).sort()
       .map((n) => `  ${n.padEnd(11)} ${OTHER_COMMAND_SUMMARIES[n] ?? ''}`.trimEnd()),
     '',
     'Global Options:',

@@ -13,6 +13,7 @@ import type {
 } from '../engine-api/container-models.js';
 import type { HistoryItem, ImageDeleteItem, ImageInspect, ImageSummary } from '../engine-api/image-models.js';
 import type { Info, PingResult, Version } from '../engine-api/system-models.js';
+import type { VolumeCreateRequest, VolumeListResponse, VolumePruneResponse, VolumeSummary } from '../engine-api/volume-models.js';
 import { parseHostAddress, type HostAddress } from './host-address.js';
 import { errorBodyMessage, statusErrors } from './status-errors.js';
 
@@ -509,5 +510,28 @@ export class EngineClient {
       });
       req.end(payload);
     });
+  }
+
+  // ---- volumes -------------------------------------------------------------------------------
+
+  createVolume(body: VolumeCreateRequest): Promise<VolumeSummary> {
+    return this.json<VolumeSummary>('POST', '/volumes/create', { body });
+  }
+
+  listVolumes(opts: { filters?: FilterArgs } = {}): Promise<VolumeListResponse> {
+    return this.json<VolumeListResponse>('GET', '/volumes', { query: { filters: encodeFilters(opts.filters) } });
+  }
+
+  async inspectVolumeRaw(name: string): Promise<string> {
+    const res = await this.request('GET', `/volumes/${pathPart(name)}`);
+    return readBody(res);
+  }
+
+  async removeVolume(name: string, opts: { force?: boolean } = {}): Promise<void> {
+    await this.empty('DELETE', `/volumes/${pathPart(name)}`, { query: { force: opts.force } });
+  }
+
+  pruneVolumes(opts: { filters?: FilterArgs } = {}): Promise<VolumePruneResponse> {
+    return this.json<VolumePruneResponse>('POST', '/volumes/prune', { query: { filters: encodeFilters(opts.filters) } });
   }
 }

@@ -32,10 +32,12 @@ export const inspectCommand: CommandSpec = {
     for (const name of flags.args) {
       let raw: string | undefined;
       let lastErr: unknown;
-      const kinds: Array<'containers' | 'images'> = type === 'container' ? ['containers'] : type === 'image' ? ['images'] : type ? [] : ['containers', 'images'];
+      const kinds: Array<'containers' | 'images' | 'volumes'> = type === 'container' ? ['containers'] : type === 'image' ? ['images']
+        : type === 'volume' ? ['volumes'] : type ? [] : ['containers', 'images', 'volumes'];
       for (const kind of kinds) {
         try {
-          raw = await client.inspectRaw(kind, name, { size: kind === 'containers' && flags.bool('size') });
+          raw = kind === 'volumes' ? await client.inspectVolumeRaw(name)
+            : await client.inspectRaw(kind, name, { size: kind === 'containers' && flags.bool('size') });
           break;
         } catch (err) {
           lastErr = err;

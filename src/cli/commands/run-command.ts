@@ -9,6 +9,7 @@ import { daemonStatusOf } from '../../client/status-errors.js';
 import { NotFoundError } from '../../common/errors.js';
 import { familiarWithDefaultTag, pullParams } from '../image-reference.js';
 import { displayJSONMessages, JSONMessageError } from '../json-message-display.js';
+import { parseMountFlag, splitVolumeFlags, tmpfsMap } from '../mount-flag.js';
 import { monitorTtySize, parseDetachKeys, proxySignals, runAttachSession } from '../attach-session.js';
 
 const CONTAINER_FLAGS: FlagSpec[] = [
@@ -37,7 +38,10 @@ const CONTAINER_FLAGS: FlagSpec[] = [
   { name: 'stop-timeout', type: 'int', description: 'Timeout (in seconds) to stop a container' },
   { name: 'tty', short: 't', type: 'bool', description: 'Allocate a pseudo-TTY' },
   { name: 'user', short: 'u', type: 'string', description: 'Username or UID (format: <name|uid>[:<group|gid>])' },
+  { name: 'mount', type: 'stringArray', valueName: 'mount', description: 'Attach a filesystem mount to the container' },
+  { name: 'tmpfs', type: 'stringArray', valueName: 'list', description: 'Mount a tmpfs directory' },
   { name: 'volume', short: 'v', type: 'stringArray', description: 'Bind mount a volume' },
+  { name: 'volumes-from', type: 'stringArray', valueName: 'list', description: 'Mount volumes from the specified container(s)' },
   { name: 'workdir', short: 'w', type: 'string', description: 'Working directory inside the container' },
 ];
 
@@ -125,20 +129,15 @@ export function buildCreateConfig(ctx: CliContext, flags: FlagValues, opts: { de
     }
   }
   const tty = flags.bool('tty');
-  const binds: string[] = [];
-  const volumes: Record<string, Record<string, never>> = {};
-  for (const v of flags.list('volume')) {
-    const parts = v.split(':');
-    if (parts.length === 1) {
-      if (!v.startsWith('/')) throw new StatusError(`invalid volume specification: '${v}'`, 125);
-      volumes[v] = {};
-    } else if (parts.length <= 3 && parts[0] && parts[1]) {
-      if (!parts[1].startsWith('/')) throw new StatusError(`invalid volume specification: '${v}': invalid mount config for type "bind": invalid mount path: '${parts[1]}' mount path must be absolute`, 125);
-      binds.push(v);
-    } else {
-      throw new StatusError(`invalid volume specification: '${v}'`, 125);
+  const { binds, volumes } = splitVolumeFlags(flags.list('volume'));
+  const mounts = flags.list('mount').map((v) => {
+    try {
+      return parseMountFlag(v);
+    } catch (err) {
+      throw new StatusError(`invalid argument "${v}" for "--mount" flag: ${(err as Error).message}`, 125);
     }
-  }
+  });
+  const tmpfs = tmpfsMap(flags.list('tmpfs'));
   const network = flags.string('network') || 'default';
   const restart = restartPolicy(flags.string('restart'));
   if (flags.bool('rm') && restart.Name !== 'no') throw new StatusError('conflicting options: cannot specify both --restart and --rm', 125);
@@ -155,6 +154,9 @@ export function buildCreateConfig(ctx: CliContext, flags: FlagValues, opts: { de
     LogConfig: { Type: '', Config: {} },
   };
   if (flags.changed('init')) hostConfig.Init = flags.bool('init');
+  if (mounts.length) hostConfig.Mounts = mounts;
+  if (Object.keys(tmpfs).length) hostConfig.Tmpfs = tmpfs;
+  if (flags.list('volumes-from').length) hostConfig.VolumesFrom = flags.list('volumes-from');
   if (tty && ctx.stdout.isTTY && ctx.stdout.rows && ctx.stdout.columns) hostConfig.ConsoleSize = [ctx.stdout.rows, ctx.stdout.columns];
   const body: ContainerCreateRequest = {
     Hostname: flags.string('hostname'),
