@@ -183,6 +183,10 @@ export class ContainerService {
         return r.config.Labels[l.slice(0, eq)] === l.slice(eq + 1);
       }));
     }
+    const vols = f.get('volume');
+    if (vols?.length) {
+      list = list.filter((r) => (r.mountPoints ?? []).some((m) => vols.some((v) => v === m.name || v === m.destination || (m.type === 'bind' && v === m.source))));
+    }
     const exited = f.get('exited');
     if (exited?.length) {
       for (const e of exited) if (!/^-?\d+$/.test(e)) throw new InvalidParameterError(`invalid filter 'exited=${e}'`);

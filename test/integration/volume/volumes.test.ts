@@ -208,6 +208,10 @@ test('image VOLUME makes an anonymous volume with the content; inspect Mounts as
   assert.deepEqual(ins.HostConfig['Binds'], [`${hostDir}:/ro:ro`, 'named1:/named']);
   assert.deepEqual(ins.HostConfig['Tmpfs'], { '/scratch': 'size=1m' });
   assert.deepEqual(ins.HostConfig['Mounts'], [{ Type: 'tmpfs', Target: '/tm' }]);
+  const byVolume = await d.api('GET', `/containers/json?all=1&filters=${encodeURIComponent('{"volume":{"named1":true}}')}`);
+  assert.deepEqual((byVolume.json() as Array<{ Id: string }>).map((c) => c.Id), [id]);
+  const byDest = await d.api('GET', `/containers/json?all=1&filters=${encodeURIComponent('{"volume":{"/ro":true}}')}`);
+  assert.deepEqual((byDest.json() as Array<{ Id: string }>).map((c) => c.Id), [id]);
   const inUse = await d.api('DELETE', '/volumes/named1');
   assert.equal(inUse.status, 409);
   assert.equal((inUse.json() as { message: string }).message, `remove named1: volume is in use - [${id}]`);
