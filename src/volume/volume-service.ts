@@ -142,7 +142,8 @@ export class VolumeService {
     const driver = opts.driver || 'local';
     if (driver !== 'local') throw new NotFoundError(`error looking up volume plugin ${driver}: plugin "${driver}" not found`);
     validateVolumeName(name);
-    const options = opts.driverOpts && Object.keys(opts.driverOpts).length ? { ...opts.driverOpts } : null;
+    // As sent: the CLI's empty map shows as `{}`, an absent one as null.
+    const options = opts.driverOpts ? { ...opts.driverOpts } : null;
     validateLocalOptions(name, options ?? {});
     return this.mutex.run(name, async () => {
       const existing = this.volumes.get(name);

@@ -334,8 +334,19 @@ test('volumes and their data survive a berthd crash and restart; references stay
   const id = await create({ Cmd: ['sleep', '600'], HostConfig: { Binds: ['durable:/d'] } });
   assert.equal((await d.api('POST', `/containers/${id}/start`)).status, 204);
   writeFileSync(join(d.dataRoot, 'volumes/durable/_data/f'), 'kept\n');
+  // A tmpfs-backed volume whose only user ends while berthd is down is unmounted at start-up.
+  assert.equal((await d.api('POST', '/volumes/create', { Name: 'tcrash', DriverOpts: { type: 'tmpfs', device: 'tmpfs', o: 'size=1m' } })).status, 201);
+  const short = await create({ Cmd: ['sleep', '1'], HostConfig: { Binds: ['tcrash:/t'] } });
+  assert.equal((await d.api('POST', `/containers/${short}/start`)).status, 204);
+  const tdir = join(d.dataRoot, 'volumes/tcrash/_data');
+  const mounted = (): boolean => readFileSync('/proc/mounts', 'utf8').split('\n').some((l) => l.split(' ')[1] === tdir);
+  assert.equal(mounted(), true);
   await d.crash();
+  await new Promise((r) => setTimeout(r, 1500));
   await d.restart();
+  assert.equal(mounted(), false);
+  await rm(short);
+  assert.equal((await d.api('DELETE', '/volumes/tcrash')).status, 204);
   const v = await d.api('GET', '/volumes/durable');
   assert.equal(v.status, 200);
   assert.equal(readFileSync(join(d.dataRoot, 'volumes/durable/_data/f'), 'utf8'), 'kept\n');
