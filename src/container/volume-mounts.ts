@@ -101,7 +101,7 @@ export async function realizeMounts(plan: MountPoint[], containerId: string, vol
     for (const m of plan) {
       if (m.type !== 'volume') continue;
       const existed = volumes.find(m.name) !== undefined;
-      const opts: Parameters<VolumeService['create']>[0] = { name: m.name, driver: m.driver || 'local' };
+      const opts: Parameters<VolumeService['create']>[0] = { name: m.name, driver: m.driver || 'local', reference: containerId };
       if (m.anonymous) opts.anonymous = true;
       if (m.driverOpts) opts.driverOpts = m.driverOpts;
       if (m.labels) opts.labels = m.labels;
@@ -109,7 +109,6 @@ export async function realizeMounts(plan: MountPoint[], containerId: string, vol
       if (!existed && m.anonymous) made.push(vol.name);
       m.source = volumes.dataDir(vol.name);
       m.driver = vol.driver;
-      volumes.addRef(vol.name, containerId);
     }
   } catch (err) {
     releaseRefs(plan, containerId, volumes);

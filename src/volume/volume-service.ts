@@ -30,6 +30,8 @@ export interface VolumeCreateOptions {
   driverOpts?: Record<string, string> | null;
   labels?: Record<string, string> | null;
   anonymous?: boolean;
+  /** A container to record as a user in the same step (so a concurrent remove cannot slip in between). */
+  reference?: string;
 }
 
 export interface VolumeUsage {
@@ -147,7 +149,10 @@ export class VolumeService {
     validateLocalOptions(name, options ?? {});
     return this.mutex.run(name, async () => {
       const existing = this.volumes.get(name);
-      if (existing) return existing;
+      if (existing) {
+        if (opts.reference) this.addRef(name, opts.reference);
+        return existing;
+      }
       const labels: Record<string, string> | null = opts.labels ? { ...opts.labels } : opts.anonymous ? {} : null;
       if (opts.anonymous && labels) labels[ANONYMOUS_LABEL] = '';
       const vol: Volume = {
@@ -163,6 +168,7 @@ export class VolumeService {
         throw err;
       }
       this.volumes.set(name, vol);
+      if (opts.reference) this.addRef(name, opts.reference);
       this.o.events.publish('volume', 'create', name, { driver });
       return vol;
     });
