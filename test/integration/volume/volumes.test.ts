@@ -145,6 +145,8 @@ test('bad input: 400 with Docker\'s message and nothing created', async () => {
     [{ HostConfig: { Mounts: [{ Type: 'bind', Source: 'relative', Target: '/x' }] } }, /invalid mount path: 'relative' mount path must be absolute/],
     [{ HostConfig: { Mounts: [{ Type: 'volume', Source: 'va', Target: '/x' }, { Type: 'volume', Source: 'wa', Target: '/x' }] } }, /Duplicate mount point/],
     [{ HostConfig: { Mounts: [{ Type: 'floppy', Target: '/x' }] } }, /mount type unknown/],
+    [{ HostConfig: { Binds: ['/anon-ok'], Mounts: [{ Type: 'volume', Source: 'optvol', Target: '/x', VolumeOptions: { DriverConfig: { Options: { bogus: '1' } } } }] } }, /^create optvol: invalid option: "bogus"$/],
+    [{ Volumes: { '/fine': {} }, HostConfig: { Mounts: [{ Type: 'volume', Target: '/x', VolumeOptions: { DriverConfig: { Name: 'nfsplugin' } } }] } }, /plugin "nfsplugin" not found/],
     [{ HostConfig: { Tmpfs: { '/t': 'size=huge' } } }, /invalid tmpfs option/],
   ];
   for (const [body, msg] of cases) {
