@@ -38,9 +38,13 @@ export async function planMounts(
   }
   const from = ((rawFrom ?? []) as string[]).map(parseVolumesFrom);
 
+  // A -v on a --tmpfs path is a duplicate, as in Docker; a --mount there gives way to the tmpfs.
+  const tmpfsDests = new Set(tmpfs.map((t) => t.destination));
   const explicit = new Set<string>();
   for (const m of [...binds, ...mounts]) {
-    if (explicit.has(m.destination)) throw new InvalidParameterError(`Duplicate mount point: ${m.destination}`);
+    if (explicit.has(m.destination) || (binds.includes(m) && tmpfsDests.has(m.destination))) {
+      throw new InvalidParameterError(`Duplicate mount point: ${m.destination}`);
+    }
     explicit.add(m.destination);
   }
   for (const m of mounts) {
@@ -65,7 +69,7 @@ export async function planMounts(
   for (const dest of Object.keys(config.Volumes ?? {})) {
     const d = cleanPath(dest);
     if (!d.startsWith('/')) throw new InvalidParameterError(`invalid volume specification: '${dest}': invalid mount config for type "volume": invalid mount path: '${dest}' mount path must be absolute`);
-    if (explicit.has(d) || byDest.has(d)) continue;
+    if (explicit.has(d) || byDest.has(d) || tmpfsDests.has(d)) continue;
     byDest.set(d, {
       type: 'volume', source: '', destination: d, name: '', driver: 'local', mode: '', rw: true, propagation: '',
       copyData: true, createSource: false, anonymous: true,

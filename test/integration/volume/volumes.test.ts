@@ -141,6 +141,7 @@ test('bad input: 400 with Docker\'s message and nothing created', async () => {
     [{ HostConfig: { Binds: ['rel/dir:/x'] } }, /^create rel\/dir: "rel\/dir" includes invalid characters for a local volume name/],
     [{ HostConfig: { Binds: ['bad$name:/x'] } }, /includes invalid characters for a local volume name/],
     [{ HostConfig: { Binds: ['okvol:/x', '/tmp:/x'] } }, /^Duplicate mount point: \/x$/],
+    [{ HostConfig: { Binds: ['okvol:/x'], Tmpfs: { '/x': '' } } }, /^Duplicate mount point: \/x$/],
     [{ HostConfig: { Mounts: [{ Type: 'bind', Source: '/nonexistent/berth', Target: '/x' }] } }, /^invalid mount config for type "bind": bind source path does not exist: \/nonexistent\/berth$/],
     [{ HostConfig: { Mounts: [{ Type: 'bind', Source: 'relative', Target: '/x' }] } }, /invalid mount path: 'relative' mount path must be absolute/],
     [{ HostConfig: { Mounts: [{ Type: 'volume', Source: 'va', Target: '/x' }, { Type: 'volume', Source: 'wa', Target: '/x' }] } }, /Duplicate mount point/],
