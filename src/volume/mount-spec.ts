@@ -248,15 +248,13 @@ export function parseTmpfsEntry(destination: string, options: string): MountPoin
   };
 }
 
-/** `container[:ro|rw]` of `--volumes-from`. */
+/** `container[:mode]` of `--volumes-from`: any valid mode but a copy mode; ro or rw decides writability. */
 export function parseVolumesFrom(spec: string): { container: string; mode: '' | 'ro' | 'rw' } {
-  const i = spec.lastIndexOf(':');
+  const i = spec.indexOf(':');
   if (i < 0) return { container: spec, mode: '' };
   const mode = spec.slice(i + 1);
-  if (mode !== 'ro' && mode !== 'rw') {
-    // Docker also accepts a full mode string after the colon, as long as it is a valid one.
-    if (!validMountMode(mode)) throw new InvalidParameterError(`invalid mode: ${mode}`);
-    return { container: spec.slice(0, i), mode: mode.split(',').includes('ro') ? 'ro' : mode.split(',').includes('rw') ? 'rw' : '' };
-  }
-  return { container: spec.slice(0, i), mode };
+  if (!validMountMode(mode)) throw new InvalidParameterError(`invalid mode: ${mode}`);
+  const parts = modeParts(mode);
+  if (parts.includes('nocopy')) throw new InvalidParameterError(`invalid mode for volumes-from: ${mode}`);
+  return { container: spec.slice(0, i), mode: parts.includes('ro') ? 'ro' : parts.includes('rw') ? 'rw' : '' };
 }

@@ -87,7 +87,9 @@ test('--volumes-from specs', () => {
   assert.deepEqual(parseVolumesFrom('db'), { container: 'db', mode: '' });
   assert.deepEqual(parseVolumesFrom('db:ro'), { container: 'db', mode: 'ro' });
   assert.deepEqual(parseVolumesFrom('db:rw'), { container: 'db', mode: 'rw' });
+  assert.deepEqual(parseVolumesFrom('db:ro,z'), { container: 'db', mode: 'ro' });
   assert.throws(() => parseVolumesFrom('db:xx'), /invalid mode: xx/);
+  assert.throws(() => parseVolumesFrom('db:nocopy'), /invalid mode for volumes-from: nocopy/);
 });
 
 test('local driver options', () => {
