@@ -60,7 +60,7 @@ export async function planMounts(
       byDest.set(m.destination, {
         ...m,
         rw: m.rw && f.mode !== 'ro',
-        mode: f.mode === '' ? m.mode : f.mode,
+        mode: '',
         copyData: false,
         createSource: false,
       });
