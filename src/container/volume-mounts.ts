@@ -167,16 +167,15 @@ export async function specMounts(rec: ContainerRecord, rootfs: string, volumes: 
       continue;
     }
     if (m.type === 'bind') {
-      if (m.createSource) {
+      try {
+        await stat(m.source);
+      } catch (err) {
+        if (errnoCode(err) !== 'ENOENT') throw err;
+        // -v makes a missing host path (a directory); --mount requires it.
+        if (!m.createSource) throw new InvalidParameterError(`invalid mount config for type "bind": bind source path does not exist: ${m.source}`);
         await mkdir(m.source, { recursive: true, mode: 0o755 });
-      } else {
-        try {
-          await stat(m.source);
-        } catch {
-          throw new InvalidParameterError(`invalid mount config for type "bind": bind source path does not exist: ${m.source}`);
-        }
       }
-      out.push({ destination: m.destination, source: m.source, type: 'bind', options: ['rbind', m.propagation || 'rprivate', ...ro] });
+      out.push({ destination: m.destination, source: m.source, type: 'bind', options: [m.nonRecursive ? 'bind' : 'rbind', m.propagation || 'rprivate', ...ro] });
       continue;
     }
     const path = await volumes.mount(m.name, rec.id, {

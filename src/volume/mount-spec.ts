@@ -44,6 +44,8 @@ export interface MountPoint {
   tmpfsOptions?: string[];
   /** The volume was made for this container without a name. */
   anonymous?: boolean;
+  /** `bind-nonrecursive`: submounts of the source are not carried over. */
+  nonRecursive?: boolean;
 }
 
 const PROPAGATION = ['shared', 'rshared', 'slave', 'rslave', 'private', 'rprivate'];
@@ -162,10 +164,12 @@ export function parseApiMount(m: ApiMount): MountPoint {
     if (!m.Source.startsWith('/')) throw mountError(type, `invalid mount path: '${m.Source}' mount path must be absolute`);
     const prop = m.BindOptions?.Propagation || 'rprivate';
     if (!PROPAGATION.includes(prop)) throw mountError(type, `invalid propagation mode: ${prop}`);
-    return {
+    const mp: MountPoint = {
       type, source: cleanPath(m.Source), destination, name: '', driver: '', mode: '', rw: !ro, propagation: prop,
       copyData: false, createSource: Boolean(m.BindOptions?.CreateMountpoint),
     };
+    if (m.BindOptions?.NonRecursive) mp.nonRecursive = true;
+    return mp;
   }
   if (type === 'volume') {
     if (m.BindOptions) throw extraField(type, 'BindOptions');

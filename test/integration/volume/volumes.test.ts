@@ -252,6 +252,10 @@ test('read-only volumes and binds refuse writes; -v creates a missing host path,
   assert.match(r.out, /can't create \/b\/f: Read-only file system/);
   assert.equal(existsSync(join(roDir, 'f')), false);
   assert.equal(readFileSync(join(d.dataRoot, 'volumes/rwvol/_data/f'), 'utf8'), 'ok\n');
+  writeFileSync(join(work, 'single-file'), 'one file\n');
+  const file = await run({ Cmd: ['cat', '/etc/single'], HostConfig: { Binds: [`${join(work, 'single-file')}:/etc/single:ro`] } });
+  assert.equal(file.out, 'one file\n');
+  await rm(file.id);
   const missing = join(work, 'made/by/run');
   const m = await run({ Cmd: ['sh', '-c', 'echo hi > /m/f'], HostConfig: { Binds: [`${missing}:/m`] } });
   assert.equal(m.code, 0, m.out);
