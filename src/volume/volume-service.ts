@@ -142,7 +142,7 @@ export class VolumeService {
   async create(opts: VolumeCreateOptions = {}): Promise<Volume> {
     const name = opts.name || randomId();
     const driver = opts.driver || 'local';
-    if (driver !== 'local') throw new NotFoundError(`error looking up volume plugin ${driver}: plugin "${driver}" not found`);
+    if (driver !== 'local') throw new NotFoundError(`create ${name}: error looking up volume plugin ${driver}: plugin "${driver}" not found`);
     validateVolumeName(name);
     // As sent: the CLI's empty map shows as `{}`, an absent one as null.
     const options = opts.driverOpts ? { ...opts.driverOpts } : null;
