@@ -1,0 +1,3 @@
+export * from './dockerfile-parser.js';
+export * from './shell-lex.js';
+export * from './instructions.js';
