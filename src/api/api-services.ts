@@ -2,6 +2,7 @@ import type { ContainerService } from '../container/index.js';
 import type { ImageService } from '../image/index.js';
 import type { EventBus } from '../events/index.js';
 import type { VolumeService } from '../volume/index.js';
+import type { Builder } from '../build/index.js';
 
 /** Facts about the running daemon that /info and /version report. */
 export interface DaemonFacts {
@@ -32,6 +33,7 @@ export interface ApiServices {
   containers: ContainerService;
   images: ImageService;
   events: EventBus;
+  builder: Builder;
   facts: DaemonFacts;
   volumes: VolumeService;
 }

@@ -19,6 +19,9 @@ import { systemRoutes } from '../api/routes/system-routes.js';
 import { imageRoutes } from '../api/routes/image-routes.js';
 import { containerRoutes } from '../api/routes/container-routes.js';
 import { volumeRoutes } from '../api/routes/volume-routes.js';
+import { buildRoutes } from '../api/routes/build-routes.js';
+import { Builder } from '../build/index.js';
+import { buildContainers } from './build-containers.js';
 import { parseDaemonArgs, socketPath, USAGE, type DaemonOptions } from './daemon-options.js';
 import { acquireDaemonLock } from './daemon-lock.js';
 import { OciContainerRuntime } from './oci-container-runtime.js';
@@ -152,9 +155,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<{ stop: () => Pr
     warnings: [],
     debug: opts.logLevel === 'debug',
   };
-  const services = { containers, images, events, facts, volumes };
+  const builder = new Builder({
+    images, layers, db, containers: buildContainers(containers), tmpRoot: join(opts.dataRoot, 'build', 'tmp'), logger,
+  });
+  await builder.sweep();
+  const services = { containers, images, events, builder, facts, volumes };
   const api = new ApiServer({
-    routes: [...systemRoutes(services), ...imageRoutes(services), ...containerRoutes(services), ...volumeRoutes(services)],
+    routes: [...systemRoutes(services), ...imageRoutes(services), ...containerRoutes(services), ...volumeRoutes(services), ...buildRoutes(services)],
     logger,
     serverVersion: BERTH_VERSION,
   });

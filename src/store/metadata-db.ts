@@ -52,6 +52,15 @@ const MIGRATIONS: string[] = [
     anonymous INTEGER NOT NULL DEFAULT 0
   );
   `,
+  // The builder's layer cache: a step's key -> the exact image config it produced.
+  `
+  CREATE TABLE IF NOT EXISTS build_cache (
+    cache_key TEXT PRIMARY KEY,
+    config TEXT NOT NULL,
+    top_layer TEXT,
+    created_at TEXT NOT NULL
+  );
+  `,
 ];
 
 export function openMetadataDb(path: string): Db {

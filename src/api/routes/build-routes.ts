@@ -1,0 +1,69 @@
+import type { Route } from '../api-server.js';
+import type { ApiServices } from '../api-services.js';
+import type { ApiContext } from '../api-context.js';
+import { InvalidParameterError, NotImplementedError, errorMessage } from '../../common/errors.js';
+import { BuildStepError, checkBuildRequest, type BuildMessage, type BuildRequest } from '../../build/index.js';
+
+function jsonObject<T>(ctx: ApiContext, key: string): Record<string, T> {
+  const raw = ctx.query.string(key);
+  if (raw === undefined || raw.trim() === '') return {};
+  try {
+    const v = JSON.parse(raw) as unknown;
+    if (v && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, T>;
+  } catch { /* below */ }
+  throw new InvalidParameterError(`invalid ${key}: ${raw}`);
+}
+
+/** `POST /build` (the classic builder API) and `POST /build/prune`. */
+export function buildRoutes(s: ApiServices): Route[] {
+  return [
+    {
+      method: 'POST', path: '/build', handler: async (ctx) => {
+        const q = ctx.query;
+        if (q.string('remote')) throw new NotImplementedError('building from a remote context (git or URL) is not supported; send the context as a tar');
+        const req: BuildRequest = {
+          context: ctx.req,
+          dockerfile: q.string('dockerfile') || 'Dockerfile',
+          tags: q.all('t').filter((t) => t !== ''),
+          buildArgs: jsonObject<string | null>(ctx, 'buildargs'),
+          labels: jsonObject<string>(ctx, 'labels'),
+          noCache: q.bool('nocache'),
+          pull: q.bool('pull'),
+          rm: q.bool('rm', true),
+          forceRm: q.bool('forcerm'),
+          quiet: q.bool('q'),
+          extraHosts: q.all('extrahosts').flatMap((h) => h.split(',')).filter((h) => h !== ''),
+        };
+        const target = q.string('target');
+        if (target) req.target = target;
+        const networkMode = q.string('networkmode');
+        if (networkMode) req.networkMode = networkMode;
+        const platform = q.string('platform');
+        if (platform) req.platform = platform;
+        const shm = q.int('shmsize');
+        if (shm) req.shmSize = shm;
+        checkBuildRequest(req);
+        const ac = new AbortController();
+        ctx.res?.on('close', () => { if (!ctx.res?.writableFinished) ac.abort(); });
+        req.signal = ac.signal;
+        const out = ctx.startStream('application/json');
+        const write = (m: BuildMessage): void => { if (!ac.signal.aborted) out.write(JSON.stringify(m) + '\r\n'); };
+        try {
+          await s.builder.build(req, write);
+        } catch (err) {
+          const message = errorMessage(err);
+          write(err instanceof BuildStepError
+            ? { errorDetail: { code: err.code, message }, error: message }
+            : { errorDetail: { message }, error: message });
+        }
+        out.end();
+      },
+    },
+    {
+      method: 'POST', path: '/build/prune', handler: (ctx) => {
+        const { deleted, reclaimed } = s.builder.prune();
+        ctx.sendJson(200, { CachesDeleted: deleted.length ? deleted : null, SpaceReclaimed: reclaimed });
+      },
+    },
+  ];
+}

@@ -1,0 +1,26 @@
+/** What a RUN step's container is made of. */
+export interface StepContainerSpec {
+  /** Id of a registered image (the step's parent). */
+  image: string;
+  /** The argv to run (the image's entrypoint is not used). */
+  cmd: string[];
+  env: string[];
+  user: string;
+  workingDir: string;
+  /** `default`, `host`, `none` or another network mode the container service knows. */
+  networkMode: string;
+  extraHosts: string[];
+  shmSize?: number;
+}
+
+/**
+ * The builder runs RUN steps through this port; the daemon plugs in the container service, so
+ * build steps take the same runtime path as `run`. The container's rw layer keeps its id, which
+ * the builder commits through the layer store.
+ */
+export interface BuildContainerPort {
+  create(spec: StepContainerSpec): Promise<string>;
+  /** Starts the container, streams its output, resolves with its exit code. */
+  run(id: string, onOutput: (data: Buffer) => void, signal?: AbortSignal): Promise<number>;
+  remove(id: string): Promise<void>;
+}

@@ -1,0 +1,850 @@
+import { createHash } from 'node:crypto';
+import { lstat, mkdir, open, readFile, rm } from 'node:fs/promises';
+import { join, posix } from 'node:path';
+import type { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { Readable as NodeReadable } from 'node:stream';
+import { EngineError, InvalidParameterError, NotFoundError, SystemError, errorMessage } from '../common/errors.js';
+import { randomId, sha256Digest, shortId, type ChainId, type ImageId } from '../common/ids.js';
+import type { Logger } from '../common/log.js';
+import { familiarString, formatReference, parseReference, withDefaultTag } from '../common/reference.js';
+import type { Db } from '../store/index.js';
+import { hostArchitecture, type ImageConfig, type ImageRunConfig, type ImageService } from '../image/index.js';
+import { applyTar, type LayerStore } from '../layer/index.js';
+import { BuildCache } from './build-cache.js';
+import type { BuildContainerPort } from './build-port.js';
+import { BuildContext, resolveInRoot } from './context/build-context.js';
+import { checksumTree, copyInto, parseChmod, resolveOwner, writeInto, type Owner } from './file-copy.js';
+import {
+  DockerfileSyntaxError, expandInstruction, parseDockerfileText, toInstruction, parseDockerfile,
+  type Dockerfile, type Instruction, type InstructionOf, type Stage, type CommandForm, type HealthcheckSpec,
+} from './parser/index.js';
+
+export interface BuildMessage {
+  stream?: string;
+  aux?: { ID: string };
+  error?: string;
+  errorDetail?: { message: string; code?: number };
+}
+
+export interface BuildRequest {
+  context: Readable;
+  /** Path of the Dockerfile inside the context. */
+  dockerfile: string;
+  tags: string[];
+  buildArgs: Record<string, string | null>;
+  labels: Record<string, string>;
+  target?: string;
+  noCache: boolean;
+  pull: boolean;
+  rm: boolean;
+  forceRm: boolean;
+  quiet: boolean;
+  networkMode?: string;
+  extraHosts: string[];
+  shmSize?: number;
+  platform?: string;
+  signal?: AbortSignal;
+}
+
+export interface BuilderOptions {
+  images: ImageService;
+  layers: LayerStore;
+  db: Db;
+  containers: BuildContainerPort;
+  /** Scratch space for contexts and temporary mounts. */
+  tmpRoot: string;
+  logger: Logger;
+}
+
+/** A RUN step that exited non-zero: its message and code are Docker's. */
+export class BuildStepError extends EngineError {
+  constructor(message: string, readonly code: number) {
+    super(message);
+  }
+}
+
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+const DEFAULT_SHELL = ['/bin/sh', '-c'];
+const PREDEFINED_ARGS = new Set([
+  'HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'FTP_PROXY', 'ftp_proxy', 'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy',
+]);
+
+interface StageState {
+  config: ImageConfig;
+  topLayer: ChainId | null;
+  /** Declared ARGs of this stage with their values. */
+  args: Map<string, string | undefined>;
+  /** CMD was set in this stage (ENTRYPOINT then keeps it). */
+  cmdSet: boolean;
+}
+
+function stateId(s: StageState): ImageId {
+  return sha256Digest(JSON.stringify(s.config)) as string as ImageId;
+}
+
+/** The host platform in Docker's words. */
+export function hostPlatform(): string {
+  return `linux/${hostArchitecture()}`;
+}
+
+/** Checks what must be refused before the build's stream starts (tags, platform). */
+export function checkBuildRequest(req: Pick<BuildRequest, 'tags' | 'platform'>): string[] {
+  const tags: string[] = [];
+  for (const t of req.tags) {
+    try {
+      tags.push(formatReference(withDefaultTag(parseReference(t))));
+    } catch (err) {
+      throw new InvalidParameterError(`invalid reference format: ${errorMessage(err)}`);
+    }
+  }
+  if (req.platform) checkPlatform(req.platform);
+  return tags;
+}
+
+function checkPlatform(p: string): void {
+  const want = p.toLowerCase().split('/');
+  const host = hostPlatform().split('/');
+  if (want[0] !== host[0] || (want[1] !== undefined && want[1] !== host[1])) {
+    throw new InvalidParameterError(`"${p}" is not supported: this builder builds for the host platform (${hostPlatform()}) only`);
+  }
+}
+
+/** Go's %q of a string list: ["a" "b"]. */
+function goQuoteList(list: string[]): string {
+  return `[${list.map((s) => JSON.stringify(s)).join(' ')}]`;
+}
+
+function goDuration(ns: number | undefined): string {
+  if (!ns) return '0s';
+  let rest = ns / 1e9;
+  let out = '';
+  const h = Math.floor(rest / 3600);
+  if (h) { out += `${h}h`; rest -= h * 3600; }
+  const m = Math.floor(rest / 60);
+  if (h || m) { out += `${m}m`; rest -= m * 60; }
+  return `${out}${Number(rest.toFixed(9))}s`;
+}
+
+function envLookup(env: string[], args: Map<string, string | undefined>): (name: string) => string | undefined {
+  return (name) => {
+    for (let i = env.length - 1; i >= 0; i--) {
+      const e = env[i]!;
+      const eq = e.indexOf('=');
+      if (e.slice(0, eq) === name) return e.slice(eq + 1);
+    }
+    return args.get(name);
+  };
+}
+
+function setEnv(env: string[], key: string, value: string): string[] {
+  const out = env.filter((e) => e.slice(0, e.indexOf('=') < 0 ? e.length : e.indexOf('=')) !== key);
+  const idx = env.findIndex((e) => e.slice(0, e.indexOf('=')) === key);
+  if (idx >= 0) {
+    const copy = [...env];
+    copy[idx] = `${key}=${value}`;
+    return copy;
+  }
+  return [...out, `${key}=${value}`];
+}
+
+function expandPorts(ports: string[]): string[] {
+  const out: string[] = [];
+  for (const p of ports) {
+    const m = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/i.exec(p);
+    if (!m) throw new InvalidParameterError(`Invalid containerPort: ${p}`);
+    const proto = (m[3] ?? 'tcp').toLowerCase();
+    const from = Number(m[1]);
+    const to = m[2] ? Number(m[2]) : from;
+    if (to < from) throw new InvalidParameterError(`Invalid range specified for container port: ${p}`);
+    for (let i = from; i <= to; i++) out.push(`${i}/${proto}`);
+  }
+  return out;
+}
+
+function isArchive(head: Buffer): 'gzip' | 'tar' | undefined {
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  if (head.length >= 262 && head.subarray(257, 262).toString('latin1') === 'ustar') return 'tar';
+  return undefined;
+}
+
+/** The classic builder: Dockerfile steps into images, with the layer cache. */
+export class Builder {
+  readonly cache: BuildCache;
+
+  constructor(private readonly o: BuilderOptions) {
+    this.cache = new BuildCache(o.db);
+  }
+
+  /** Removes leftovers of builds interrupted by a daemon stop. */
+  async sweep(): Promise<void> {
+    await rm(this.o.tmpRoot, { recursive: true, force: true });
+    await mkdir(this.o.tmpRoot, { recursive: true, mode: 0o700 });
+  }
+
+  /** Drops the build cache (`builder prune`). */
+  prune(): { deleted: string[]; reclaimed: number } {
+    return { deleted: this.cache.clear(), reclaimed: 0 };
+  }
+
+  /** Runs a build; messages go to `out`; resolves with the image id, or rejects (reported in-band). */
+  async build(req: BuildRequest, out: (m: BuildMessage) => void): Promise<ImageId> {
+    const tags = checkBuildRequest(req);
+    const run = new BuildRun(this.o, this.cache, req, out, tags);
+    try {
+      return await run.execute();
+    } finally {
+      await run.cleanup();
+    }
+  }
+}
+
+class BuildRun {
+  private readonly dir: string;
+  private ctx: BuildContext | undefined;
+  private df!: Dockerfile;
+  private step = 0;
+  private total = 0;
+  private readonly stageStates = new Map<number, StageState>();
+  private readonly metaArgs = new Map<string, string | undefined>();
+  private readonly usedArgs = new Set<string>();
+  /** Images this build registered only to run steps on: removed at the end. */
+  private readonly intermediates = new Set<string>();
+  private readonly file: string;
+
+  constructor(
+    private readonly o: BuilderOptions,
+    private readonly cache: BuildCache,
+    private readonly req: BuildRequest,
+    private readonly out: (m: BuildMessage) => void,
+    private readonly tags: string[],
+  ) {
+    this.dir = join(o.tmpRoot, `ctx-${randomId().slice(0, 16)}`);
+    this.file = posix.basename(req.dockerfile || 'Dockerfile');
+  }
+
+  private say(text: string): void {
+    if (!this.req.quiet) this.out({ stream: text });
+  }
+
+  async cleanup(): Promise<void> {
+    for (const id of this.intermediates) {
+      await this.o.images.remove(id, { force: false, prune: false }).catch(() => undefined);
+    }
+    await rm(this.dir, { recursive: true, force: true }).catch(() => undefined);
+  }
+
+  async execute(): Promise<ImageId> {
+    const dockerfileName = posix.normalize(this.req.dockerfile || 'Dockerfile').replace(/^\/+/, '');
+    this.ctx = await BuildContext.fromTar(this.req.context, this.dir);
+    const text = await this.ctx.readDockerfile(dockerfileName);
+    await this.ctx.applyIgnore(dockerfileName);
+    this.df = parseDockerfileText(text, this.file);
+    for (const w of this.df.warnings) this.say(`[Warning] ${w}\n`);
+
+    // Meta ARGs (before the first FROM) serve the FROM lines.
+    for (const a of this.df.metaArgs) {
+      const expanded = expandInstruction(a, (n) => this.metaArgs.get(n), this.df.escape, this.file);
+      for (const { name, value } of expanded.args) {
+        const given = this.req.buildArgs[name];
+        this.metaArgs.set(name, given !== undefined && given !== null ? given : value);
+        if (given !== undefined) this.usedArgs.add(name);
+      }
+    }
+
+    const targetIdx = this.targetIndex();
+    const needed = this.neededStages(targetIdx);
+    if (Object.keys(this.req.labels).length) {
+      // Labels given to the build become a final LABEL step, as the classic builder does.
+      const line = `LABEL ${Object.entries(this.req.labels).map(([k, v]) => `${JSON.stringify(k)}=${JSON.stringify(v)}`).join(' ')}`;
+      const node = parseDockerfile(line, this.file).nodes[0]!;
+      const target = this.df.stages[targetIdx]!;
+      node.startLine = target.instructions.at(-1)?.node.endLine ?? target.from.node.endLine;
+      target.instructions.push(toInstruction(node, this.file, this.df.escape));
+    }
+    this.total = [...needed].reduce((n, i) => n + 1 + this.df.stages[i]!.instructions.length, 0);
+
+    let final: StageState | undefined;
+    for (const idx of [...needed].sort((a, b) => a - b)) {
+      final = await this.buildStage(this.df.stages[idx]!);
+      this.stageStates.set(idx, final);
+    }
+    const state = final!;
+    const id = await this.register(state, { keep: true });
+
+    const unused = Object.keys(this.req.buildArgs).filter((k) => !this.usedArgs.has(k) && !PREDEFINED_ARGS.has(k)).sort();
+    if (unused.length) this.say(`[Warning] One or more build-args [${unused.join(' ')}] were not consumed\n`);
+    this.out({ aux: { ID: id } });
+    if (this.req.quiet) this.out({ stream: `${id}\n` });
+    this.say(`Successfully built ${shortId(id)}\n`);
+    for (const t of this.tags) {
+      this.o.images.tag(id, t);
+      this.say(`Successfully tagged ${familiarString(parseReference(t))}\n`);
+    }
+    return id;
+  }
+
+  private targetIndex(): number {
+    if (!this.req.target) return this.df.stages.length - 1;
+    const want = this.req.target.toLowerCase();
+    const idx = this.df.stages.findIndex((s) => s.name === want);
+    if (idx < 0) throw new InvalidParameterError(`failed to reach build target ${this.req.target} in Dockerfile`);
+    return idx;
+  }
+
+  /** The target and the stages it depends on (FROM <stage>, COPY --from=<stage|index>). */
+  private neededStages(target: number): Set<number> {
+    const need = new Set<number>();
+    const visit = (i: number): void => {
+      if (need.has(i)) return;
+      need.add(i);
+      const stage = this.df.stages[i]!;
+      const fromRef = this.expandFrom(stage).image.toLowerCase();
+      const dep = this.df.stages.findIndex((s, j) => j < i && s.name === fromRef);
+      if (dep >= 0) visit(dep);
+      for (const inst of stage.instructions) {
+        if (inst.kind !== 'copy' || inst.from === undefined) continue;
+        const ref = inst.from.toLowerCase();
+        const byName = this.df.stages.findIndex((s, j) => j < i && s.name === ref);
+        if (byName >= 0) { visit(byName); continue; }
+        if (/^\d+$/.test(ref) && Number(ref) < i) visit(Number(ref));
+      }
+    };
+    visit(target);
+    return need;
+  }
+
+  private expandFrom(stage: Stage): InstructionOf<'from'> {
+    return expandInstruction(stage.from, (n) => {
+      if (this.metaArgs.has(n)) this.usedArgs.add(n);
+      return this.metaArgs.get(n);
+    }, this.df.escape, this.file);
+  }
+
+  private header(inst: Instruction): void {
+    this.step++;
+    this.say(`Step ${this.step}/${this.total} : ${inst.node.original}\n`);
+  }
+
+  private fail(inst: Instruction, err: unknown): never {
+    if (err instanceof DockerfileSyntaxError || err instanceof BuildStepError) throw err;
+    const msg = errorMessage(err);
+    if (err instanceof EngineError) {
+      const Cls = err.constructor as new (m: string, o?: { cause?: unknown }) => EngineError;
+      throw new Cls(`${inst.kind === 'copy' || inst.kind === 'add' ? `${inst.kind.toUpperCase()} failed: ` : ''}${msg}`, { cause: err });
+    }
+    throw new SystemError(msg, { cause: err });
+  }
+
+  private async buildStage(stage: Stage): Promise<StageState> {
+    const from = this.expandFrom(stage);
+    this.header(stage.from);
+    if (from.platform) checkPlatform(from.platform);
+    const state = await this.baseState(from.image);
+    const baseId = from.image.toLowerCase() === 'scratch' ? '' : shortId(stateId(state));
+    this.say(` ---> ${baseId}\n`);
+    const triggers = state.config.config?.OnBuild ?? [];
+    if (state.config.config) state.config.config.OnBuild = null;
+    if (triggers.length) {
+      this.say(`# Executing ${triggers.length} build trigger${triggers.length > 1 ? 's' : ''}\n`);
+      for (const t of triggers) {
+        let inst: Instruction;
+        try {
+          const node = parseDockerfile(t, this.file).nodes[0]!;
+          node.startLine = stage.from.node.startLine;
+          inst = toInstruction(node, this.file, this.df.escape);
+        } catch (err) {
+          throw new InvalidParameterError(`failed to process ONBUILD trigger "${t}": ${errorMessage(err)}`);
+        }
+        if (inst.kind === 'onbuild' || inst.kind === 'from' || inst.kind === 'maintainer') {
+          throw new InvalidParameterError(`${inst.kind.toUpperCase()} isn't allowed as an ONBUILD trigger`);
+        }
+        try {
+          await this.dispatch(state, inst);
+        } catch (err) {
+          this.fail(inst, err);
+        }
+      }
+    }
+    for (const inst of stage.instructions) {
+      this.header(inst);
+      try {
+        await this.dispatch(state, inst);
+      } catch (err) {
+        this.fail(inst, err);
+      }
+    }
+    return state;
+  }
+
+  private async baseState(image: string): Promise<StageState> {
+    const name = image.toLowerCase();
+    const base: StageState = {
+      config: { architecture: hostArchitecture(), os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: [] }, history: [] },
+      topLayer: null,
+      args: new Map(),
+      cmdSet: false,
+    };
+    if (name === 'scratch') {
+      base.config.config = { Env: [`PATH=${DEFAULT_PATH}`] };
+      return base;
+    }
+    const stageIdx = this.df.stages.findIndex((s) => s.name === name);
+    if (stageIdx >= 0 && this.stageStates.has(stageIdx)) {
+      const prev = this.stageStates.get(stageIdx)!;
+      return { ...base, config: structuredClone(prev.config), topLayer: prev.topLayer };
+    }
+    const rec = this.o.images.store.findByName(image);
+    if (!rec) {
+      let shown = image;
+      try { shown = familiarString(withDefaultTag(parseReference(image))); } catch { /* as written */ }
+      throw new NotFoundError(`pull access denied for ${shown.replace(/:[^:/]*$/, '')}, repository does not exist or may require 'docker login': No such image: ${shown}`);
+    }
+    const config = structuredClone(rec.config) as ImageConfig;
+    const run: ImageRunConfig = config.config ?? {};
+    if (!(run.Env ?? []).some((e) => e.startsWith('PATH='))) run.Env = [`PATH=${DEFAULT_PATH}`, ...(run.Env ?? [])];
+    run.Image = rec.id;
+    config.config = run;
+    delete config.container_config;
+    delete config.container;
+    return { ...base, config, topLayer: rec.topLayer };
+  }
+
+  private lookup(state: StageState): (name: string) => string | undefined {
+    return envLookup(state.config.config?.Env ?? [], state.args);
+  }
+
+  private shell(state: StageState): string[] {
+    return state.config.config?.Shell ?? DEFAULT_SHELL;
+  }
+
+  /** Build args declared in the stage with a value: RUN's environment, and its history prefix. */
+  private runArgs(state: StageState): string[] {
+    const env = state.config.config?.Env ?? [];
+    const out: string[] = [];
+    for (const [k, v] of state.args) {
+      if (v === undefined) continue;
+      if (env.some((e) => e.startsWith(`${k}=`))) continue;
+      out.push(`${k}=${v}`);
+    }
+    for (const k of PREDEFINED_ARGS) {
+      const v = this.req.buildArgs[k];
+      if (v !== undefined && v !== null && !state.args.has(k)) out.push(`${k}=${v}`);
+    }
+    return out.sort();
+  }
+
+  private nop(state: StageState, text: string, double = true): string {
+    return `${this.shell(state).join(' ')} #(nop) ${double ? ' ' : ''}${text}`;
+  }
+
+  private async dispatch(state: StageState, raw: Instruction): Promise<void> {
+    const inst = expandInstruction(raw, this.lookup(state), this.df.escape, this.file);
+    const cfg = (): ImageRunConfig => state.config.config!;
+    switch (inst.kind) {
+      case 'env': {
+        const text = `ENV ${inst.pairs.map(([k, v]) => `${k}=${v}`).join(' ')}`;
+        await this.commitMeta(state, this.nop(state, text), () => {
+          let env = cfg().Env ?? [];
+          for (const [k, v] of inst.pairs) env = setEnv(env, k, v);
+          cfg().Env = env;
+        });
+        return;
+      }
+      case 'label': {
+        const text = `LABEL ${inst.pairs.map(([k, v]) => `${k}=${v}`).join(' ')}`;
+        await this.commitMeta(state, this.nop(state, text), () => {
+          const labels = { ...(cfg().Labels ?? {}) };
+          for (const [k, v] of inst.pairs) labels[k] = v;
+          cfg().Labels = labels;
+        });
+        return;
+      }
+      case 'arg': {
+        for (const { name, value } of inst.args) {
+          const given = this.req.buildArgs[name];
+          let v = value;
+          if (given !== undefined && given !== null) v = given;
+          else if (v === undefined && this.metaArgs.has(name)) v = this.metaArgs.get(name);
+          state.args.set(name, v);
+          this.usedArgs.add(name);
+        }
+        const text = `ARG ${inst.args.map((a) => (a.value !== undefined ? `${a.name}=${a.value}` : a.name)).join(' ')}`;
+        await this.commitMeta(state, this.nop(state, text), () => undefined);
+        return;
+      }
+      case 'cmd': {
+        const cmd = 'exec' in inst.command ? inst.command.exec : [...this.shell(state), inst.command.shell];
+        await this.commitMeta(state, this.nop(state, `CMD ${goQuoteList(cmd)}`), () => { cfg().Cmd = cmd; });
+        state.cmdSet = true;
+        return;
+      }
+      case 'entrypoint': {
+        const ep = 'exec' in inst.command ? inst.command.exec : inst.command.shell === '' ? null : [...this.shell(state), inst.command.shell];
+        await this.commitMeta(state, this.nop(state, `ENTRYPOINT ${goQuoteList(ep ?? [])}`), () => {
+          cfg().Entrypoint = ep;
+          if (!state.cmdSet) cfg().Cmd = null;
+        });
+        return;
+      }
+      case 'shell':
+        await this.commitMeta(state, this.nop(state, `SHELL [${inst.shell.join(' ')}]`), () => { cfg().Shell = inst.shell; });
+        return;
+      case 'expose': {
+        const ports = expandPorts(inst.ports);
+        await this.commitMeta(state, this.nop(state, `EXPOSE ${ports.join(' ')}`), () => {
+          const exposed = { ...(cfg().ExposedPorts ?? {}) };
+          for (const p of ports) exposed[p] = {};
+          cfg().ExposedPorts = exposed;
+        });
+        return;
+      }
+      case 'volume':
+        await this.commitMeta(state, this.nop(state, `VOLUME [${inst.paths.join(' ')}]`), () => {
+          const vols = { ...(cfg().Volumes ?? {}) };
+          for (const p of inst.paths) vols[p] = {};
+          cfg().Volumes = vols;
+        });
+        return;
+      case 'user':
+        await this.commitMeta(state, this.nop(state, `USER ${inst.user}`), () => { cfg().User = inst.user; });
+        return;
+      case 'workdir': {
+        const cur = cfg().WorkingDir || '/';
+        const dir = posix.normalize(inst.path.startsWith('/') ? inst.path : posix.join(cur, inst.path));
+        const clean = dir.length > 1 ? dir.replace(/\/+$/, '') : dir;
+        await this.commitMeta(state, this.nop(state, `WORKDIR ${clean}`, false), () => { cfg().WorkingDir = clean; });
+        return;
+      }
+      case 'stopsignal':
+        await this.commitMeta(state, this.nop(state, `STOPSIGNAL ${inst.signal}`), () => { cfg().StopSignal = inst.signal; });
+        return;
+      case 'healthcheck': {
+        const h = inst.health;
+        const text = h.Test[0] === 'NONE'
+          ? 'HEALTHCHECK &{["NONE"] "0s" "0s" "0s" "0s" \'\\x00\'}'
+          : `HEALTHCHECK &{${goQuoteList(h.Test)} "${goDuration(h.Interval)}" "${goDuration(h.Timeout)}" "${goDuration(h.StartPeriod)}" "${goDuration(h.StartInterval)}" '\\x${(h.Retries ?? 0).toString(16).padStart(2, '0')}'}`;
+        await this.commitMeta(state, this.nop(state, text), () => {
+          const spec: HealthcheckSpec = { Test: h.Test };
+          if (h.Interval) spec.Interval = h.Interval;
+          if (h.Timeout) spec.Timeout = h.Timeout;
+          if (h.StartPeriod) spec.StartPeriod = h.StartPeriod;
+          if (h.StartInterval) spec.StartInterval = h.StartInterval;
+          if (h.Retries) spec.Retries = h.Retries;
+          cfg().Healthcheck = spec;
+        });
+        return;
+      }
+      case 'onbuild':
+        await this.commitMeta(state, this.nop(state, `ONBUILD ${inst.trigger}`), () => {
+          cfg().OnBuild = [...(cfg().OnBuild ?? []), inst.trigger];
+        });
+        return;
+      case 'maintainer':
+        await this.commitMeta(state, this.nop(state, `MAINTAINER ${inst.maintainer}`), () => { state.config.author = inst.maintainer; });
+        return;
+      case 'run':
+        await this.runStep(state, inst);
+        return;
+      case 'copy':
+      case 'add':
+        await this.copyStep(state, inst);
+        return;
+      case 'from':
+        throw new InvalidParameterError('unexpected FROM');
+    }
+  }
+
+  private cacheKey(state: StageState, createdBy: string, content = ''): string {
+    return createHash('sha256').update(JSON.stringify([stateId(state), createdBy, content])).digest('hex');
+  }
+
+  /** Takes a cache hit when there is one (and its layers still exist). */
+  private tryCache(state: StageState, key: string): boolean {
+    if (this.req.noCache) return false;
+    const hit = this.cache.find(key);
+    if (!hit) return false;
+    if (hit.topLayer && !this.o.layers.find(hit.topLayer)) {
+      this.cache.remove(key);
+      return false;
+    }
+    state.config = JSON.parse(hit.config) as ImageConfig;
+    state.topLayer = hit.topLayer;
+    this.say(' ---> Using cache\n');
+    this.say(` ---> ${shortId(stateId(state))}\n`);
+    return true;
+  }
+
+  private record(state: StageState, key: string): void {
+    this.cache.put(key, { config: JSON.stringify(state.config), topLayer: state.topLayer });
+    this.say(` ---> ${shortId(stateId(state))}\n`);
+  }
+
+  private async commitMeta(state: StageState, createdBy: string, mutate: () => void): Promise<void> {
+    const key = this.cacheKey(state, createdBy);
+    if (this.tryCache(state, key)) return;
+    const parent = stateId(state);
+    mutate();
+    const created = new Date().toISOString();
+    state.config.created = created;
+    state.config.config!.Image = parent;
+    state.config.history = [...(state.config.history ?? []), { created, created_by: createdBy, empty_layer: true }];
+    this.record(state, key);
+  }
+
+  private async commitLayer(state: StageState, createdBy: string, result: { chainId: ChainId; diffId: string }, key: string): Promise<void> {
+    const parent = stateId(state);
+    const created = new Date().toISOString();
+    state.config.created = created;
+    state.config.config!.Image = parent;
+    state.config.rootfs = { type: 'layers', diff_ids: [...state.config.rootfs.diff_ids, result.diffId] };
+    state.config.history = [...(state.config.history ?? []), { created, created_by: createdBy }];
+    state.topLayer = result.chainId;
+    this.record(state, key);
+  }
+
+  /** Makes the state's image exist (for a container to start from); returns its id. */
+  private async register(state: StageState, opts: { keep: boolean }): Promise<ImageId> {
+    const json = JSON.stringify(state.config);
+    const id = sha256Digest(json) as string as ImageId;
+    const existed = this.o.images.store.find(id) !== undefined;
+    await this.o.images.registerConfig(json, state.topLayer);
+    if (opts.keep) this.intermediates.delete(id);
+    else if (!existed) this.intermediates.add(id);
+    return id;
+  }
+
+  private async runStep(state: StageState, inst: InstructionOf<'run'>): Promise<void> {
+    const shell = this.shell(state);
+    let argv: string[];
+    const cmd: CommandForm = inst.command;
+    if ('exec' in cmd) argv = cmd.exec;
+    else if (inst.heredocs.length === 1 && cmd.shell.trim().replace(/^<<-?["']?/, '').replace(/["']$/, '') === inst.heredocs[0]!.name) {
+      argv = [...shell, inst.heredocs[0]!.content];
+    } else if (inst.heredocs.length) {
+      argv = [...shell, `${cmd.shell}\n${inst.heredocs.map((h) => `${h.content}${h.name}\n`).join('')}`];
+    } else argv = [...shell, cmd.shell];
+    const args = this.runArgs(state);
+    const createdBy = `${args.length ? `|${args.length} ${args.join(' ')} ` : ''}${argv.join(' ')}`;
+    const key = this.cacheKey(state, createdBy, JSON.stringify([inst.network ?? '']));
+    if (this.tryCache(state, key)) return;
+    const image = await this.register(state, { keep: false });
+    const c = cfg(state);
+    const networkMode = inst.network ?? this.req.networkMode ?? 'default';
+    const id = await this.o.containers.create({
+      image,
+      cmd: argv,
+      env: [...(c.Env ?? []), ...args],
+      user: c.User ?? '',
+      workingDir: c.WorkingDir ?? '',
+      networkMode: networkMode === 'default' && this.req.networkMode ? this.req.networkMode : networkMode,
+      extraHosts: this.req.extraHosts,
+      ...(this.req.shmSize ? { shmSize: this.req.shmSize } : {}),
+    });
+    this.say(` ---> Running in ${shortId(id)}\n`);
+    let removed = false;
+    const removeContainer = async (announce: boolean): Promise<void> => {
+      if (removed) return;
+      removed = true;
+      await this.o.containers.remove(id);
+      if (announce) this.say(`Removing intermediate container ${shortId(id)}\n`);
+    };
+    try {
+      const code = await this.o.containers.run(id, (data) => this.say(data.toString('utf8')), this.req.signal);
+      if (code !== 0) {
+        if (this.req.rm || this.req.forceRm) await removeContainer(false).catch(() => undefined);
+        throw new BuildStepError(`The command '${argv.join(' ')}' returned a non-zero code: ${code}`, code);
+      }
+      const tar = await this.o.layers.diffRw(id);
+      const reg = await this.o.layers.register(tar, state.topLayer);
+      if (this.req.rm || this.req.forceRm) await removeContainer(true);
+      await this.commitLayer(state, createdBy, reg, key);
+    } catch (err) {
+      if (this.req.forceRm || this.req.rm) await removeContainer(false).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Mounts a scratch rw layer over `top`, lets `fn` work in it, and returns what it changed as a layer. */
+  private async withRootfs<T>(top: ChainId | null, fn: (root: string) => Promise<T>, opts: { commit: boolean }): Promise<{ value: T; layer?: { chainId: ChainId; diffId: string } }> {
+    const id = `build-${randomId().slice(0, 24)}`;
+    await this.o.layers.createRwLayer(id, top);
+    try {
+      const root = await this.o.layers.mountRw(id);
+      let value: T;
+      try {
+        value = await fn(root);
+      } finally {
+        await this.o.layers.unmountRw(id);
+      }
+      if (!opts.commit) return { value };
+      const reg = await this.o.layers.register(await this.o.layers.diffRw(id), top);
+      return { value, layer: reg };
+    } finally {
+      await this.o.layers.removeRwLayer(id).catch(() => undefined);
+    }
+  }
+
+  private async copyStep(state: StageState, inst: InstructionOf<'copy' | 'add'>): Promise<void> {
+    const upper = inst.kind.toUpperCase();
+    const workdir = cfg(state).WorkingDir || '/';
+    let dest = inst.dest.startsWith('/') ? inst.dest : posix.join(workdir, inst.dest) + (inst.dest.endsWith('/') || inst.dest === '.' ? '/' : '');
+    if (dest === '') dest = '/';
+    const mode = inst.chmod !== undefined ? parseChmod(inst.chmod) : undefined;
+
+    // Where the sources come from: the context, another stage, or an image.
+    let srcTop: ChainId | null = null;
+    let fromStage = false;
+    if (inst.kind === 'copy' && inst.from !== undefined) {
+      const ref = inst.from.toLowerCase();
+      let idx = this.df.stages.findIndex((s) => s.name === ref);
+      if (idx < 0 && /^\d+$/.test(ref)) idx = Number(ref);
+      const st = this.stageStates.get(idx);
+      if (idx >= 0 && st) {
+        srcTop = st.topLayer;
+        fromStage = true;
+      } else if (idx >= 0 && idx < this.df.stages.length) {
+        throw new InvalidParameterError(`invalid from flag value ${inst.from}: refers to current build stage`);
+      } else {
+        const rec = this.o.images.store.findByName(inst.from);
+        if (!rec) throw new NotFoundError(`invalid from flag value ${inst.from}: No such image: ${inst.from}`);
+        srcTop = rec.topLayer;
+        fromStage = true;
+      }
+    }
+
+    const heredocFor = (src: string): { name: string; content: string } | undefined => {
+      if (!src.startsWith('<<')) return undefined;
+      const name = src.replace(/^<<-?/, '').replace(/^["']|["']$/g, '');
+      const hd = inst.heredocs.find((h) => h.name === name);
+      return hd ? { name, content: hd.content } : undefined;
+    };
+
+    const run = async (srcRoot: string | undefined): Promise<void> => {
+      const ctxRoot = fromStage ? srcRoot! : this.ctx!.root;
+      const items: Array<{ kind: 'path'; host: string; rel: string } | { kind: 'heredoc'; name: string; content: string } | { kind: 'url'; url: string }> = [];
+      for (const src of inst.sources) {
+        const hd = heredocFor(src);
+        if (hd) { items.push({ kind: 'heredoc', ...hd }); continue; }
+        if (/^https?:\/\//i.test(src)) {
+          if (inst.kind === 'copy') throw new InvalidParameterError('source can\'t be a URL for COPY');
+          items.push({ kind: 'url', url: src });
+          continue;
+        }
+        const ctx = BuildContext.at(ctxRoot);
+        for (const rel of await ctx.sources(src)) {
+          const { path } = await resolveInRoot(ctxRoot, rel, { followLast: true });
+          items.push({ kind: 'path', host: path, rel });
+        }
+      }
+      if (items.length > 1 && !dest.endsWith('/')) {
+        throw new InvalidParameterError(`When using ${upper} with more than one source file, the destination must be a directory and end with a /`);
+      }
+      this.pendingItems = items;
+    };
+
+    // First pass: resolve the sources and checksum them for the cache key.
+    const collect = async (srcRoot: string | undefined): Promise<string> => {
+      await run(srcRoot);
+      const parts: string[] = [];
+      for (const it of this.pendingItems) {
+        if (it.kind === 'path') parts.push(`${it.rel}:${await checksumTree(it.host)}`);
+        else if (it.kind === 'heredoc') parts.push(`heredoc:${it.name}:${sha256Digest(it.content)}`);
+        else parts.push(`url:${it.url}`);
+      }
+      const first = this.pendingItems[0];
+      this.pendingKind = this.pendingItems.length > 1 ? 'multi' : first?.kind === 'path' && (await lstat(first.host)).isDirectory() ? 'dir' : 'file';
+      return createHash('sha256').update(parts.join('\n')).digest('hex');
+    };
+
+    const apply = async (root: string): Promise<void> => {
+      const owner: Owner = inst.chown !== undefined ? await resolveOwner(inst.chown, root) : { uid: 0, gid: 0 };
+      for (const it of this.pendingItems) {
+        const copyOpts = mode !== undefined ? { owner, mode } : { owner };
+        if (it.kind === 'heredoc') {
+          await writeInto(it.name, Buffer.from(it.content), root, dest, { ...copyOpts, fileMode: 0o644 });
+        } else if (it.kind === 'url') {
+          const { body, name, mtime } = await download(it.url, this.req.signal);
+          await writeInto(name, body, root, dest, { ...copyOpts, fileMode: 0o600, ...(mtime ? { mtime } : {}) });
+        } else if (inst.kind === 'add' && !fromStage && (await lstat(it.host)).isFile() && (await archiveKind(it.host))) {
+          await extractArchive(it.host, root, dest);
+        } else {
+          await copyInto(it.host, root, dest, copyOpts);
+        }
+      }
+    };
+
+    let hash: string;
+    if (fromStage) {
+      // The source stage's files are read through a temporary mount of its layers.
+      const { value } = await this.withRootfs(srcTop, async (srcRoot) => {
+        const h = await collect(srcRoot);
+        return { h, srcRoot };
+      }, { commit: false });
+      hash = value.h;
+    } else {
+      hash = await collect(undefined);
+    }
+    const kindWord = this.pendingKind;
+    const createdBy = this.nop(state, `${upper} ${inst.from !== undefined ? `--from=${inst.from} ` : ''}${inst.chown !== undefined ? `--chown=${inst.chown} ` : ''}${inst.chmod !== undefined ? `--chmod=${inst.chmod} ` : ''}${kindWord}:${hash} in ${inst.dest} `, false);
+    const key = this.cacheKey(state, createdBy, hash);
+    if (this.tryCache(state, key)) return;
+
+    let result: { chainId: ChainId; diffId: string };
+    if (fromStage) {
+      // Mount the source again (its earlier mount ended) and copy into the stage's rootfs.
+      const r = await this.withRootfs(srcTop, async (srcRoot) => {
+        await run(srcRoot);
+        return (await this.withRootfs(state.topLayer, apply, { commit: true })).layer!;
+      }, { commit: false });
+      result = r.value;
+    } else {
+      result = (await this.withRootfs(state.topLayer, apply, { commit: true })).layer!;
+    }
+    await this.commitLayer(state, createdBy, result, key);
+  }
+
+  private pendingKind = 'file';
+  private pendingItems: Array<{ kind: 'path'; host: string; rel: string } | { kind: 'heredoc'; name: string; content: string } | { kind: 'url'; url: string }> = [];
+}
+
+function cfg(state: StageState): ImageRunConfig {
+  return state.config.config!;
+}
+
+async function archiveKind(path: string): Promise<'gzip' | 'tar' | undefined> {
+  const fh = await open(path, 'r');
+  try {
+    const buf = Buffer.alloc(262);
+    const { bytesRead } = await fh.read(buf, 0, 262, 0);
+    return isArchive(buf.subarray(0, bytesRead));
+  } finally {
+    await fh.close();
+  }
+}
+
+/** ADD of a local archive: its contents are unpacked into the destination directory. */
+async function extractArchive(path: string, root: string, dest: string): Promise<void> {
+  const { path: dir } = await resolveInRoot(root, dest, { followLast: true });
+  await mkdir(dir, { recursive: true });
+  const kind = await archiveKind(path);
+  const data = await readFile(path);
+  const input = NodeReadable.from([data]);
+  await applyTar(kind === 'gzip' ? input.pipe(createGunzip()) : input, dir, { whiteouts: 'vfs' });
+}
+
+async function download(url: string, signal?: AbortSignal): Promise<{ body: Buffer; name: string; mtime?: Date }> {
+  let res: Response;
+  try {
+    const timeout = AbortSignal.timeout(30_000);
+    res = await fetch(url, { signal: signal ? AbortSignal.any([signal, timeout]) : timeout, redirect: 'follow' });
+  } catch (err) {
+    const cause = (err as { cause?: unknown }).cause;
+    throw new InvalidParameterError(`failed to download ${url}: ${errorMessage(cause ?? err)}`);
+  }
+  if (!res.ok) throw new InvalidParameterError(`failed to download ${url}: unexpected status ${res.status} ${res.statusText}`);
+  const body = Buffer.from(await res.arrayBuffer());
+  const name = posix.basename(new URL(url).pathname) || 'index.html';
+  const lm = res.headers.get('last-modified');
+  return lm ? { body, name, mtime: new Date(lm) } : { body, name };
+}

@@ -1,0 +1,5 @@
+export * from './builder.js';
+export * from './build-port.js';
+export * from './build-cache.js';
+export * from './parser/index.js';
+export { BuildContext } from './context/build-context.js';
