@@ -239,6 +239,8 @@ class BuildRun {
     this.ctx = await BuildContext.fromTar(this.req.context, this.dir);
     const text = await this.ctx.readDockerfile(dockerfileName);
     await this.ctx.applyIgnore(dockerfileName);
+    // A Dockerfile the client added under a generated name is not part of the context.
+    if (/^\.dockerfile\.[0-9a-f]+$/.test(dockerfileName)) await rm(join(this.dir, dockerfileName), { force: true });
     this.df = parseDockerfileText(text, this.file);
     for (const w of this.df.warnings) this.say(`[Warning] ${w}\n`);
 

@@ -30,6 +30,7 @@ export const TOP_COMMANDS: Record<string, Loader> = {
   'volume inspect': async () => (await import('./commands/volume-commands.js')).volumeInspectCommand,
   'volume rm': async () => (await import('./commands/volume-commands.js')).volumeRmCommand,
   'volume prune': async () => (await import('./commands/volume-commands.js')).volumePruneCommand,
+  build: async () => (await import('./commands/build-command.js')).buildCommand,
 };
 
 /** `berth container X` and `berth image X`: sub-name -> top-level command. */
@@ -40,7 +41,7 @@ export const MANAGEMENT_COMMANDS: Record<string, Record<string, string>> = {
     inspect: 'inspect:container',
   },
   image: {
-    ls: 'images', list: 'images', rm: 'rmi', remove: 'rmi', tag: 'tag', history: 'history', import: 'import',
+    build: 'build', ls: 'images', list: 'images', rm: 'rmi', remove: 'rmi', tag: 'tag', history: 'history', import: 'import',
     inspect: 'inspect:image',
   },
   volume: {
@@ -51,6 +52,7 @@ export const MANAGEMENT_COMMANDS: Record<string, Record<string, string>> = {
 
 /** One line per command for `berth --help` (the commands themselves load lazily). */
 export const OTHER_COMMAND_SUMMARIES: Record<string, string> = {
+  build: 'Build an image from a Dockerfile',
   attach: "Connect this terminal to a running container's input and output",
   create: 'Create a container without starting it',
   history: 'Show the layers an image was built from',

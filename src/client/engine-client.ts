@@ -330,6 +330,15 @@ export class EngineClient {
     });
   }
 
+  /** POST /build (the classic builder): the context tar streamed in, JSON-lines progress out. */
+  build(opts: { context: Readable; query: Query }): Promise<IncomingMessage> {
+    return this.request('POST', '/build', {
+      query: opts.query,
+      headers: { 'Content-Type': 'application/x-tar' },
+      stream: opts.context,
+    });
+  }
+
   /** POST /images/create?fromImage=: returns the JSON-lines progress response. */
   pullImage(opts: { fromImage: string; tag?: string; platform?: string; registryAuth?: string }): Promise<IncomingMessage> {
     return this.request('POST', '/images/create', {
