@@ -79,6 +79,25 @@ interface StageState {
   cmdSet: boolean;
 }
 
+/** The run config with Docker's field set and order (what the classic builder writes). */
+function dockerRunConfig(c: ImageRunConfig): ImageRunConfig {
+  const out: ImageRunConfig = {
+    Hostname: c.Hostname ?? '', Domainname: c.Domainname ?? '', User: c.User ?? '',
+    AttachStdin: false, AttachStdout: false, AttachStderr: false,
+  };
+  if (c.ExposedPorts && Object.keys(c.ExposedPorts).length) out.ExposedPorts = c.ExposedPorts;
+  Object.assign(out, { Tty: false, OpenStdin: false, StdinOnce: false, Env: c.Env ?? null, Cmd: c.Cmd ?? null });
+  if (c.Healthcheck) out.Healthcheck = c.Healthcheck;
+  if (c.ArgsEscaped) out.ArgsEscaped = c.ArgsEscaped;
+  Object.assign(out, {
+    Image: c.Image ?? '', Volumes: c.Volumes ?? null, WorkingDir: c.WorkingDir ?? '', Entrypoint: c.Entrypoint ?? null,
+    OnBuild: c.OnBuild ?? null, Labels: c.Labels ?? null,
+  });
+  if (c.StopSignal) out.StopSignal = c.StopSignal;
+  if (c.Shell && c.Shell.length) out.Shell = c.Shell;
+  return out;
+}
+
 function stateId(s: StageState): ImageId {
   return sha256Digest(JSON.stringify(s.config)) as string as ImageId;
 }
@@ -490,11 +509,12 @@ class BuildRun {
         return;
       }
       case 'shell':
-        await this.commitMeta(state, this.nop(state, `SHELL [${inst.shell.join(' ')}]`), () => { cfg().Shell = inst.shell; });
+        // The history entry is written with the new shell already in place.
+        await this.commitMeta(state, `${inst.shell.join(' ')} #(nop)  SHELL [${inst.shell.join(' ')}]`, () => { cfg().Shell = inst.shell; });
         return;
       case 'expose': {
         const ports = expandPorts(inst.ports);
-        await this.commitMeta(state, this.nop(state, `EXPOSE ${ports.join(' ')}`), () => {
+        await this.commitMeta(state, this.nop(state, `EXPOSE ${[...inst.ports].sort().join(' ')}`), () => {
           const exposed = { ...(cfg().ExposedPorts ?? {}) };
           for (const p of ports) exposed[p] = {};
           cfg().ExposedPorts = exposed;
@@ -515,7 +535,16 @@ class BuildRun {
         const cur = cfg().WorkingDir || '/';
         const dir = posix.normalize(inst.path.startsWith('/') ? inst.path : posix.join(cur, inst.path));
         const clean = dir.length > 1 ? dir.replace(/\/+$/, '') : dir;
-        await this.commitMeta(state, this.nop(state, `WORKDIR ${clean}`, false), () => { cfg().WorkingDir = clean; });
+        // Like the classic builder, WORKDIR creates the directory (root-owned) in a layer of its own.
+        const createdBy = this.nop(state, `WORKDIR ${clean}`, false);
+        const key = this.cacheKey(state, createdBy);
+        if (this.tryCache(state, key)) return;
+        const { layer } = await this.withRootfs(state.topLayer, async (root) => {
+          const { path } = await resolveInRoot(root, clean, { followLast: true });
+          await mkdir(path, { recursive: true, mode: 0o755 });
+        }, { commit: true });
+        cfg().WorkingDir = clean;
+        await this.commitLayer(state, createdBy, layer!, key);
         return;
       }
       case 'stopsignal':
@@ -578,6 +607,15 @@ class BuildRun {
   }
 
   private record(state: StageState, key: string): void {
+    const c = state.config;
+    const ordered: ImageConfig = { architecture: c.architecture, ...(c.author ? { author: c.author } : {}), config: dockerRunConfig(c.config ?? {}), rootfs: c.rootfs } as ImageConfig;
+    if (c.created) ordered.created = c.created;
+    ordered.history = c.history ?? [];
+    ordered.os = c.os;
+    if (c.variant) ordered.variant = c.variant;
+    delete (ordered as Partial<ImageConfig>).rootfs;
+    ordered.rootfs = c.rootfs;
+    state.config = ordered;
     this.cache.put(key, { config: JSON.stringify(state.config), topLayer: state.topLayer });
     this.say(` ---> ${shortId(stateId(state))}\n`);
   }
