@@ -8,7 +8,7 @@ BERTH_SOCK ?= /run/berth/berth.sock
 DEMO_LOG ?= /var/log/berthd.log
 PREFIX ?= /usr/local
 
-.PHONY: deps apt-deps npm-deps test-tools build demo test test-unit install uninstall clean bench stop-daemon
+.PHONY: deps apt-deps npm-deps test-tools build demo test test-unit install uninstall clean bench bench-build stop-daemon
 
 # The end-to-end tests drive Debian's docker CLI 20.10 too. Installing docker.io would bring a
 # dockerd service along, so only its client binary is unpacked, into a cache outside the repo.
@@ -53,6 +53,9 @@ test-unit: npm-deps build
 
 bench: deps build
 	@node dist/bench/run-bench.js
+
+bench-build: deps build
+	@node dist/bench/build-bench.js
 
 install: build
 	@ln -sf $(CURDIR)/bin/berth $(PREFIX)/bin/berth

@@ -1,0 +1,110 @@
+/**
+ * Build benchmark: a 9-step Dockerfile (6 RUNs, a 100 KB COPY, ENV, WORKDIR) built `--no-cache`
+ * and then cached, through the docker CLI's classic builder, against berthd and (when installed)
+ * dockerd in the same run. Usage: node dist/bench/build-bench.js [--runs N]
+ */
+import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startTestDaemon, busyboxRootfsTar } from '../test/helpers/daemon-harness.js';
+
+const args = process.argv.slice(2);
+const RUNS = args.includes('--runs') ? Number(args[args.indexOf('--runs') + 1]) : 5;
+const DOCKER = existsSync('/usr/local/bin/docker') ? '/usr/local/bin/docker' : '/usr/bin/docker';
+const BRIDGE = 'berthbldbench0';
+
+const DOCKERFILE = [
+  'FROM busybox:bench',
+  'ENV APP=/srv/app',
+  'WORKDIR /srv/app',
+  'COPY blob.bin .',
+  'RUN echo one > /one',
+  'RUN mkdir -p /data && cp blob.bin /data/',
+  'RUN sha256sum blob.bin > blob.sum',
+  'RUN echo "$APP" > /app-path',
+  'RUN ls -la /srv/app > /listing',
+  'RUN rm -f /one',
+].join('\n');
+
+function env(host: string): NodeJS.ProcessEnv {
+  return { ...process.env, DOCKER_HOST: host, DOCKER_BUILDKIT: '0', DOCKER_CONFIG: join(tmpdir(), 'berth-bench-docker-config') };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+function timeBuild(host: string, ctx: string, extra: string[]): number {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(DOCKER, ['build', '-q', ...extra, '-t', 'bench-build', ctx], { env: env(host), encoding: 'utf8', timeout: 120_000 });
+  if (r.status !== 0) throw new Error(`build failed: ${r.stderr}`);
+  return Number(process.hrtime.bigint() - t0) / 1e6;
+}
+
+function series(host: string, ctx: string): { cold: number; cached: number } {
+  timeBuild(host, ctx, ['--no-cache']); // warm-up
+  const cold: number[] = [];
+  const cached: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    cold.push(timeBuild(host, ctx, ['--no-cache']));
+    cached.push(timeBuild(host, ctx, []));
+  }
+  return { cold: median(cold), cached: median(cached) };
+}
+
+async function withDockerd<T>(fn: (host: string) => T): Promise<T | undefined> {
+  if (!existsSync('/usr/sbin/dockerd') && !existsSync('/usr/bin/dockerd')) return undefined;
+  const root = mkdtempSync(join(tmpdir(), 'berth-bench-build-dockerd-'));
+  const host = `unix://${join(root, 'docker.sock')}`;
+  execFileSync('ip', ['link', 'add', BRIDGE, 'type', 'bridge']);
+  execFileSync('ip', ['addr', 'add', '10.213.79.1/24', 'dev', BRIDGE]);
+  execFileSync('ip', ['link', 'set', BRIDGE, 'up']);
+  let proc: ChildProcess | undefined;
+  try {
+    proc = spawn('dockerd', [
+      '--data-root', join(root, 'data'), '--exec-root', join(root, 'exec'), '--pidfile', join(root, 'docker.pid'),
+      '-H', host, '--bridge', BRIDGE, '--iptables=false', '--ip-forward=false',
+      '--containerd-namespace', 'berthbldbench', '--containerd-plugins-namespace', 'berthbldbenchp',
+    ], { stdio: 'ignore' });
+    for (let i = 0; i < 200; i++) {
+      if (spawnSync(DOCKER, ['version'], { env: env(host), stdio: 'ignore' }).status === 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    execFileSync(DOCKER, ['import', '-c', 'CMD ["sh"]', busyboxRootfsTar(), 'busybox:bench'], { env: env(host), stdio: 'ignore' });
+    return fn(host);
+  } finally {
+    if (proc) {
+      proc.kill('SIGTERM');
+      await new Promise((r) => { proc!.once('exit', r); setTimeout(r, 30_000); });
+    }
+    const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m.startsWith(root)).reverse();
+    for (const m of mounts) { try { execFileSync('umount', ['-l', m]); } catch { /* gone */ } }
+    rmSync(root, { recursive: true, force: true });
+    try { execFileSync('ip', ['link', 'del', BRIDGE]); } catch { /* gone */ }
+  }
+}
+
+async function main(): Promise<void> {
+  const ctx = mkdtempSync(join(tmpdir(), 'berth-bench-build-'));
+  writeFileSync(join(ctx, 'Dockerfile'), DOCKERFILE);
+  writeFileSync(join(ctx, 'blob.bin'), randomBytes(100 * 1024));
+  const b = await startTestDaemon();
+  try {
+    execFileSync(DOCKER, ['import', '-c', 'CMD ["sh"]', busyboxRootfsTar(), 'busybox:bench'], { env: env(b.host), stdio: 'ignore' });
+    const berth = series(b.host, ctx);
+    const dockerd = await withDockerd((host) => series(host, ctx));
+    const fmt = (n: number): string => `${n.toFixed(0)} ms`;
+    console.log(`9-step build through the docker CLI's classic builder (median of ${RUNS})`);
+    console.log(`  --no-cache  berthd ${fmt(berth.cold)}${dockerd ? `   dockerd ${fmt(dockerd.cold)}   ratio ${(berth.cold / dockerd.cold).toFixed(2)}x` : ''}`);
+    console.log(`  cached      berthd ${fmt(berth.cached)}${dockerd ? `   dockerd ${fmt(dockerd.cached)}   ratio ${(berth.cached / dockerd.cached).toFixed(2)}x` : ''}`);
+  } finally {
+    await b.destroy();
+    rmSync(ctx, { recursive: true, force: true });
+  }
+}
+
+void main().catch((err: unknown) => { console.error(err); process.exit(1); });
