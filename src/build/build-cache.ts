@@ -31,6 +31,11 @@ export class BuildCache {
     return keys;
   }
 
+  /** Distinct top layers the entries point at. */
+  tops(): ChainId[] {
+    return (this.db.prepare('SELECT DISTINCT top_layer FROM build_cache WHERE top_layer IS NOT NULL').all() as Array<{ top_layer: string }>).map((r) => r.top_layer as ChainId);
+  }
+
   count(): number {
     return (this.db.prepare('SELECT COUNT(*) AS n FROM build_cache').get() as { n: number }).n;
   }

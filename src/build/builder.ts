@@ -201,9 +201,27 @@ export class Builder {
     await mkdir(this.o.tmpRoot, { recursive: true, mode: 0o700 });
   }
 
-  /** Drops the build cache (`builder prune`). */
-  prune(): { deleted: string[]; reclaimed: number } {
-    return { deleted: this.cache.clear(), reclaimed: 0 };
+  /**
+   * Drops the build cache (`builder prune`) and the layers only it kept: layers no image stands
+   * on are released from the top down. Returns the entries removed and the bytes freed.
+   */
+  async prune(): Promise<{ deleted: string[]; reclaimed: number }> {
+    const tops = this.cache.tops();
+    const deleted = this.cache.clear();
+    let reclaimed = 0;
+    for (const top of tops) {
+      let cur: ChainId | null = top;
+      while (cur) {
+        if (this.o.images.store.countUsingLayer(cur) > 0) break;
+        const layer = this.o.layers.find(cur);
+        if (!layer) break;
+        const parent: ChainId | null = layer.parent;
+        if (!(await this.o.layers.release(cur))) break;
+        reclaimed += layer.size;
+        cur = parent;
+      }
+    }
+    return { deleted, reclaimed };
   }
 
   /** Runs a build; messages go to `out`; resolves with the image id, or rejects (reported in-band). */

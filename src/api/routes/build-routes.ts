@@ -60,8 +60,8 @@ export function buildRoutes(s: ApiServices): Route[] {
       },
     },
     {
-      method: 'POST', path: '/build/prune', handler: (ctx) => {
-        const { deleted, reclaimed } = s.builder.prune();
+      method: 'POST', path: '/build/prune', handler: async (ctx) => {
+        const { deleted, reclaimed } = await s.builder.prune();
         ctx.sendJson(200, { CachesDeleted: deleted.length ? deleted : null, SpaceReclaimed: reclaimed });
       },
     },

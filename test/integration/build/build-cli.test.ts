@@ -50,6 +50,15 @@ test('berth build: tags, build args, labels, iidfile, .dockerignore, -f outside 
   const q = d.berth(['build', '-q', '--build-arg', 'WHO=tests', '--label', 'k=v', '-f', join(outside, 'Dockerfile.custom'), dir]);
   assert.equal(q.code, 0, q.stderr);
   assert.equal(q.stdout, `${id}\n`);
+  // builder prune drops the cache (and the layers only it kept): the next build runs every step.
+  const prune = d.berth(['builder', 'prune', '-f']);
+  assert.equal(prune.code, 0, prune.stderr);
+  assert.match(prune.stdout, /^Deleted build cache objects:\n[0-9a-f]{64}\n/);
+  assert.match(prune.stdout, /Total reclaimed space: [0-9.]+k?B\n$/);
+  const fresh = d.berth(['build', '--build-arg', 'WHO=tests', '-f', join(outside, 'Dockerfile.custom'), dir]);
+  assert.equal(fresh.code, 0, fresh.stderr);
+  assert.doesNotMatch(fresh.stdout, /Using cache/);
+  assert.equal(d.berth(['run', '--rm', 'cli-built:1']).stdout, 'from berth\nbuilt for tests\n');
 });
 
 test('berth build - reads a Dockerfile from stdin; failures exit with the step code', () => {
