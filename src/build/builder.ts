@@ -66,6 +66,7 @@ export class BuildStepError extends EngineError {
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const DEFAULT_SHELL = ['/bin/sh', '-c'];
+const PLATFORM_ARGS = new Set(['BUILDPLATFORM', 'BUILDOS', 'BUILDARCH', 'BUILDVARIANT', 'TARGETPLATFORM', 'TARGETOS', 'TARGETARCH', 'TARGETVARIANT']);
 const PREDEFINED_ARGS = new Set([
   'HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'FTP_PROXY', 'ftp_proxy', 'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy',
 ]);
@@ -281,6 +282,12 @@ class BuildRun {
     this.df = parseDockerfileText(text, this.file);
     for (const w of this.df.warnings) this.say(`[Warning] ${w}\n`);
 
+    // The automatic platform args, as BuildKit defines them (the host platform only).
+    const arch = hostArchitecture();
+    for (const [k, v] of Object.entries({
+      BUILDPLATFORM: hostPlatform(), BUILDOS: 'linux', BUILDARCH: arch, BUILDVARIANT: '',
+      TARGETPLATFORM: hostPlatform(), TARGETOS: 'linux', TARGETARCH: arch, TARGETVARIANT: '',
+    })) this.metaArgs.set(k, v);
     // Meta ARGs (before the first FROM) serve the FROM lines.
     for (const a of this.df.metaArgs) {
       const expanded = expandInstruction(a, (n) => this.metaArgs.get(n), this.df.escape, this.file);
@@ -295,7 +302,7 @@ class BuildRun {
     const needed = this.neededStages(targetIdx);
     if (Object.keys(this.req.labels).length) {
       // Labels given to the build become a final LABEL step, as the classic builder does.
-      const line = `LABEL ${Object.entries(this.req.labels).map(([k, v]) => `${JSON.stringify(k)}=${JSON.stringify(v)}`).join(' ')}`;
+      const line = `LABEL ${Object.entries(this.req.labels).map(([k, v]) => `${JSON.stringify(k)}='${v}' `).join('')}`;
       const node = parseDockerfile(line, this.file).nodes[0]!;
       const target = this.df.stages[targetIdx]!;
       node.startLine = target.instructions.at(-1)?.node.endLine ?? target.from.node.endLine;
@@ -311,7 +318,7 @@ class BuildRun {
     const state = final!;
     const id = await this.register(state, { keep: true });
 
-    const unused = Object.keys(this.req.buildArgs).filter((k) => !this.usedArgs.has(k) && !PREDEFINED_ARGS.has(k)).sort();
+    const unused = Object.keys(this.req.buildArgs).filter((k) => !this.usedArgs.has(k) && !PREDEFINED_ARGS.has(k) && !PLATFORM_ARGS.has(k)).sort();
     if (unused.length) this.say(`[Warning] One or more build-args [${unused.join(' ')}] were not consumed\n`);
     this.out({ aux: { ID: id } });
     if (this.req.quiet) this.out({ stream: `${id}\n` });

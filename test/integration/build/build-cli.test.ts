@@ -38,7 +38,7 @@ test('berth build: tags, build args, labels, iidfile, .dockerignore, -f outside 
   const r = d.berth(['build', '-t', 'cli-built:1', '-t', 'cli-built:2', '--build-arg', 'WHO=tests', '--label', 'k=v', '--iidfile', iid, '-f', join(outside, 'Dockerfile.custom'), dir]);
   assert.equal(r.code, 0, r.stderr + r.stdout);
   assert.match(r.stdout, /^Step 1\/8 : FROM busybox\n/);
-  assert.match(r.stdout, /Step 8\/8 : LABEL "k"="v"\n/);
+  assert.match(r.stdout, /Step 8\/8 : LABEL "k"='v'\n/);
   assert.match(r.stdout, /Successfully tagged cli-built:2\n$/);
   const id = readFileSync(iid, 'utf8');
   assert.match(id, /^sha256:[0-9a-f]{64}$/);

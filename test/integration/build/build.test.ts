@@ -210,8 +210,10 @@ test('COPY semantics: files, directories, globs, heredocs, --chown, --chmod, .do
 test('image config matches the Dockerfile', async () => {
   const dir = context({
     'Dockerfile': [
-      'FROM busybox',
+      'FROM --platform=$BUILDPLATFORM busybox',
       'ARG VERSION=1.0',
+      'ARG TARGETARCH',
+      'RUN test -n "$TARGETARCH"',
       'ENV APP_VERSION=$VERSION PATH=/app/bin:$PATH',
       'LABEL org.example.version="${VERSION}" maintainer="me"',
       'EXPOSE 8080 53/udp',
