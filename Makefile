@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := build
 
 APT_PACKAGES := runc crun conmon netavark aardvark-dns iptables iproute2 busybox-static tini \
-	golang-github-containers-common docker-registry skopeo tmux
+	golang-github-containers-common docker-registry skopeo tmux debootstrap
 BERTH_SOCK ?= /run/berth/berth.sock
 DEMO_LOG ?= /var/log/berthd.log
 PREFIX ?= /usr/local
