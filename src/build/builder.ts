@@ -680,6 +680,11 @@ class BuildRun {
   }
 
   private async runStep(state: StageState, inst: InstructionOf<'run'>): Promise<void> {
+    for (const m of inst.mounts) {
+      // A cache mount only speeds builds up, so running without it is correct; others are not.
+      const type = /(?:^|,)type=([^,]+)/.exec(m)?.[1] ?? 'bind';
+      if (type !== 'cache') throw new InvalidParameterError(`RUN --mount=type=${type} is not supported by this builder`);
+    }
     const shell = this.shell(state);
     let argv: string[];
     const cmd: CommandForm = inst.command;

@@ -119,6 +119,18 @@ export class BuildContext {
 
   /** The Dockerfile's text; `name` is relative to the context root. */
   async readDockerfile(name: string): Promise<string> {
+    if (name === 'Dockerfile') {
+      // Like the classic builder, a lower-case `dockerfile` serves when `Dockerfile` is absent.
+      try {
+        return await this.readDockerfileAt('Dockerfile');
+      } catch (err) {
+        try { return await this.readDockerfileAt('dockerfile'); } catch { throw err; }
+      }
+    }
+    return this.readDockerfileAt(name);
+  }
+
+  private async readDockerfileAt(name: string): Promise<string> {
     const rel = posix.normalize(name);
     const { path, escaped } = await resolveInRoot(this.root, rel, { followLast: true });
     if (escaped) throw new InvalidParameterError(`Cannot locate specified Dockerfile: ${name}`);

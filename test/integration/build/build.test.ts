@@ -270,6 +270,11 @@ test('errors: file:line syntax errors, failing RUN with its code, sources outsid
   const platform = await build(context({ 'Dockerfile': 'FROM busybox\n' }), 'platform=linux/s390x');
   assert.equal(platform.status, 400);
   assert.match(platform.text, /not supported/);
+  const secret = await build(context({ 'Dockerfile': 'FROM busybox\nRUN --mount=type=secret,id=x cat /run/secrets/x\n' }));
+  assert.match(secret.error!.message, /RUN --mount=type=secret is not supported/);
+  const cacheMount = await build(context({ 'dockerfile': 'FROM busybox\nRUN --mount=type=cache,target=/c echo cached-mount-ok\n' }));
+  assert.equal(cacheMount.error, undefined, cacheMount.text);
+  assert.match(cacheMount.text, /cached-mount-ok/);
   const url = await build(context({ 'Dockerfile': 'FROM busybox\nADD http://127.0.0.1:9/nothing /x\n' }));
   assert.match(url.error!.message, /ADD failed: failed to download http:\/\/127.0.0.1:9\/nothing/);
 });
