@@ -73,16 +73,30 @@ test('berth build - reads a Dockerfile from stdin; failures exit with the step c
   assert.match(syntax.stderr, /Dockerfile:2: unknown instruction: RUNN/);
 });
 
-test('the docker CLI builds against berthd with the classic builder', { skip: !existsSync(DOCKER) && 'docker CLI not installed' }, () => {
-  const dir = context({ 'Dockerfile': DOCKERFILE, 'msg.txt': 'from docker\n' });
-  const env = { ...process.env, DOCKER_HOST: d.host, DOCKER_BUILDKIT: '0' };
-  const r = spawnSync(DOCKER, ['build', '-t', 'docker-built:x', '--build-arg', 'WHO=docker', dir], { env, encoding: 'utf8', timeout: 120_000 });
-  assert.equal(r.status, 0, r.stderr + r.stdout);
-  assert.match(r.stdout, /Step 1\/5 : FROM busybox/);
-  assert.match(r.stdout, /Successfully tagged docker-built:x/);
-  const run = spawnSync(DOCKER, ['run', '--rm', 'docker-built:x'], { env, encoding: 'utf8' });
-  assert.equal(run.stdout, 'from docker\nbuilt for docker\n');
-  const bad = spawnSync(DOCKER, ['build', '-'], { env, input: 'FROM busybox\nRUN exit 5\n', encoding: 'utf8' });
-  assert.equal(bad.status, 5);
-  assert.match(bad.stderr, /returned a non-zero code: 5/);
-});
+const CLIS = [
+  { name: 'docker CLI 28', path: DOCKER },
+  { name: 'docker CLI 20.10 (Debian)', path: process.env['DOCKER20_CLI'] ?? '/usr/bin/docker' },
+];
+
+for (const cli of CLIS) {
+  test(`${cli.name} builds against berthd with the classic builder`, { skip: !existsSync(cli.path) && `${cli.path} not installed` }, () => {
+    const dir = context({ 'Dockerfile': DOCKERFILE, 'msg.txt': 'from docker\n', '.dockerignore': 'secret\n', 'secret': 'x' });
+    const env = { ...process.env, DOCKER_HOST: d.host, DOCKER_BUILDKIT: '0' };
+    const tag = `docker-built:${cli.path === DOCKER ? '28' : '20'}`;
+    const r = spawnSync(cli.path, ['build', '-t', tag, '--build-arg', 'WHO=docker', dir], { env, encoding: 'utf8', timeout: 120_000 });
+    assert.equal(r.status, 0, r.stderr + r.stdout);
+    assert.match(r.stdout, /Step 1\/5 : FROM busybox/);
+    assert.match(r.stdout, new RegExp(`Successfully tagged ${tag}`));
+    const run = spawnSync(cli.path, ['run', '--rm', tag], { env, encoding: 'utf8' });
+    assert.equal(run.stdout, 'from docker\nbuilt for docker\n');
+    const q = spawnSync(cli.path, ['build', '-q', '--build-arg', 'WHO=docker', dir], { env, encoding: 'utf8', timeout: 120_000 });
+    assert.equal(q.status, 0, q.stderr);
+    assert.match(q.stdout, /^sha256:[0-9a-f]{64}\n$/);
+    const bad = spawnSync(cli.path, ['build', '-'], { env, input: 'FROM busybox\nRUN exit 5\n', encoding: 'utf8' });
+    assert.equal(bad.status, 5);
+    assert.match(bad.stderr, /returned a non-zero code: 5/);
+    const syntax = spawnSync(cli.path, ['build', '-'], { env, input: 'FROM busybox\nRUNN x\n', encoding: 'utf8' });
+    assert.equal(syntax.status, 1);
+    assert.match(syntax.stderr, /Dockerfile:2: unknown instruction: RUNN/);
+  });
+}
