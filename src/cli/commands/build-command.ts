@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream';
 import type { CommandSpec } from '../cli-context.js';
 import { StatusError } from '../cli-context.js';
 import { displayJSONMessages, JSONMessageError } from '../json-message-display.js';
+import { displayBuildCompact } from '../build-progress.js';
 import { parseImageReference } from '../image-reference.js';
 import { looksLikeArchive, planDockerfile, readIgnorePatterns, tarContext, tarDockerfileOnly } from '../build-context-tar.js';
 
@@ -127,13 +128,13 @@ export const buildCommand: CommandSpec = {
     const quiet = flags.bool('quiet');
     const sink = quiet ? new (await import('node:stream')).PassThrough() : ctx.stdout;
     if (quiet) (sink as import('node:stream').PassThrough).resume();
+    const onAux = (aux: unknown): void => {
+      const id = (aux as { ID?: string }).ID;
+      if (id) imageId = id;
+    };
     try {
-      await displayJSONMessages(res, sink, {
-        onAux: (aux) => {
-          const id = (aux as { ID?: string }).ID;
-          if (id) imageId = id;
-        },
-      });
+      if (!quiet && ctx.stdout.isTTY && !ctx.env['BERTH_BUILD_PLAIN']) await displayBuildCompact(res, ctx.stdout, onAux);
+      else await displayJSONMessages(res, sink, { onAux });
     } catch (err) {
       if (err instanceof JSONMessageError) throw new StatusError(err.message, err.code || 1);
       throw err;
