@@ -801,6 +801,7 @@ class BuildRun {
           items.push({ kind: 'url', url: src });
           continue;
         }
+        if (inst.kind === 'add' && inst.checksum !== undefined) throw new InvalidParameterError('checksum can\'t be specified for non-HTTP(S) sources');
         const ctx = BuildContext.at(ctxRoot);
         for (const rel of await ctx.sources(src)) {
           const { path } = await resolveInRoot(ctxRoot, rel, { followLast: true });
@@ -835,6 +836,10 @@ class BuildRun {
           await writeInto(it.name, Buffer.from(it.content), root, dest, { ...copyOpts, fileMode: 0o644 });
         } else if (it.kind === 'url') {
           const { body, name, mtime } = await download(it.url, this.req.signal);
+          if (inst.kind === 'add' && inst.checksum !== undefined) {
+            const got = sha256Digest(body);
+            if (got !== inst.checksum) throw new InvalidParameterError(`digest mismatch ${inst.checksum}: ${got}`);
+          }
           await writeInto(name, body, root, dest, { ...copyOpts, fileMode: 0o600, ...(mtime ? { mtime } : {}) });
         } else if (inst.kind === 'add' && !fromStage && (await lstat(it.host)).isFile() && (await archiveKind(it.host))) {
           await extractArchive(it.host, root, dest);

@@ -2,7 +2,7 @@ import type { Route } from '../api-server.js';
 import type { ApiServices } from '../api-services.js';
 import type { ApiContext } from '../api-context.js';
 import { InvalidParameterError, NotImplementedError, errorMessage } from '../../common/errors.js';
-import { BuildStepError, checkBuildRequest, type BuildMessage, type BuildRequest } from '../../build/index.js';
+import { BuildStepError, DockerfileSyntaxError, checkBuildRequest, type BuildMessage, type BuildRequest } from '../../build/index.js';
 
 function jsonObject<T>(ctx: ApiContext, key: string): Record<string, T> {
   const raw = ctx.query.string(key);
@@ -46,17 +46,23 @@ export function buildRoutes(s: ApiServices): Route[] {
         const ac = new AbortController();
         ctx.res?.on('close', () => { if (!ctx.res?.writableFinished) ac.abort(); });
         req.signal = ac.signal;
-        const out = ctx.startStream('application/json');
-        const write = (m: BuildMessage): void => { if (!ac.signal.aborted) out.write(JSON.stringify(m) + '\r\n'); };
+        // The status line goes out with the first message: an error before it (a Dockerfile
+        // syntax error, a missing target) is a plain HTTP error, as with Docker.
+        let out: NodeJS.WritableStream | undefined;
+        const write = (m: BuildMessage): void => {
+          out ??= ctx.startStream('application/json');
+          if (!ac.signal.aborted) out.write(JSON.stringify(m) + '\r\n');
+        };
         try {
           await s.builder.build(req, write);
         } catch (err) {
+          if (!out) throw err instanceof DockerfileSyntaxError ? new InvalidParameterError(err.message, { cause: err }) : err;
           const message = errorMessage(err);
           write(err instanceof BuildStepError
             ? { errorDetail: { code: err.code, message }, error: message }
             : { errorDetail: { message }, error: message });
         }
-        out.end();
+        out?.end();
       },
     },
     {

@@ -43,7 +43,7 @@ async function build(dir: string, query = ''): Promise<{ status: number; msgs: M
     req.on('error', reject);
     req.end(tar);
   });
-  if (r.status !== 200) return { status: r.status, msgs: [], text: r.body };
+  if (r.status !== 200) return { status: r.status, msgs: [], text: r.body, error: { message: (JSON.parse(r.body) as { message: string }).message } };
   const msgs = r.body.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as Msg);
   const text = msgs.map((m) => m.stream ?? '').join('');
   const out: { status: number; msgs: Msg[]; text: string; id?: string; error?: Msg['errorDetail'] } = { status: r.status, msgs, text };
@@ -250,6 +250,7 @@ test('image config matches the Dockerfile', async () => {
 
 test('errors: file:line syntax errors, failing RUN with its code, sources outside the context', async () => {
   const syntax = await build(context({ 'Dockerfile': 'FROM busybox\n# c\nRUNN x\n' }));
+  assert.equal(syntax.status, 400, 'a syntax error is found before the stream starts');
   assert.equal(syntax.error!.message, 'Dockerfile:3: unknown instruction: RUNN');
   const before = await containerCount();
   const failing = await build(context({ 'Dockerfile': 'FROM busybox\nRUN echo about to fail && exit 3\n' }));
@@ -277,4 +278,33 @@ test('errors: file:line syntax errors, failing RUN with its code, sources outsid
   assert.match(cacheMount.text, /cached-mount-ok/);
   const url = await build(context({ 'Dockerfile': 'FROM busybox\nADD http://127.0.0.1:9/nothing /x\n' }));
   assert.match(url.error!.message, /ADD failed: failed to download http:\/\/127.0.0.1:9\/nothing/);
+});
+
+test('ADD from a URL: downloaded with mode 0600 and its Last-Modified time; --checksum verified', async () => {
+  const { createServer } = await import('node:http');
+  const { createHash } = await import('node:crypto');
+  const body = 'remote content\n';
+  const server = createServer((req, res) => {
+    if (req.url === '/files/remote.txt') {
+      res.writeHead(200, { 'Last-Modified': 'Wed, 21 Oct 2015 07:28:00 GMT', 'Content-Length': Buffer.byteLength(body) });
+      res.end(body);
+    } else {
+      res.writeHead(404);
+      res.end();
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  try {
+    const sum = `sha256:${createHash('sha256').update(body).digest('hex')}`;
+    const ok = await build(context({ 'Dockerfile': `FROM busybox\nADD --checksum=${sum} http://127.0.0.1:${port}/files/remote.txt /dl/\nRUN stat -c "%a %Y" /dl/remote.txt > /stat\n` }), 't=berth-add-url');
+    assert.equal(ok.error, undefined, ok.text);
+    assert.equal(await runImage('berth-add-url', ['cat', '/dl/remote.txt', '/stat']), `${body}600 1445412480\n`);
+    const bad = await build(context({ 'Dockerfile': `FROM busybox\nADD --checksum=sha256:${'0'.repeat(64)} http://127.0.0.1:${port}/files/remote.txt /x\n` }));
+    assert.match(bad.error!.message, /ADD failed: digest mismatch/);
+    const missing = await build(context({ 'Dockerfile': `FROM busybox\nADD http://127.0.0.1:${port}/nope /x\n` }));
+    assert.match(missing.error!.message, /failed to download http:\/\/127\.0\.0\.1:\d+\/nope: unexpected status 404/);
+  } finally {
+    server.close();
+  }
 });
