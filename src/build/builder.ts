@@ -1,20 +1,21 @@
 import { createHash } from 'node:crypto';
-import { lstat, mkdir, open, readFile, rm } from 'node:fs/promises';
-import { join, posix } from 'node:path';
+import { mkdir, rm } from 'node:fs/promises';
+import { dirname, join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
-import { Readable as NodeReadable } from 'node:stream';
 import { EngineError, InvalidParameterError, NotFoundError, SystemError, errorMessage } from '../common/errors.js';
 import { randomId, sha256Digest, shortId, type ChainId, type ImageId } from '../common/ids.js';
 import type { Logger } from '../common/log.js';
 import { familiarString, formatReference, parseReference, withDefaultTag } from '../common/reference.js';
 import type { Db } from '../store/index.js';
 import { hostArchitecture, type ImageConfig, type ImageRunConfig, type ImageService } from '../image/index.js';
-import { applyTar, type LayerStore } from '../layer/index.js';
+import type { LayerStore } from '../layer/index.js';
 import { BuildCache } from './build-cache.js';
 import type { BuildContainerPort } from './build-port.js';
 import { BuildContext, resolveInRoot } from './context/build-context.js';
-import { checksumTree, copyInto, parseChmod, resolveOwner, writeInto, type Owner } from './file-copy.js';
+import { parseChmod, resolveOwner, type Owner } from './file-copy.js';
+import { applyCopyItems, checksumItems, resolveCopyItems, type CopySpec } from './copy-sources.js';
+import { dockerRunConfig, envLookup, expandPorts, goDuration, goQuoteList, setEnv } from './run-config.js';
+import { ScratchRootfs } from './scratch-rootfs.js';
 import {
   DockerfileSyntaxError, expandInstruction, parseDockerfileText, toInstruction, parseDockerfile,
   type Dockerfile, type Instruction, type InstructionOf, type Stage, type CommandForm, type HealthcheckSpec,
@@ -80,25 +81,6 @@ interface StageState {
   cmdSet: boolean;
 }
 
-/** The run config with Docker's field set and order (what the classic builder writes). */
-function dockerRunConfig(c: ImageRunConfig): ImageRunConfig {
-  const out: ImageRunConfig = {
-    Hostname: c.Hostname ?? '', Domainname: c.Domainname ?? '', User: c.User ?? '',
-    AttachStdin: false, AttachStdout: false, AttachStderr: false,
-  };
-  if (c.ExposedPorts && Object.keys(c.ExposedPorts).length) out.ExposedPorts = c.ExposedPorts;
-  Object.assign(out, { Tty: false, OpenStdin: false, StdinOnce: false, Env: c.Env ?? null, Cmd: c.Cmd ?? null });
-  if (c.Healthcheck) out.Healthcheck = c.Healthcheck;
-  if (c.ArgsEscaped) out.ArgsEscaped = c.ArgsEscaped;
-  Object.assign(out, {
-    Image: c.Image ?? '', Volumes: c.Volumes ?? null, WorkingDir: c.WorkingDir ?? '', Entrypoint: c.Entrypoint ?? null,
-    OnBuild: c.OnBuild ?? null, Labels: c.Labels ?? null,
-  });
-  if (c.StopSignal) out.StopSignal = c.StopSignal;
-  if (c.Shell && c.Shell.length) out.Shell = c.Shell;
-  return out;
-}
-
 function stateId(s: StageState): ImageId {
   return sha256Digest(JSON.stringify(s.config)) as string as ImageId;
 }
@@ -130,74 +112,19 @@ function checkPlatform(p: string): void {
   }
 }
 
-/** Go's %q of a string list: ["a" "b"]. */
-function goQuoteList(list: string[]): string {
-  return `[${list.map((s) => JSON.stringify(s)).join(' ')}]`;
-}
-
-function goDuration(ns: number | undefined): string {
-  if (!ns) return '0s';
-  let rest = ns / 1e9;
-  let out = '';
-  const h = Math.floor(rest / 3600);
-  if (h) { out += `${h}h`; rest -= h * 3600; }
-  const m = Math.floor(rest / 60);
-  if (h || m) { out += `${m}m`; rest -= m * 60; }
-  return `${out}${Number(rest.toFixed(9))}s`;
-}
-
-function envLookup(env: string[], args: Map<string, string | undefined>): (name: string) => string | undefined {
-  return (name) => {
-    for (let i = env.length - 1; i >= 0; i--) {
-      const e = env[i]!;
-      const eq = e.indexOf('=');
-      if (e.slice(0, eq) === name) return e.slice(eq + 1);
-    }
-    return args.get(name);
-  };
-}
-
-function setEnv(env: string[], key: string, value: string): string[] {
-  const out = env.filter((e) => e.slice(0, e.indexOf('=') < 0 ? e.length : e.indexOf('=')) !== key);
-  const idx = env.findIndex((e) => e.slice(0, e.indexOf('=')) === key);
-  if (idx >= 0) {
-    const copy = [...env];
-    copy[idx] = `${key}=${value}`;
-    return copy;
-  }
-  return [...out, `${key}=${value}`];
-}
-
-function expandPorts(ports: string[]): string[] {
-  const out: string[] = [];
-  for (const p of ports) {
-    const m = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/i.exec(p);
-    if (!m) throw new InvalidParameterError(`Invalid containerPort: ${p}`);
-    const proto = (m[3] ?? 'tcp').toLowerCase();
-    const from = Number(m[1]);
-    const to = m[2] ? Number(m[2]) : from;
-    if (to < from) throw new InvalidParameterError(`Invalid range specified for container port: ${p}`);
-    for (let i = from; i <= to; i++) out.push(`${i}/${proto}`);
-  }
-  return out;
-}
-
-function isArchive(head: Buffer): 'gzip' | 'tar' | undefined {
-  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
-  if (head.length >= 262 && head.subarray(257, 262).toString('latin1') === 'ustar') return 'tar';
-  return undefined;
-}
-
 /** The classic builder: Dockerfile steps into images, with the layer cache. */
 export class Builder {
   readonly cache: BuildCache;
+  private readonly scratch: ScratchRootfs;
 
   constructor(private readonly o: BuilderOptions) {
     this.cache = new BuildCache(o.db);
+    this.scratch = new ScratchRootfs(o.layers, join(dirname(o.tmpRoot), 'scratch-layers'));
   }
 
   /** Removes leftovers of builds interrupted by a daemon stop. */
   async sweep(): Promise<void> {
+    await this.scratch.sweep();
     await rm(this.o.tmpRoot, { recursive: true, force: true });
     await mkdir(this.o.tmpRoot, { recursive: true, mode: 0o700 });
   }
@@ -228,7 +155,7 @@ export class Builder {
   /** Runs a build; messages go to `out`; resolves with the image id, or rejects (reported in-band). */
   async build(req: BuildRequest, out: (m: BuildMessage) => void): Promise<ImageId> {
     const tags = checkBuildRequest(req);
-    const run = new BuildRun(this.o, this.cache, req, out, tags);
+    const run = new BuildRun(this.o, this.cache, this.scratch, req, out, tags);
     try {
       return await run.execute();
     } finally {
@@ -253,6 +180,7 @@ class BuildRun {
   constructor(
     private readonly o: BuilderOptions,
     private readonly cache: BuildCache,
+    private readonly scratch: ScratchRootfs,
     private readonly req: BuildRequest,
     private readonly out: (m: BuildMessage) => void,
     private readonly tags: string[],
@@ -564,7 +492,7 @@ class BuildRun {
         const createdBy = this.nop(state, `WORKDIR ${clean}`, false);
         const key = this.cacheKey(state, createdBy);
         if (this.tryCache(state, key)) return;
-        const { layer } = await this.withRootfs(state.topLayer, async (root) => {
+        const { layer } = await this.scratch.with(state.topLayer, async (root) => {
           const { path } = await resolveInRoot(root, clean, { followLast: true });
           await mkdir(path, { recursive: true, mode: 0o755 });
         }, { commit: true });
@@ -735,191 +663,59 @@ class BuildRun {
     }
   }
 
-  /** Mounts a scratch rw layer over `top`, lets `fn` work in it, and returns what it changed as a layer. */
-  private async withRootfs<T>(top: ChainId | null, fn: (root: string) => Promise<T>, opts: { commit: boolean }): Promise<{ value: T; layer?: { chainId: ChainId; diffId: string } }> {
-    const id = `build-${randomId().slice(0, 24)}`;
-    await this.o.layers.createRwLayer(id, top);
-    try {
-      const root = await this.o.layers.mountRw(id);
-      let value: T;
-      try {
-        value = await fn(root);
-      } finally {
-        await this.o.layers.unmountRw(id);
-      }
-      if (!opts.commit) return { value };
-      const reg = await this.o.layers.register(await this.o.layers.diffRw(id), top);
-      return { value, layer: reg };
-    } finally {
-      await this.o.layers.removeRwLayer(id).catch(() => undefined);
-    }
-  }
-
   private async copyStep(state: StageState, inst: InstructionOf<'copy' | 'add'>): Promise<void> {
     const upper = inst.kind.toUpperCase();
     const workdir = cfg(state).WorkingDir || '/';
-    let dest = inst.dest.startsWith('/') ? inst.dest : posix.join(workdir, inst.dest) + (inst.dest.endsWith('/') || inst.dest === '.' ? '/' : '');
-    if (dest === '') dest = '/';
+    const dest = inst.dest.startsWith('/')
+      ? inst.dest
+      : posix.join(workdir, inst.dest) + (inst.dest.endsWith('/') || inst.dest === '.' ? '/' : '');
     const mode = inst.chmod !== undefined ? parseChmod(inst.chmod) : undefined;
 
-    // Where the sources come from: the context, another stage, or an image.
-    let srcTop: ChainId | null = null;
-    let fromStage = false;
+    // Where the sources come from: the context, or the layers of another stage or image.
+    let source: { top: ChainId | null } | undefined;
     if (inst.kind === 'copy' && inst.from !== undefined) {
       const ref = inst.from.toLowerCase();
       let idx = this.df.stages.findIndex((s) => s.name === ref);
       if (idx < 0 && /^\d+$/.test(ref)) idx = Number(ref);
       const st = this.stageStates.get(idx);
       if (idx >= 0 && st) {
-        srcTop = st.topLayer;
-        fromStage = true;
+        source = { top: st.topLayer };
       } else if (idx >= 0 && idx < this.df.stages.length) {
         throw new InvalidParameterError(`invalid from flag value ${inst.from}: refers to current build stage`);
       } else {
         const rec = this.o.images.store.findByName(inst.from);
         if (!rec) throw new NotFoundError(`invalid from flag value ${inst.from}: No such image: ${inst.from}`);
-        srcTop = rec.topLayer;
-        fromStage = true;
+        source = { top: rec.topLayer };
       }
     }
-
-    const heredocFor = (src: string): { name: string; content: string } | undefined => {
-      if (!src.startsWith('<<')) return undefined;
-      const name = src.replace(/^<<-?/, '').replace(/^["']|["']$/g, '');
-      const hd = inst.heredocs.find((h) => h.name === name);
-      return hd ? { name, content: hd.content } : undefined;
+    const spec: CopySpec = {
+      kind: inst.kind, sources: inst.sources, heredocs: inst.heredocs, dest,
+      fromLayers: source !== undefined,
+      ...(inst.kind === 'add' && inst.checksum !== undefined ? { checksum: inst.checksum } : {}),
     };
+    const inSources = <T>(fn: (root: string) => Promise<T>): Promise<T> => (source
+      ? this.scratch.with(source.top, fn, { commit: false }).then((r) => r.value)
+      : fn(this.ctx!.root));
 
-    const run = async (srcRoot: string | undefined): Promise<void> => {
-      const ctxRoot = fromStage ? srcRoot! : this.ctx!.root;
-      const items: Array<{ kind: 'path'; host: string; rel: string } | { kind: 'heredoc'; name: string; content: string } | { kind: 'url'; url: string }> = [];
-      for (const src of inst.sources) {
-        const hd = heredocFor(src);
-        if (hd) { items.push({ kind: 'heredoc', ...hd }); continue; }
-        if (/^https?:\/\//i.test(src)) {
-          if (inst.kind === 'copy') throw new InvalidParameterError('source can\'t be a URL for COPY');
-          items.push({ kind: 'url', url: src });
-          continue;
-        }
-        if (inst.kind === 'add' && inst.checksum !== undefined) throw new InvalidParameterError('checksum can\'t be specified for non-HTTP(S) sources');
-        const ctx = BuildContext.at(ctxRoot);
-        for (const rel of await ctx.sources(src)) {
-          const { path } = await resolveInRoot(ctxRoot, rel, { followLast: true });
-          items.push({ kind: 'path', host: path, rel });
-        }
-      }
-      if (items.length > 1 && !dest.endsWith('/')) {
-        throw new InvalidParameterError(`When using ${upper} with more than one source file, the destination must be a directory and end with a /`);
-      }
-      this.pendingItems = items;
-    };
-
-    // First pass: resolve the sources and checksum them for the cache key.
-    const collect = async (srcRoot: string | undefined): Promise<string> => {
-      await run(srcRoot);
-      const parts: string[] = [];
-      for (const it of this.pendingItems) {
-        if (it.kind === 'path') parts.push(`${it.rel}:${await checksumTree(it.host)}`);
-        else if (it.kind === 'heredoc') parts.push(`heredoc:${it.name}:${sha256Digest(it.content)}`);
-        else parts.push(`url:${it.url}`);
-      }
-      const first = this.pendingItems[0];
-      this.pendingKind = this.pendingItems.length > 1 ? 'multi' : first?.kind === 'path' && (await lstat(first.host)).isDirectory() ? 'dir' : 'file';
-      return createHash('sha256').update(parts.join('\n')).digest('hex');
-    };
-
-    const apply = async (root: string): Promise<void> => {
-      const owner: Owner = inst.chown !== undefined ? await resolveOwner(inst.chown, root) : { uid: 0, gid: 0 };
-      for (const it of this.pendingItems) {
-        const copyOpts = mode !== undefined ? { owner, mode } : { owner };
-        if (it.kind === 'heredoc') {
-          await writeInto(it.name, Buffer.from(it.content), root, dest, { ...copyOpts, fileMode: 0o644 });
-        } else if (it.kind === 'url') {
-          const { body, name, mtime } = await download(it.url, this.req.signal);
-          if (inst.kind === 'add' && inst.checksum !== undefined) {
-            const got = sha256Digest(body);
-            if (got !== inst.checksum) throw new InvalidParameterError(`digest mismatch ${inst.checksum}: ${got}`);
-          }
-          await writeInto(name, body, root, dest, { ...copyOpts, fileMode: 0o600, ...(mtime ? { mtime } : {}) });
-        } else if (inst.kind === 'add' && !fromStage && (await lstat(it.host)).isFile() && (await archiveKind(it.host))) {
-          await extractArchive(it.host, root, dest);
-        } else {
-          await copyInto(it.host, root, dest, copyOpts);
-        }
-      }
-    };
-
-    let hash: string;
-    if (fromStage) {
-      // The source stage's files are read through a temporary mount of its layers.
-      const { value } = await this.withRootfs(srcTop, async (srcRoot) => {
-        const h = await collect(srcRoot);
-        return { h, srcRoot };
-      }, { commit: false });
-      hash = value.h;
-    } else {
-      hash = await collect(undefined);
-    }
-    const kindWord = this.pendingKind;
-    const createdBy = this.nop(state, `${upper} ${inst.from !== undefined ? `--from=${inst.from} ` : ''}${inst.chown !== undefined ? `--chown=${inst.chown} ` : ''}${inst.chmod !== undefined ? `--chmod=${inst.chmod} ` : ''}${kindWord}:${hash} in ${inst.dest} `, false);
+    // The cache key needs the sources' checksum, taken before anything is written.
+    const { hash, kind } = await inSources(async (root) => checksumItems(await resolveCopyItems(spec, root)));
+    const flags = `${inst.from !== undefined ? `--from=${inst.from} ` : ''}${inst.chown !== undefined ? `--chown=${inst.chown} ` : ''}${inst.chmod !== undefined ? `--chmod=${inst.chmod} ` : ''}`;
+    const createdBy = this.nop(state, `${upper} ${flags}${kind}:${hash} in ${inst.dest} `, false);
     const key = this.cacheKey(state, createdBy, hash);
     if (this.tryCache(state, key)) return;
 
-    let result: { chainId: ChainId; diffId: string };
-    if (fromStage) {
-      // Mount the source again (its earlier mount ended) and copy into the stage's rootfs.
-      const r = await this.withRootfs(srcTop, async (srcRoot) => {
-        await run(srcRoot);
-        return (await this.withRootfs(state.topLayer, apply, { commit: true })).layer!;
-      }, { commit: false });
-      result = r.value;
-    } else {
-      result = (await this.withRootfs(state.topLayer, apply, { commit: true })).layer!;
-    }
-    await this.commitLayer(state, createdBy, result, key);
+    const layer = await inSources(async (root) => {
+      const items = await resolveCopyItems(spec, root);
+      const { layer } = await this.scratch.with(state.topLayer, async (rootfs) => {
+        const owner: Owner = inst.chown !== undefined ? await resolveOwner(inst.chown, rootfs) : { uid: 0, gid: 0 };
+        await applyCopyItems(spec, items, rootfs, mode !== undefined ? { owner, mode } : { owner }, this.req.signal);
+      }, { commit: true });
+      return layer!;
+    });
+    await this.commitLayer(state, createdBy, layer, key);
   }
-
-  private pendingKind = 'file';
-  private pendingItems: Array<{ kind: 'path'; host: string; rel: string } | { kind: 'heredoc'; name: string; content: string } | { kind: 'url'; url: string }> = [];
 }
 
 function cfg(state: StageState): ImageRunConfig {
   return state.config.config!;
-}
-
-async function archiveKind(path: string): Promise<'gzip' | 'tar' | undefined> {
-  const fh = await open(path, 'r');
-  try {
-    const buf = Buffer.alloc(262);
-    const { bytesRead } = await fh.read(buf, 0, 262, 0);
-    return isArchive(buf.subarray(0, bytesRead));
-  } finally {
-    await fh.close();
-  }
-}
-
-/** ADD of a local archive: its contents are unpacked into the destination directory. */
-async function extractArchive(path: string, root: string, dest: string): Promise<void> {
-  const { path: dir } = await resolveInRoot(root, dest, { followLast: true });
-  await mkdir(dir, { recursive: true });
-  const kind = await archiveKind(path);
-  const data = await readFile(path);
-  const input = NodeReadable.from([data]);
-  await applyTar(kind === 'gzip' ? input.pipe(createGunzip()) : input, dir, { whiteouts: 'vfs' });
-}
-
-async function download(url: string, signal?: AbortSignal): Promise<{ body: Buffer; name: string; mtime?: Date }> {
-  let res: Response;
-  try {
-    const timeout = AbortSignal.timeout(30_000);
-    res = await fetch(url, { signal: signal ? AbortSignal.any([signal, timeout]) : timeout, redirect: 'follow' });
-  } catch (err) {
-    const cause = (err as { cause?: unknown }).cause;
-    throw new InvalidParameterError(`failed to download ${url}: ${errorMessage(cause ?? err)}`);
-  }
-  if (!res.ok) throw new InvalidParameterError(`failed to download ${url}: unexpected status ${res.status} ${res.statusText}`);
-  const body = Buffer.from(await res.arrayBuffer());
-  const name = posix.basename(new URL(url).pathname) || 'index.html';
-  const lm = res.headers.get('last-modified');
-  return lm ? { body, name, mtime: new Date(lm) } : { body, name };
 }
