@@ -31,7 +31,7 @@ export const TOP_COMMANDS: Record<string, Loader> = {
   'volume rm': async () => (await import('./commands/volume-commands.js')).volumeRmCommand,
   'volume prune': async () => (await import('./commands/volume-commands.js')).volumePruneCommand,
   build: async () => (await import('./commands/build-command.js')).buildCommand,
-  builder: async () => (await import('./commands/builder-command.js')).builderPruneCommand,
+  'builder prune': async () => (await import('./commands/builder-command.js')).builderPruneCommand,
 };
 
 /** `berth container X` and `berth image X`: sub-name -> top-level command. */
@@ -41,7 +41,7 @@ export const MANAGEMENT_COMMANDS: Record<string, Record<string, string>> = {
     restart: 'restart', rm: 'rm', remove: 'rm', logs: 'logs', wait: 'wait', rename: 'rename', attach: 'attach',
     inspect: 'inspect:container',
   },
-  builder: { build: 'build', prune: 'builder:prune' },
+  builder: { build: 'build', prune: 'builder prune' },
   image: {
     build: 'build', ls: 'images', list: 'images', rm: 'rmi', remove: 'rmi', tag: 'tag', history: 'history', import: 'import',
     inspect: 'inspect:image',
@@ -55,7 +55,6 @@ export const MANAGEMENT_COMMANDS: Record<string, Record<string, string>> = {
 /** One line per command for `berth --help` (the commands themselves load lazily). */
 export const OTHER_COMMAND_SUMMARIES: Record<string, string> = {
   build: 'Build an image from a Dockerfile',
-  builder: 'Manage builds',
   attach: "Connect this terminal to a running container's input and output",
   create: 'Create a container without starting it',
   history: 'Show the layers an image was built from',
