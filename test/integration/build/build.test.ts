@@ -308,3 +308,12 @@ test('ADD from a URL: downloaded with mode 0600 and its Last-Modified time; --ch
     server.close();
   }
 });
+
+test('RUN after VOLUME: writes under the volume are not committed, and no volume is left behind', async () => {
+  const before = ((await d.api('GET', '/volumes')).json() as { Volumes: unknown[] | null }).Volumes?.length ?? 0;
+  const r = await build(context({ 'Dockerfile': 'FROM busybox\nRUN mkdir /data && echo kept > /data/before\nVOLUME /data\nRUN echo lost > /data/after && echo outside > /outside\n' }), 't=berth-volume');
+  assert.equal(r.error, undefined, r.text);
+  assert.equal(await runImage('berth-volume', ['sh', '-c', 'ls /data; cat /outside']), 'before\noutside\n');
+  const after = ((await d.api('GET', '/volumes')).json() as { Volumes: unknown[] | null }).Volumes?.length ?? 0;
+  assert.equal(after, before);
+});
