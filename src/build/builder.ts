@@ -665,6 +665,12 @@ class BuildRun {
 
   private async copyStep(state: StageState, inst: InstructionOf<'copy' | 'add'>): Promise<void> {
     const upper = inst.kind.toUpperCase();
+    for (const [flag] of inst.node.flags) {
+      // Flags that would change what is copied are refused rather than ignored.
+      if (flag === 'parents' || flag === 'exclude' || flag === 'keep-git-dir') {
+        throw new InvalidParameterError(`${upper} --${flag} is not supported by this builder`);
+      }
+    }
     const workdir = cfg(state).WorkingDir || '/';
     const dest = inst.dest.startsWith('/')
       ? inst.dest

@@ -273,6 +273,8 @@ test('errors: file:line syntax errors, failing RUN with its code, sources outsid
   assert.match(platform.text, /not supported/);
   const secret = await build(context({ 'Dockerfile': 'FROM busybox\nRUN --mount=type=secret,id=x cat /run/secrets/x\n' }));
   assert.match(secret.error!.message, /RUN --mount=type=secret is not supported/);
+  const exclude = await build(context({ 'Dockerfile': 'FROM busybox\nCOPY --exclude=*.md . /x\n' }));
+  assert.match(exclude.error!.message, /COPY --exclude is not supported/);
   const cacheMount = await build(context({ 'dockerfile': 'FROM busybox\nRUN --mount=type=cache,target=/c echo cached-mount-ok\n' }));
   assert.equal(cacheMount.error, undefined, cacheMount.text);
   assert.match(cacheMount.text, /cached-mount-ok/);
