@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { EngineError, InvalidParameterError, NotFoundError, SystemError, errorMessage } from '../common/errors.js';
@@ -616,14 +616,24 @@ class BuildRun {
     const shell = this.shell(state);
     let argv: string[];
     const cmd: CommandForm = inst.command;
+    let script: { path: string; content: string } | undefined;
     if ('exec' in cmd) argv = cmd.exec;
     else if (inst.heredocs.length === 1 && cmd.shell.trim().replace(/^<<-?["']?/, '').replace(/["']$/, '') === inst.heredocs[0]!.name) {
-      argv = [...shell, inst.heredocs[0]!.content];
+      const content = inst.heredocs[0]!.content;
+      if (content.startsWith('#!')) {
+        // A script with its own interpreter runs as a file, as BuildKit does; the file is
+        // removed again before the step's changes are taken.
+        script = { path: `/.berth-heredoc-${randomId().slice(0, 12)}`, content };
+        argv = [script.path];
+      } else {
+        argv = [...shell, content];
+      }
     } else if (inst.heredocs.length) {
       argv = [...shell, `${cmd.shell}\n${inst.heredocs.map((h) => `${h.content}${h.name}\n`).join('')}`];
     } else argv = [...shell, cmd.shell];
     const args = this.runArgs(state);
-    const createdBy = `${args.length ? `|${args.length} ${args.join(' ')} ` : ''}${argv.join(' ')}`;
+    const shown = script ? [...shell, script.content] : argv;
+    const createdBy = `${args.length ? `|${args.length} ${args.join(' ')} ` : ''}${shown.join(' ')}`;
     const key = this.cacheKey(state, createdBy, JSON.stringify([inst.network ?? '']));
     if (this.tryCache(state, key)) return;
     const image = await this.register(state, { keep: false });
@@ -647,11 +657,23 @@ class BuildRun {
       await this.o.containers.remove(id);
       if (announce) this.say(`Removing intermediate container ${shortId(id)}\n`);
     };
+    const inRw = async (fn: (root: string) => Promise<void>): Promise<void> => {
+      const root = await this.o.layers.mountRw(id);
+      try { await fn(root); } finally { await this.o.layers.unmountRw(id); }
+    };
     try {
+      if (script) {
+        const s = script;
+        await inRw((root) => writeFile(join(root, s.path), s.content, { mode: 0o755 }));
+      }
       const code = await this.o.containers.run(id, (data) => this.say(data.toString('utf8')), this.req.signal);
+      if (script) {
+        const s = script;
+        await inRw((root) => rm(join(root, s.path), { force: true }));
+      }
       if (code !== 0) {
         if (this.req.rm || this.req.forceRm) await removeContainer(false).catch(() => undefined);
-        throw new BuildStepError(`The command '${argv.join(' ')}' returned a non-zero code: ${code}`, code);
+        throw new BuildStepError(`The command '${shown.join(' ')}' returned a non-zero code: ${code}`, code);
       }
       const tar = await this.o.layers.diffRw(id);
       const reg = await this.o.layers.register(tar, state.topLayer);

@@ -319,3 +319,12 @@ test('RUN after VOLUME: writes under the volume are not committed, and no volume
   const after = ((await d.api('GET', '/volumes')).json() as { Volumes: unknown[] | null }).Volumes?.length ?? 0;
   assert.equal(after, before);
 });
+
+test('RUN heredocs: a script with a shebang runs as a file and leaves nothing behind; others go to the shell', async () => {
+  const r = await build(context({
+    'Dockerfile': 'FROM busybox\nRUN <<EOF\n#!/bin/sh -e\necho "script ran as $0" > /script-out\nEOF\nRUN <<EOF\necho plain > /plain-out\nEOF\nRUN cat <<A > /cat-out\nfrom cat\nA\n',
+  }), 't=berth-heredoc');
+  assert.equal(r.error, undefined, r.text);
+  const out = await runImage('berth-heredoc', ['sh', '-c', 'cat /script-out /plain-out /cat-out; ls -a / | grep -c berth-heredoc || true']);
+  assert.match(out, /^script ran as \/\.berth-heredoc-[0-9a-f]{12}\nplain\nfrom cat\n0\n$/);
+});
