@@ -116,6 +116,8 @@ function checkPlatform(p: string): void {
 export class Builder {
   readonly cache: BuildCache;
   private readonly scratch: ScratchRootfs;
+  /** Builds in progress. */
+  private active = 0;
 
   constructor(private readonly o: BuilderOptions) {
     this.cache = new BuildCache(o.db);
@@ -137,6 +139,8 @@ export class Builder {
     const tops = this.cache.tops();
     const deleted = this.cache.clear();
     let reclaimed = 0;
+    // A running build may stand on layers only the cache named: keep layers until none runs.
+    if (this.active > 0) return { deleted, reclaimed };
     for (const top of tops) {
       let cur: ChainId | null = top;
       while (cur) {
@@ -156,9 +160,15 @@ export class Builder {
   async build(req: BuildRequest, out: (m: BuildMessage) => void): Promise<ImageId> {
     const tags = checkBuildRequest(req);
     const run = new BuildRun(this.o, this.cache, this.scratch, req, out, tags);
+    this.active++;
     try {
       return await run.execute();
+    } catch (err) {
+      // A quiet build shows what it held back when it fails, as Docker's does.
+      if (req.quiet && run.heldBack) out({ stream: run.heldBack });
+      throw err;
     } finally {
+      this.active--;
       await run.cleanup();
     }
   }
@@ -189,8 +199,12 @@ class BuildRun {
     this.file = posix.basename(req.dockerfile || 'Dockerfile');
   }
 
+  /** Output a quiet build held back (shown only if it fails). */
+  heldBack = '';
+
   private say(text: string): void {
     if (!this.req.quiet) this.out({ stream: text });
+    else if (this.heldBack.length < 1 << 20) this.heldBack += text;
   }
 
   async cleanup(): Promise<void> {

@@ -127,7 +127,8 @@ export const buildCommand: CommandSpec = {
     let imageId = '';
     const quiet = flags.bool('quiet');
     const sink = quiet ? new (await import('node:stream')).PassThrough() : ctx.stdout;
-    if (quiet) (sink as import('node:stream').PassThrough).resume();
+    let held = '';
+    if (quiet) sink.on('data', (b: Buffer) => { held += b.toString(); });
     const onAux = (aux: unknown): void => {
       const id = (aux as { ID?: string }).ID;
       if (id) imageId = id;
@@ -136,7 +137,10 @@ export const buildCommand: CommandSpec = {
       if (!quiet && ctx.stdout.isTTY && !ctx.env['BERTH_BUILD_PLAIN']) await displayBuildCompact(res, ctx.stdout, onAux);
       else await displayJSONMessages(res, sink, { onAux });
     } catch (err) {
-      if (err instanceof JSONMessageError) throw new StatusError(err.message, err.code || 1);
+      if (err instanceof JSONMessageError) {
+        if (quiet) ctx.stderr.write(held);
+        throw new StatusError(err.message, err.code || 1);
+      }
       throw err;
     }
     if (quiet && imageId) ctx.out(imageId);

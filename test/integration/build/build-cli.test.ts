@@ -68,6 +68,10 @@ test('berth build - reads a Dockerfile from stdin; failures exit with the step c
   const bad = d.berth(['build', '-'], { input: 'FROM busybox\nRUN exit 4\n' });
   assert.equal(bad.code, 4);
   assert.match(bad.stderr, /The command '\/bin\/sh -c exit 4' returned a non-zero code: 4/);
+  const quiet = d.berth(['build', '-q', '-'], { input: 'FROM busybox\nRUN echo quiet-$((40+2)) && exit 2\n' });
+  assert.equal(quiet.code, 2);
+  assert.match(quiet.stderr, /returned a non-zero code: 2/);
+  assert.match(quiet.stderr, /quiet-42\n/, 'a failing quiet build shows the held-back output');
   const syntax = d.berth(['build', '-'], { input: 'FROM busybox\nRUNN x\n' });
   assert.equal(syntax.code, 1);
   assert.match(syntax.stderr, /Dockerfile:2: unknown instruction: RUNN/);
@@ -95,6 +99,9 @@ for (const cli of CLIS) {
     const bad = spawnSync(cli.path, ['build', '-'], { env, input: 'FROM busybox\nRUN exit 5\n', encoding: 'utf8' });
     assert.equal(bad.status, 5);
     assert.match(bad.stderr, /returned a non-zero code: 5/);
+    const quiet = spawnSync(cli.path, ['build', '-q', '-'], { env, input: 'FROM busybox\nRUN echo quiet-$((40+2)) && exit 2\n', encoding: 'utf8' });
+    assert.equal(quiet.status, 2);
+    assert.match(quiet.stderr, /quiet-42\n/);
     const syntax = spawnSync(cli.path, ['build', '-'], { env, input: 'FROM busybox\nRUNN x\n', encoding: 'utf8' });
     assert.equal(syntax.status, 1);
     assert.match(syntax.stderr, /Dockerfile:2: unknown instruction: RUNN/);
