@@ -23,4 +23,6 @@ export interface BuildContainerPort {
   /** Starts the container, streams its output, resolves with its exit code. */
   run(id: string, onOutput: (data: Buffer) => void, signal?: AbortSignal): Promise<number>;
   remove(id: string): Promise<void>;
+  /** Removes step containers a daemon crash left behind (builds do not survive restarts). */
+  removeLeftovers(): Promise<number>;
 }

@@ -126,6 +126,11 @@ export class Builder {
 
   /** Removes leftovers of builds interrupted by a daemon stop. */
   async sweep(): Promise<void> {
+    // Step containers of interrupted builds go in the background: start-up does not wait on them.
+    void this.o.containers.removeLeftovers().then(
+      (removed) => { if (removed) this.o.logger.info('removed build step containers left by an interrupted build', { removed }); },
+      (err: unknown) => this.o.logger.warn('removing leftover build step containers failed', { err: errorMessage(err) }),
+    );
     await this.scratch.sweep();
     await rm(this.o.tmpRoot, { recursive: true, force: true });
     await mkdir(this.o.tmpRoot, { recursive: true, mode: 0o700 });

@@ -1,6 +1,9 @@
 import type { ContainerService } from '../container/index.js';
 import type { BuildContainerPort, StepContainerSpec } from '../build/index.js';
 
+/** Marks the containers of build steps, so leftovers of a crash can be found at start-up. */
+const STEP_LABEL = 'com.berth.build.step';
+
 /** The builder's port onto the container service: RUN steps take the same path as `run`. */
 export function buildContainers(containers: ContainerService): BuildContainerPort {
   return {
@@ -14,6 +17,7 @@ export function buildContainers(containers: ContainerService): BuildContainerPor
         Env: spec.env,
         User: spec.user,
         WorkingDir: spec.workingDir,
+        Labels: { [STEP_LABEL]: 'true' },
         AttachStdout: true,
         AttachStderr: true,
         HostConfig: hostConfig,
@@ -34,6 +38,14 @@ export function buildContainers(containers: ContainerService): BuildContainerPor
     },
     async remove(id: string): Promise<void> {
       await containers.remove(id, { force: true, volumes: true });
+    },
+    async removeLeftovers(): Promise<number> {
+      let n = 0;
+      for (const rec of containers.all()) {
+        if (rec.config.Labels?.[STEP_LABEL] !== 'true') continue;
+        await containers.remove(rec.id, { force: true, volumes: true }).then(() => { n++; }, () => undefined);
+      }
+      return n;
     },
   };
 }

@@ -39,6 +39,7 @@ async function build(dir: string, query = ''): Promise<{ status: number; msgs: M
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+      res.on('error', reject);
     });
     req.on('error', reject);
     req.end(tar);
@@ -327,4 +328,30 @@ test('RUN heredocs: a script with a shebang runs as a file and leaves nothing be
   assert.equal(r.error, undefined, r.text);
   const out = await runImage('berth-heredoc', ['sh', '-c', 'cat /script-out /plain-out /cat-out; ls -a / | grep -c berth-heredoc || true']);
   assert.match(out, /^script ran as \/\.berth-heredoc-[0-9a-f]{12}\nplain\nfrom cat\n0\n$/);
+});
+
+test('a daemon crash mid-build leaves no step container and no scratch data after the restart', async () => {
+  const pending = build(context({ 'Dockerfile': 'FROM busybox\nRUN echo started && sleep 30\n' })).catch(() => undefined);
+  let running = false;
+  for (let i = 0; i < 100 && !running; i++) {
+    const list = (await d.api('GET', '/containers/json')).json() as Array<{ Labels: Record<string, string> }>;
+    running = list.some((c) => c.Labels['com.berth.build.step'] === 'true');
+    if (!running) await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.ok(running, 'the RUN step is running');
+  await d.crash();
+  await pending;
+  const t0 = Date.now();
+  await d.restart();
+  assert.ok(Date.now() - t0 < 10_000, 'start-up does not wait for the leftovers');
+  let left = -1;
+  for (let i = 0; i < 300 && left !== 0; i++) {
+    const after = (await d.api('GET', '/containers/json?all=1')).json() as Array<{ Labels: Record<string, string> }>;
+    left = after.filter((c) => c.Labels['com.berth.build.step'] === 'true').length;
+    if (left) await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(left, 0, 'the step container of the interrupted build is removed');
+  const { readdirSync } = await import('node:fs');
+  assert.deepEqual(readdirSync(join(d.dataRoot, 'build', 'tmp')), []);
+  assert.deepEqual(readdirSync(join(d.dataRoot, 'build', 'scratch-layers')), []);
 });
