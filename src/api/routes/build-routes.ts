@@ -20,6 +20,7 @@ export function buildRoutes(s: ApiServices): Route[] {
     {
       method: 'POST', path: '/build', handler: async (ctx) => {
         const q = ctx.query;
+        if (q.string('version') === '2') throw new InvalidParameterError('buildkit not supported by daemon: this berthd serves the classic builder (build with DOCKER_BUILDKIT=0)');
         if (q.string('remote')) throw new NotImplementedError('building from a remote context (git or URL) is not supported; send the context as a tar');
         const req: BuildRequest = {
           context: ctx.req,

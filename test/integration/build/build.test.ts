@@ -267,6 +267,9 @@ test('errors: file:line syntax errors, failing RUN with its code, sources outsid
   assert.match(missing.error!.message, /COPY failed: file not found in build context or excluded by .dockerignore: stat nope: file does not exist/);
   const noImage = await build(context({ 'Dockerfile': 'FROM nosuchimage:1\n' }));
   assert.match(noImage.error!.message, /No such image: nosuchimage:1/);
+  const buildkit = await build(context({ 'Dockerfile': 'FROM busybox\n' }), 'version=2');
+  assert.equal(buildkit.status, 400);
+  assert.match(buildkit.error!.message, /buildkit not supported by daemon/);
   const badTag = await build(context({ 'Dockerfile': 'FROM busybox\n' }), 't=Bad%20Tag');
   assert.equal(badTag.status, 400);
   const platform = await build(context({ 'Dockerfile': 'FROM busybox\n' }), 'platform=linux/s390x');
