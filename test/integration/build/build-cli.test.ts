@@ -102,6 +102,9 @@ for (const cli of CLIS) {
     const quiet = spawnSync(cli.path, ['build', '-q', '-'], { env, input: 'FROM busybox\nRUN echo quiet-$((40+2)) && exit 2\n', encoding: 'utf8' });
     assert.equal(quiet.status, 2);
     assert.match(quiet.stderr, /quiet-42\n/);
+    const prune = spawnSync(cli.path, ['builder', 'prune', '-f'], { env, encoding: 'utf8' });
+    assert.equal(prune.status, 0, prune.stderr);
+    assert.match(prune.stdout, /Total reclaimed space: /);
     const syntax = spawnSync(cli.path, ['build', '-'], { env, input: 'FROM busybox\nRUNN x\n', encoding: 'utf8' });
     assert.equal(syntax.status, 1);
     assert.match(syntax.stderr, /Dockerfile:2: unknown instruction: RUNN/);
