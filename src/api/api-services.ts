@@ -26,6 +26,9 @@ export interface DaemonFacts {
   securityOptions: string[];
   warnings: string[];
   debug: boolean;
+  /** Reloadable (SIGHUP): the daemon updates these in place. */
+  liveRestore: boolean;
+  labels: string[];
 }
 
 /** Everything route handlers may call. */

@@ -7,13 +7,23 @@ export function isLogLevel(s: string): s is LogLevel {
 
 /** A small structured logger writing logfmt-style lines to stderr. */
 export class Logger {
+  /** Shared with every child, so a reload of the level reaches all of them. */
+  private readonly threshold: { level: LogLevel };
+
   constructor(
-    private readonly level: LogLevel = 'info',
+    level: LogLevel | { level: LogLevel } = 'info',
     private readonly fields: Record<string, unknown> = {},
-  ) {}
+  ) {
+    this.threshold = typeof level === 'string' ? { level } : level;
+  }
+
+  get level(): LogLevel { return this.threshold.level; }
+
+  /** Changes the level of this logger and of all its children. */
+  setLevel(level: LogLevel): void { this.threshold.level = level; }
 
   child(fields: Record<string, unknown>): Logger {
-    return new Logger(this.level, { ...this.fields, ...fields });
+    return new Logger(this.threshold, { ...this.fields, ...fields });
   }
 
   debug(msg: string, fields?: Record<string, unknown>): void { this.write('debug', msg, fields); }

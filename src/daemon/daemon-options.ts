@@ -12,6 +12,24 @@ export interface DaemonOptions {
   seccompProfile: string;
   help: boolean;
   version: boolean;
+  /** daemon.json; the default one may be absent, an explicit one must exist. */
+  configFile: string;
+  configFileGiven: boolean;
+  /** `--validate`: check the flags and the file, print `configuration OK`, exit. */
+  validate: boolean;
+  /** Containers keep running while berthd is down (Docker's default is false, berth's true). */
+  liveRestore: boolean;
+  /** Every daemon.json directive in effect (see daemon-config.ts), wired to a flag or not. */
+  config: Record<string, unknown>;
+}
+
+export const DEFAULT_CONFIG_FILE = '/etc/berth/daemon.json';
+
+/** `--flag`, `--flag=true`, `--flag=false` (docker's boolean flags take no separate value). */
+function boolValue(flag: string, value: string | undefined): boolean {
+  if (value === undefined || value === 'true' || value === '1') return true;
+  if (value === 'false' || value === '0') return false;
+  throw new InvalidParameterError(`invalid argument "${value}" for "${flag}" flag: strconv.ParseBool: parsing "${value}": invalid syntax`);
 }
 
 export const DEFAULT_SOCKET = 'unix:///run/berth/berth.sock';
@@ -30,6 +48,9 @@ Options:
   -s, --storage-driver string     Storage driver to use ("overlay2"|"vfs"; default: overlay2 when supported)
       --default-runtime string    Default OCI runtime for containers ("runc"|"crun") (default "runc")
       --seccomp-profile string    Path to the default seccomp profile (default "/usr/share/containers/seccomp.json")
+      --config-file string        Daemon configuration file (default "/etc/berth/daemon.json")
+      --validate                  Validate daemon configuration and exit
+      --live-restore              Enable live restore of containers when the daemon stops (default true)
   -v, --version                   Print version information and quit
   -h, --help                      Print usage
 `;
@@ -47,6 +68,11 @@ export function parseDaemonArgs(argv: string[]): DaemonOptions {
     seccompProfile: '/usr/share/containers/seccomp.json',
     help: false,
     version: false,
+    configFile: DEFAULT_CONFIG_FILE,
+    configFileGiven: false,
+    validate: false,
+    liveRestore: true,
+    config: {},
   };
   for (let i = 0; i < argv.length; i++) {
     let arg = argv[i]!;
@@ -73,7 +99,7 @@ export function parseDaemonArgs(argv: string[]): DaemonOptions {
         o.logLevel = l;
         break;
       }
-      case '-D': case '--debug': o.logLevel = 'debug'; break;
+      case '-D': case '--debug': if (boolValue(arg, value)) o.logLevel = 'debug'; break;
       case '-s': case '--storage-driver': {
         const d = take();
         if (d !== 'overlay2' && d !== 'vfs') throw new InvalidParameterError(`unknown storage driver: ${d}`);
@@ -87,6 +113,9 @@ export function parseDaemonArgs(argv: string[]): DaemonOptions {
         break;
       }
       case '--seccomp-profile': o.seccompProfile = take(); break;
+      case '--config-file': o.configFile = take(); o.configFileGiven = true; break;
+      case '--validate': o.validate = boolValue(arg, value); break;
+      case '--live-restore': o.liveRestore = boolValue(arg, value); break;
       case '-h': case '--help': o.help = true; break;
       case '-v': case '--version': o.version = true; break;
       default: throw new InvalidParameterError(`unknown flag: ${arg}`);

@@ -22,7 +22,8 @@ import { volumeRoutes } from '../api/routes/volume-routes.js';
 import { buildRoutes } from '../api/routes/build-routes.js';
 import { Builder } from '../build/index.js';
 import { buildContainers } from './build-containers.js';
-import { parseDaemonArgs, socketPath, USAGE, type DaemonOptions } from './daemon-options.js';
+import { socketPath, USAGE, type DaemonOptions } from './daemon-options.js';
+import { loadDaemonOptions, reloadDaemonOptions } from './daemon-config.js';
 import { acquireDaemonLock } from './daemon-lock.js';
 import { OciContainerRuntime } from './oci-container-runtime.js';
 
@@ -88,7 +89,13 @@ function daemonId(dataRoot: string): string {
 }
 
 /** Wires the daemon together, reconciles state with reality, then serves the API. */
-export async function startDaemon(opts: DaemonOptions): Promise<{ stop: () => Promise<void> }> {
+export interface RunningDaemon {
+  stop: () => Promise<void>;
+  /** Applies a reloaded configuration (SIGHUP) to the running services. */
+  applyReload: () => void;
+}
+
+export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   const logger = new Logger(opts.logLevel);
   mkdirSync(opts.dataRoot, { recursive: true, mode: 0o711 });
   mkdirSync(opts.execRoot, { recursive: true, mode: 0o711 });
@@ -154,6 +161,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<{ stop: () => Pr
     securityOptions: existsSync(opts.seccompProfile) ? ['name=seccomp,profile=builtin'] : [],
     warnings: [],
     debug: opts.logLevel === 'debug',
+    liveRestore: opts.liveRestore,
+    labels: Array.isArray(opts.config['labels']) ? opts.config['labels'] as string[] : [],
   };
   const builder = new Builder({
     images, layers, db, containers: buildContainers(containers), tmpRoot: join(opts.dataRoot, 'build', 'tmp'), logger,
@@ -174,8 +183,17 @@ export async function startDaemon(opts: DaemonOptions): Promise<{ stop: () => Pr
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
-      logger.info('shutting down; containers keep running');
       await api.close();
+      if (opts.liveRestore) {
+        logger.info('shutting down; containers keep running (live-restore)');
+      } else {
+        logger.info('shutting down; stopping running containers (live-restore disabled)');
+        // The stop timers are unref'd: hold the event loop open until every container is down.
+        const hold = setInterval(() => undefined, 1000);
+        await Promise.all(containers.all().filter((c) => c.state.status === 'running' || c.state.status === 'paused')
+          .map((c) => containers.stop(c.id, {}).catch((err) => logger.warn('stop at shutdown failed', { id: c.id, err: errorMessage(err) }))));
+        clearInterval(hold);
+      }
       runtime.stopWatching();
       db.close();
       for (const h of opts.hosts) rmSync(socketPath(h), { force: true });
@@ -184,20 +202,29 @@ export async function startDaemon(opts: DaemonOptions): Promise<{ stop: () => Pr
     })();
     return stopping;
   };
-  return { stop };
+  const applyReload = (): void => {
+    logger.setLevel(opts.logLevel);
+    facts.debug = opts.logLevel === 'debug';
+    facts.liveRestore = opts.liveRestore;
+    facts.labels = Array.isArray(opts.config['labels']) ? opts.config['labels'] as string[] : [];
+  };
+  return { stop, applyReload };
 }
 
 export async function main(argv: string[]): Promise<void> {
   let opts: DaemonOptions;
   try {
-    opts = parseDaemonArgs(argv);
+    opts = loadDaemonOptions(argv);
   } catch (err) {
-    process.stderr.write(`${errorMessage(err)}\nSee 'berthd --help'.\n`);
-    process.exit(125);
+    const msg = errorMessage(err);
+    // Flag errors get the usage hint; configuration-file errors are reported as dockerd does.
+    process.stderr.write(msg.startsWith('unable to configure') ? `${msg}\n` : `${msg}\nSee 'berthd --help'.\n`);
+    process.exit(msg.startsWith('unable to configure') ? 1 : 125);
   }
   if (opts.help) { process.stdout.write(USAGE); return; }
   if (opts.version) { process.stdout.write(`berthd version ${BERTH_VERSION}\n`); return; }
-  let daemon: { stop: () => Promise<void> };
+  if (opts.validate) { process.stderr.write('configuration OK\n'); return; }
+  let daemon: RunningDaemon;
   try {
     daemon = await startDaemon(opts);
   } catch (err) {
@@ -213,4 +240,15 @@ export async function main(argv: string[]): Promise<void> {
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
   process.on('SIGPIPE', () => undefined);
+  process.on('SIGHUP', () => {
+    const logger = new Logger(opts.logLevel);
+    logger.info('Got signal to reload configuration, reloading from: ' + opts.configFile);
+    try {
+      const { reloaded } = reloadDaemonOptions(opts, argv);
+      daemon.applyReload();
+      new Logger(opts.logLevel).info(`Reloaded configuration: ${JSON.stringify(reloaded)}`);
+    } catch (err) {
+      logger.error(`Error reloading configuration: ${errorMessage(err)}`);
+    }
+  });
 }
