@@ -27,6 +27,8 @@ export interface ContainerRuntime {
   /** Forgets the container in the runtime (force); a missing one is not an error. */
   delete(id: string): Promise<void>;
   resize(bundleDir: string, height: number, width: number): Promise<void>;
+  /** Makes the monitor reopen the container's log file (after a rotation). */
+  reopenLog?(bundleDir: string): Promise<void>;
   openStdin(bundleDir: string): Promise<StdinWriter>;
   /** Is this conmon still watching this container? */
   isAlive(id: string, conmonPid: number): Promise<boolean>;

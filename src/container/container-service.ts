@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Db } from '../store/metadata-db.js';
 import { KeyedMutex } from '../store/keyed-mutex.js';
 import {
-  ConflictError, InvalidParameterError, NotFoundError, NotModifiedError, SystemError, errorMessage,
+  ConflictError, InvalidParameterError, NotFoundError, NotImplementedError, NotModifiedError, SystemError, errorMessage,
 } from '../common/errors.js';
 import { randomId } from '../common/ids.js';
 import type { Logger } from '../common/log.js';
@@ -14,7 +14,7 @@ import type { ImageService } from '../image/image-service.js';
 import { familiarString, parseReference, withDefaultTag } from '../common/reference.js';
 import type { LayerStore } from '../layer/index.js';
 import { buildSpec, normalizeCapability, resolveCapabilities, resolveUser, type HostFacts, type SpecInput } from '../runtime/index.js';
-import { readLog } from '../logs/index.js';
+import { readLog, readLogFiles, resolveLogConfig, canReadLogs, type LogConfig, type LogManager } from '../logs/index.js';
 import { writeContainerNetFiles } from '../network/container-files.js';
 import type { ContainerRecord, ContainerState } from './container-record.js';
 import { ZERO_TIME } from './container-record.js';
@@ -40,6 +40,10 @@ export interface ContainerServiceOptions {
   /** The graph driver's name, for inspect. */
   driverName: string;
   volumes: VolumeService;
+  /** The daemon's `log-driver`/`log-opts` (default json-file). */
+  logDefaults?: LogConfig;
+  /** Rotation and shipping of running containers' logs. */
+  logManager?: LogManager;
 }
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
@@ -242,6 +246,7 @@ export class ContainerService {
       throw new NotFoundError(`No such image: ${shown}`);
     }
     const { config, hostConfig, path, args } = composeConfig(req, image.config.config ?? {}, req.Image);
+    hostConfig.LogConfig = resolveLogConfig(req.HostConfig?.LogConfig as Partial<LogConfig> | undefined, this.o.logDefaults ?? { Type: 'json-file', Config: {} });
     this.validateCapabilities(hostConfig.CapAdd ?? [], hostConfig.CapDrop ?? [], hostConfig.Privileged);
     const mountPoints = await planMounts(hostConfig, config, (n) => this.find(n));
     const id = randomId();
@@ -410,6 +415,27 @@ export class ContainerService {
     });
     this.event(rec, 'start');
     this.lifecycle.emit(`started:${id}`);
+    this.watchLog(rec);
+  }
+
+  /** Hands a running container's log to the log manager (rotation, shipping). */
+  private watchLog(rec: ContainerRecord): void {
+    const id = rec.id;
+    const runtime = this.o.runtime;
+    this.o.logManager?.watch({
+      id, name: rec.name, imageName: rec.config.Image, imageId: rec.imageId,
+      path: this.logPath(id),
+      config: rec.hostConfig.LogConfig,
+      reopen: () => runtime.reopenLog ? runtime.reopenLog(this.bundleDir(id)) : Promise.resolve(),
+      isDone: () => !isActive(this.records.get(id)?.state.status ?? 'exited'),
+      onWake: (wake) => this.onExitOf(id, wake),
+    });
+  }
+
+  /** inspect's LogPath: the file a file-based driver writes; empty for the others, as in Docker. */
+  inspectLogPath(rec: ContainerRecord): string {
+    const t = rec.hostConfig.LogConfig?.Type;
+    return t === 'json-file' || t === 'local' ? this.logPath(rec.id) : '';
   }
 
   /** Tears down what a run set up: runtime state, rootfs mount, bundle. Idempotent. */
@@ -444,6 +470,7 @@ export class ContainerService {
 
   private async recordExit(rec: ContainerRecord, code: number): Promise<void> {
     const oom = await this.o.runtime.wasOomKilled(this.persistDir(rec.id));
+    this.o.logManager?.unwatch(rec.id);
     await this.cleanupRun(rec);
     this.setState(rec, { status: 'exited', exitCode: code, pid: 0, conmonPid: 0, finishedAt: new Date().toISOString(), oomKilled: oom });
     this.event(rec, 'die', { exitCode: String(code) });
@@ -561,6 +588,7 @@ export class ContainerService {
     try {
       await this.cleanupRun(rec);
       await this.o.layers.removeRwLayer(rec.id);
+      this.o.logManager?.forget(rec.id);
       await rm(this.containerDir(rec.id), { recursive: true, force: true });
     } catch (err) {
       rec.state.status = prev === 'removing' ? 'dead' : prev;
@@ -600,6 +628,9 @@ export class ContainerService {
   logs(idOrName: string, opts: LogsOptions): AsyncIterable<LogEntry> {
     const rec = this.get(idOrName);
     if (!opts.stdout && !opts.stderr) throw new InvalidParameterError('Bad parameters: you must choose at least one stream');
+    if (rec.hostConfig.LogConfig && !canReadLogs(rec.hostConfig.LogConfig)) {
+      throw new NotImplementedError('configured logging driver does not support reading');
+    }
     const id = rec.id;
     const readOpts: Parameters<typeof readLog>[1] = {
       follow: opts.follow,
@@ -612,7 +643,7 @@ export class ContainerService {
     if (opts.until !== undefined) readOpts.until = opts.until;
     if (opts.tail !== undefined) readOpts.tail = opts.tail;
     if (opts.signal) readOpts.signal = opts.signal;
-    return readLog(this.logPath(id), readOpts);
+    return readLogFiles(this.logPath(id), readOpts);
   }
 
   async attach(idOrName: string, opts: AttachOptions): Promise<AttachSession> {
@@ -629,7 +660,7 @@ export class ContainerService {
     };
     const outputs: AsyncIterable<LogEntry>[] = [];
     if ((opts.stdout || opts.stderr) && opts.logs) {
-      outputs.push(readLog(this.logPath(id), { follow: false, stdout: opts.stdout, stderr: opts.stderr, until: since, signal: opts.signal }));
+      outputs.push(readLogFiles(this.logPath(id), { follow: false, stdout: opts.stdout, stderr: opts.stderr, until: since, signal: opts.signal }));
     }
     if ((opts.stdout || opts.stderr) && opts.stream) {
       outputs.push(readLog(this.logPath(id), {
@@ -713,6 +744,7 @@ export class ContainerService {
           await this.o.layers.mountRw(rec.id);
           for (const m of rec.mountPoints ?? []) if (m.type === 'volume') await this.o.volumes.mount(m.name, rec.id);
           adopted++;
+          this.watchLog(rec);
           // The exit may have been written between our check and the watcher starting.
           const code = await this.o.runtime.exitCode(rec.id, this.persistDir(rec.id));
           if (code !== undefined) { await this.mutex.run(rec.id, () => this.recordExit(rec, code)); exited++; }

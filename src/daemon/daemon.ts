@@ -12,6 +12,7 @@ import { ImageService, ImageStore } from '../image/index.js';
 import { ContainerService } from '../container/index.js';
 import { EventBus } from '../events/index.js';
 import { VolumeService } from '../volume/index.js';
+import { LogManager, resolveLogConfig, type LogConfig } from '../logs/index.js';
 import { readHostFacts } from '../runtime/index.js';
 import { ApiServer } from '../api/api-server.js';
 import type { DaemonFacts } from '../api/api-services.js';
@@ -88,6 +89,17 @@ function daemonId(dataRoot: string): string {
   }
 }
 
+/** The daemon's default log driver and options (daemon.json `log-driver`, `log-opts`), validated. */
+function daemonLogConfig(opts: DaemonOptions): LogConfig {
+  const type = typeof opts.config['log-driver'] === 'string' ? opts.config['log-driver'] as string : 'json-file';
+  const config = (opts.config['log-opts'] ?? {}) as Record<string, string>;
+  try {
+    return resolveLogConfig({ Type: type, Config: config }, { Type: type, Config: {} });
+  } catch (err) {
+    throw new EngineError(`failed to set log opts: ${errorMessage(err)}`);
+  }
+}
+
 /** Wires the daemon together, reconciles state with reality, then serves the API. */
 export interface RunningDaemon {
   stop: () => Promise<void>;
@@ -122,6 +134,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   const volumes = new VolumeService({ db, root: join(opts.dataRoot, 'volumes'), events, logger });
   await volumes.load();
   const hostFacts = readHostFacts();
+  const logDefaults = daemonLogConfig(opts);
+  const logManager = new LogManager({ logger });
   const containers = new ContainerService({
     db, images, layers, runtime, events, logger,
     dataRoot: opts.dataRoot,
@@ -130,6 +144,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     seccompProfile: existsSync(opts.seccompProfile) ? opts.seccompProfile : null,
     driverName: driver.name,
     volumes,
+    logDefaults,
+    logManager,
   });
   images.setUsage({ containersUsing: (id) => containers.usingImage(id) });
   images.onEvent((e) => events.publish('image', e.action, e.id, { name: e.name }));
@@ -150,7 +166,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       ? [['Backing Filesystem', await backingFs(opts.dataRoot)], ['Supports d_type', 'true'], ['Native Overlay Diff', 'true']]
       : [['Backing Filesystem', await backingFs(opts.dataRoot)]],
     runtimeVersion: await runtimeVersion(runtimePath),
-    loggingDriver: 'json-file',
+    loggingDriver: logDefaults.Type,
     cgroupDriver: 'cgroupfs',
     cgroupVersion: cgroupVersion(),
     defaultRuntime: opts.defaultRuntime,
@@ -195,6 +211,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
         clearInterval(hold);
       }
       runtime.stopWatching();
+      logManager.close();
       db.close();
       for (const h of opts.hosts) rmSync(socketPath(h), { force: true });
       rmSync(opts.pidfile, { force: true });

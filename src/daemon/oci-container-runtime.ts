@@ -85,6 +85,10 @@ export class OciContainerRuntime implements ContainerRuntime {
     await this.monitor.resize(bundleDir, height, width);
   }
 
+  async reopenLog(bundleDir: string): Promise<void> {
+    await this.monitor.reopenLog(bundleDir);
+  }
+
   async openStdin(bundleDir: string): Promise<StdinWriter> {
     return this.monitor.openStdin(bundleDir);
   }

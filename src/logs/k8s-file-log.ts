@@ -1,5 +1,5 @@
 import { watch, type FSWatcher } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 import { errnoCode } from '../common/index.js';
 
 export type LogStream = 'stdout' | 'stderr';
@@ -204,6 +204,15 @@ class ChangeSignal {
   }
 }
 
+/** true when `path` now names another file than the inode being read (or none yet). */
+async function rotatedAway(path: string, ino: number): Promise<boolean> {
+  try {
+    return (await stat(path)).ino !== ino;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Reads a conmon k8s-file log: `<RFC3339Nano> stdout|stderr F|P <text>` per line. With follow,
  * keeps reading as the file grows until `isDone()` holds at end of file, or the signal aborts.
@@ -240,6 +249,7 @@ export async function* readLog(path: string, opts: ReadLogOptions): AsyncGenerat
     const size = (await fh.stat()).size;
     let pos = opts.tail === undefined ? 0 : await tailOffset(fh, size, opts.tail, opts);
     let pending = Buffer.alloc(0);
+    let drained = false;
     const buf = Buffer.alloc(CHUNK);
     for (;;) {
       if (opts.signal?.aborted) return;
@@ -268,6 +278,37 @@ export async function* readLog(path: string, opts: ReadLogOptions): AsyncGenerat
       if (!gotData) {
         const st = await fh.stat().catch(() => undefined);
         if (st && st.size < pos) { pos = 0; pending = Buffer.alloc(0); continue; } // truncated
+        if (opts.follow && st && !drained && (await rotatedAway(path, st.ino))) {
+          drained = true; // read the old file once more: the writer may have added to it meanwhile
+          continue;
+        }
+        if (opts.follow && st && drained) {
+          drained = false;
+          // The log was rotated: what was written to the old file is read above; go on with the new one.
+          await fh.close();
+          fh = undefined;
+          watcher?.close();
+          watcher = undefined;
+          while (!fh) {
+            try {
+              fh = await open(path, 'r');
+            } catch (err) {
+              if (errnoCode(err) !== 'ENOENT') throw err;
+              if (opts.signal?.aborted) return;
+              await changes.wait(20, opts.signal);
+            }
+          }
+          try {
+            watcher = watch(path, { persistent: false });
+            watcher.on('change', changes.notify);
+            watcher.on('error', () => { watcher?.close(); watcher = undefined; });
+          } catch {
+            watcher = undefined;
+          }
+          pos = 0;
+          pending = Buffer.alloc(0);
+          continue;
+        }
         await changes.wait(pollMs, opts.signal);
       }
     }

@@ -70,7 +70,7 @@ export function containerRoutes(s: ApiServices): Route[] {
         }
         const driverData = await c.graphDriverData(rec.id);
         ctx.sendJson(200, containerInspect(rec, {
-          logPath: c.logPath(rec.id),
+          logPath: c.inspectLogPath(rec),
           hostsPath: c.hostsPath(rec.id),
           hostnamePath: c.hostnamePath(rec.id),
           resolvConfPath: c.resolvConfPath(rec.id),

@@ -76,7 +76,7 @@ export function systemRoutes(s: ApiServices): Route[] {
           Images: s.images.store.list().length,
           Driver: f.driver,
           DriverStatus: f.driverStatus,
-          Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'none'], Authorization: null, Log: ['json-file'] },
+          Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'none'], Authorization: null, Log: ['journald', 'json-file', 'local', 'none', 'syslog'] },
           MemoryLimit: true,
           SwapLimit: false,
           KernelMemory: false,

@@ -25,6 +25,8 @@ const CONTAINER_FLAGS: FlagSpec[] = [
   { name: 'interactive', short: 'i', type: 'bool', description: 'Keep STDIN open even if not attached' },
   { name: 'label', short: 'l', type: 'stringArray', description: 'Set meta data on a container' },
   { name: 'label-file', type: 'stringArray', description: 'Read in a line delimited file of labels' },
+  { name: 'log-driver', type: 'string', description: 'Logging driver for the container' },
+  { name: 'log-opt', type: 'stringArray', description: 'Log driver options' },
   { name: 'name', type: 'string', description: 'Assign a name to the container' },
   { name: 'network', type: 'string', valueName: 'network', aliases: ['net'], description: 'Connect a container to a network' },
   { name: 'platform', type: 'string', description: 'Set platform if server is multi-platform capable' },
@@ -107,6 +109,17 @@ interface BuiltConfig {
   attachStderr: boolean;
 }
 
+/** `--log-opt key=value` pairs as LogConfig.Config. */
+function logOpts(items: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of items) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) throw new StatusError(`invalid log opt: ${item}`, 125);
+    out[item.slice(0, eq)] = item.slice(eq + 1);
+  }
+  return out;
+}
+
 /** Turns run/create flags into the create request body docker's CLI sends. */
 export function buildCreateConfig(ctx: CliContext, flags: FlagValues, opts: { detach: boolean }): BuiltConfig {
   const [image, ...cmd] = flags.args as [string, ...string[]];
@@ -151,7 +164,7 @@ export function buildCreateConfig(ctx: CliContext, flags: FlagValues, opts: { de
     CapDrop: flags.list('cap-drop').length ? flags.list('cap-drop') : null,
     Privileged: flags.bool('privileged'),
     ReadonlyRootfs: flags.bool('read-only'),
-    LogConfig: { Type: '', Config: {} },
+    LogConfig: { Type: flags.string('log-driver'), Config: logOpts(flags.list('log-opt')) },
   };
   if (flags.changed('init')) hostConfig.Init = flags.bool('init');
   if (mounts.length) hostConfig.Mounts = mounts;
