@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { chmodSync, chownSync, rmSync, existsSync, readFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -68,6 +69,26 @@ export class ApiServer {
     this.servers.push(server);
   }
 
+  /**
+   * Listens on TCP, with TLS when `tls` is given; `tls.ca` set means only clients presenting a
+   * certificate signed by that CA get in (--tlsverify).
+   */
+  async listenTcp(host: string, port: number, tls?: { cert: Buffer; key: Buffer; ca?: Buffer }): Promise<void> {
+    const options = { requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 5_000 };
+    const server: Server = tls
+      ? createTlsServer({
+        ...options, cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2',
+        ...(tls.ca ? { ca: tls.ca, requestCert: true, rejectUnauthorized: true } : {}),
+      }) as unknown as Server
+      : createServer(options);
+    this.attachHandlers(server);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => resolve());
+    });
+    this.servers.push(server);
+  }
+
   /** Stops listening and ends every connection, hijacked ones included. */
   async close(): Promise<void> {
     const closed = Promise.all(
@@ -83,6 +104,11 @@ export class ApiServer {
 
   private createHttpServer(): Server {
     const server = createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 5_000 });
+    this.attachHandlers(server);
+    return server;
+  }
+
+  private attachHandlers(server: Server): void {
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       void this.dispatch(req, res, undefined);
     });
@@ -94,7 +120,6 @@ export class ApiServer {
     server.on('clientError', (_err, socket: Duplex) => {
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
     });
-    return server;
   }
 
   private async dispatch(req: IncomingMessage, res: ServerResponse | undefined, upgrade: { socket: Duplex; head: Buffer } | undefined): Promise<void> {

@@ -15,6 +15,9 @@ const GLOBAL_FLAGS: FlagSpec[] = [
   { name: 'context', short: 'c', type: 'string', description: 'Name of the context to use to connect to the daemon' },
   { name: 'tls', type: 'bool', description: 'Use TLS; implied by --tlsverify' },
   { name: 'tlsverify', type: 'bool', description: 'Use TLS and verify the remote' },
+  { name: 'tlscacert', type: 'string', description: 'Trust certs signed only by this CA', valueName: 'string' },
+  { name: 'tlscert', type: 'string', description: 'Path to TLS certificate file', valueName: 'string' },
+  { name: 'tlskey', type: 'string', description: 'Path to TLS key file', valueName: 'string' },
 ];
 
 function topUsage(): string {
@@ -160,9 +163,12 @@ export async function runCli(argv: string[], options: MainOptions = {}): Promise
     client: async () => {
       if (!client) {
         const { EngineClient } = await import('../client/engine-client.js');
-        const opts: { host?: string; apiVersion?: string } = {};
+        const { clientTls } = await import('./client-tls.js');
+        const opts: { host?: string; apiVersion?: string; tls?: Awaited<ReturnType<typeof clientTls>> } = {};
         const host = hosts[hosts.length - 1] ?? env['DOCKER_HOST'];
         if (host) opts.host = host;
+        const tls = await clientTls(g, env);
+        if (tls) opts.tls = tls;
         if (env['DOCKER_API_VERSION']) opts.apiVersion = env['DOCKER_API_VERSION'];
         client = new EngineClient(opts);
       }

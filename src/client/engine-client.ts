@@ -1,4 +1,5 @@
 import http from 'node:http';
+import https from 'node:https';
 import type { IncomingMessage, ClientRequest } from 'node:http';
 import type { Duplex, Readable } from 'node:stream';
 import { EngineError, UnavailableError } from '../common/errors.js';
@@ -27,6 +28,15 @@ export interface EngineClientOptions {
   host?: string;
   /** A fixed API version (like DOCKER_API_VERSION): skips negotiation. */
   apiVersion?: string;
+  /** TLS for a tcp host: `verify` checks the daemon's certificate against `ca` (--tlsverify). */
+  tls?: ClientTls;
+}
+
+export interface ClientTls {
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+  verify: boolean;
 }
 
 export interface RequestOptions {
@@ -133,7 +143,25 @@ export class EngineClient {
   constructor(options: EngineClientOptions = {}) {
     this.address = parseHostAddress(options.host);
     this.negotiatedVersion = options.apiVersion;
-    this.agent = new http.Agent({ keepAlive: true });
+    this.tls = this.address.kind === 'tcp' ? options.tls : undefined;
+    this.agent = this.tls ? new https.Agent({ keepAlive: true, ...this.tlsOptions() }) : new http.Agent({ keepAlive: true });
+  }
+
+  private readonly tls: ClientTls | undefined;
+
+  private tlsOptions(): https.AgentOptions {
+    const t = this.tls;
+    if (!t) return {};
+    const o: https.AgentOptions = { rejectUnauthorized: t.verify, minVersion: 'TLSv1.2' };
+    if (t.ca) o.ca = t.ca;
+    if (t.cert) o.cert = t.cert;
+    if (t.key) o.key = t.key;
+    return o;
+  }
+
+  /** http.request or https.request, as the connection needs. */
+  private send(options: http.RequestOptions): ClientRequest {
+    return this.tls ? https.request({ ...options, ...this.tlsOptions() }) : http.request(options);
   }
 
   /** The API version in use (after negotiation). */
@@ -227,7 +255,7 @@ export class EngineClient {
         headers['Content-Length'] = String(payload.length);
       }
       return await new Promise<IncomingMessage>((resolve, reject) => {
-        const req = http.request({
+        const req = this.send({
           ...this.baseOptions(),
           method,
           path: full,
@@ -496,7 +524,7 @@ export class EngineClient {
       headers['Content-Length'] = String(payload.length);
     }
     return await new Promise<HijackedStream>((resolve, reject) => {
-      const req = http.request({ ...this.baseOptions(), method, path: full, headers, agent: false });
+      const req = this.send({ ...this.baseOptions(), method, path: full, headers, agent: false });
       req.on('error', (err) => reject(this.connectionError(err)));
       req.on('upgrade', (res, socket, head) => {
         if (head && head.length) socket.unshift(head);

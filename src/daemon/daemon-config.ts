@@ -60,11 +60,11 @@ export const CONFIG_DIRECTIVES: ConfigDirective[] = [
   { key: 'default-shm-size', kind: 'string' },
   { key: 'labels', kind: 'list', reload: true },
   { key: 'shutdown-timeout', kind: 'int', reload: true },
-  { key: 'tls', kind: 'bool' },
-  { key: 'tlsverify', kind: 'bool' },
-  { key: 'tlscacert', kind: 'string' },
-  { key: 'tlscert', kind: 'string' },
-  { key: 'tlskey', kind: 'string' },
+  { key: 'tls', kind: 'bool', flags: ['--tls'], option: 'tls' },
+  { key: 'tlsverify', kind: 'bool', flags: ['--tlsverify'], option: 'tlsVerify' },
+  { key: 'tlscacert', kind: 'string', flags: ['--tlscacert'], option: 'tlsCaCert' },
+  { key: 'tlscert', kind: 'string', flags: ['--tlscert'], option: 'tlsCert' },
+  { key: 'tlskey', kind: 'string', flags: ['--tlskey'], option: 'tlsKey' },
 ];
 
 export { mapPairs };

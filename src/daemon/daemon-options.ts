@@ -21,6 +21,12 @@ export interface DaemonOptions {
   liveRestore: boolean;
   /** Every daemon.json directive in effect (see daemon-config.ts), wired to a flag or not. */
   config: Record<string, unknown>;
+  /** `--tls` / `--tlsverify`: undefined when not given (plain TCP then needs an explicit false). */
+  tls: boolean | undefined;
+  tlsVerify: boolean | undefined;
+  tlsCaCert: string;
+  tlsCert: string;
+  tlsKey: string;
 }
 
 export const DEFAULT_CONFIG_FILE = '/etc/berth/daemon.json';
@@ -51,6 +57,11 @@ Options:
       --config-file string        Daemon configuration file (default "/etc/berth/daemon.json")
       --validate                  Validate daemon configuration and exit
       --live-restore              Enable live restore of containers when the daemon stops (default true)
+      --tls                       Use TLS; implied by --tlsverify
+      --tlsverify                 Use TLS and verify the remote
+      --tlscacert string          Trust certs signed only by this CA (default "~/.docker/ca.pem")
+      --tlscert string            Path to TLS certificate file (default "~/.docker/cert.pem")
+      --tlskey string             Path to TLS key file (default "~/.docker/key.pem")
   -v, --version                   Print version information and quit
   -h, --help                      Print usage
 `;
@@ -73,6 +84,11 @@ export function parseDaemonArgs(argv: string[]): DaemonOptions {
     validate: false,
     liveRestore: true,
     config: {},
+    tls: undefined,
+    tlsVerify: undefined,
+    tlsCaCert: '',
+    tlsCert: '',
+    tlsKey: '',
   };
   for (let i = 0; i < argv.length; i++) {
     let arg = argv[i]!;
@@ -116,6 +132,11 @@ export function parseDaemonArgs(argv: string[]): DaemonOptions {
       case '--config-file': o.configFile = take(); o.configFileGiven = true; break;
       case '--validate': o.validate = boolValue(arg, value); break;
       case '--live-restore': o.liveRestore = boolValue(arg, value); break;
+      case '--tls': o.tls = boolValue(arg, value); break;
+      case '--tlsverify': o.tlsVerify = boolValue(arg, value); break;
+      case '--tlscacert': o.tlsCaCert = take(); break;
+      case '--tlscert': o.tlsCert = take(); break;
+      case '--tlskey': o.tlsKey = take(); break;
       case '-h': case '--help': o.help = true; break;
       case '-v': case '--version': o.version = true; break;
       default: throw new InvalidParameterError(`unknown flag: ${arg}`);
@@ -124,11 +145,22 @@ export function parseDaemonArgs(argv: string[]): DaemonOptions {
   if (o.hosts.length === 0) o.hosts.push(DEFAULT_SOCKET);
   if (!o.pidfile) o.pidfile = `${o.execRoot}/berthd.pid`;
   for (const h of o.hosts) {
-    if (!h.startsWith('unix://') && !h.startsWith('/')) {
-      throw new InvalidParameterError(`only unix sockets are supported for -H so far: ${h}`);
-    }
+    if (!h.startsWith('unix://') && !h.startsWith('/')) parseTcpHost(h, Boolean(o.tls || o.tlsVerify));
   }
   return o;
+}
+
+/** `tcp://host:port` (port 2376 with TLS, 2375 without, as dockerd); other schemes are refused. */
+export function parseTcpHost(h: string, tls: boolean): { host: string; port: number } {
+  const m = /^tcp:\/\/(\[[^\]]+\]|[^:/]*)(?::(\d+))?\/?$/.exec(h);
+  if (!m) {
+    if (/^[a-z]+:\/\//.test(h) && !h.startsWith('tcp://')) throw new InvalidParameterError(`Invalid bind address format: ${h}`);
+    throw new InvalidParameterError(`invalid bind address (${h})`);
+  }
+  const host = (m[1] || '127.0.0.1').replace(/^\[|\]$/g, '');
+  const port = m[2] ? Number(m[2]) : tls ? 2376 : 2375;
+  if (port <= 0 || port > 65535) throw new InvalidParameterError(`invalid bind address (${h})`);
+  return { host, port };
 }
 
 export function socketPath(host: string): string {

@@ -26,6 +26,7 @@ import { buildContainers } from './build-containers.js';
 import { socketPath, USAGE, type DaemonOptions } from './daemon-options.js';
 import { loadDaemonOptions, reloadDaemonOptions } from './daemon-config.js';
 import { acquireDaemonLock } from './daemon-lock.js';
+import { openListeners } from './daemon-listeners.js';
 import { OciContainerRuntime } from './oci-container-runtime.js';
 
 export const BERTH_VERSION = readVersion();
@@ -190,10 +191,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     logger,
     serverVersion: BERTH_VERSION,
   });
-  for (const h of opts.hosts) {
-    await api.listenUnix(socketPath(h));
-    logger.info('API listen on', { host: h });
-  }
+  await openListeners(api, opts, logger);
   logger.info('berthd started', { version: BERTH_VERSION, driver: driver.name, dataRoot: opts.dataRoot });
 
   let stopping: Promise<void> | undefined;
@@ -213,7 +211,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       runtime.stopWatching();
       logManager.close();
       db.close();
-      for (const h of opts.hosts) rmSync(socketPath(h), { force: true });
+      for (const h of opts.hosts) if (!h.startsWith('tcp://')) rmSync(socketPath(h), { force: true });
       rmSync(opts.pidfile, { force: true });
       unlock();
     })();
