@@ -7,6 +7,7 @@ APT_PACKAGES := runc crun conmon netavark aardvark-dns iptables iproute2 busybox
 BERTH_SOCK ?= /run/berth/berth.sock
 DEMO_LOG ?= /var/log/berthd.log
 PREFIX ?= /usr/local
+SYSTEMD_UNIT_DIR ?= /etc/systemd/system
 
 .PHONY: deps apt-deps npm-deps test-tools build demo test test-unit install uninstall clean bench bench-build stop-daemon
 
@@ -61,9 +62,15 @@ install: build
 	@ln -sf $(CURDIR)/bin/berth $(PREFIX)/bin/berth
 	@ln -sf $(CURDIR)/bin/berthd $(PREFIX)/bin/berthd
 	@echo "berth and berthd linked into $(PREFIX)/bin"
+	@install -d $(SYSTEMD_UNIT_DIR)
+	@sed 's|/usr/local/bin/berthd|$(PREFIX)/bin/berthd|' contrib/systemd/berth.service > $(SYSTEMD_UNIT_DIR)/berth.service
+	@install -m 0644 contrib/systemd/berth.socket $(SYSTEMD_UNIT_DIR)/berth.socket
+	@getent group berth >/dev/null || groupadd -r berth
+	@if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
+	@echo "berth.service and berth.socket installed in $(SYSTEMD_UNIT_DIR) (enable with: systemctl enable --now berth.socket berth.service)"
 
 uninstall:
-	@rm -f $(PREFIX)/bin/berth $(PREFIX)/bin/berthd
+	@rm -f $(PREFIX)/bin/berth $(PREFIX)/bin/berthd $(SYSTEMD_UNIT_DIR)/berth.service $(SYSTEMD_UNIT_DIR)/berth.socket
 
 stop-daemon:
 	@if [ -f /run/berth/berthd.pid ]; then kill "$$(cat /run/berth/berthd.pid)" && echo "berthd stopped"; else echo "berthd is not running"; fi

@@ -89,6 +89,16 @@ export class ApiServer {
     this.servers.push(server);
   }
 
+  /** Serves on a listening socket inherited from systemd (socket activation). */
+  async listenFd(fd: number): Promise<void> {
+    const server = this.createHttpServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ fd }, () => resolve());
+    });
+    this.servers.push(server);
+  }
+
   /** Stops listening and ends every connection, hijacked ones included. */
   async close(): Promise<void> {
     const closed = Promise.all(

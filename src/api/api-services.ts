@@ -29,6 +29,11 @@ export interface DaemonFacts {
   /** Reloadable (SIGHUP): the daemon updates these in place. */
   liveRestore: boolean;
   labels: string[];
+  registryConfig: {
+    InsecureRegistryCIDRs: string[];
+    IndexConfigs: Record<string, { Name: string; Mirrors: string[]; Secure: boolean; Official: boolean }>;
+    Mirrors: string[];
+  };
 }
 
 /** Everything route handlers may call. */

@@ -249,3 +249,21 @@ export function reloadDaemonOptions(live: DaemonOptions, argv: string[]): Reload
   }
   return { reloaded };
 }
+
+/** /info's RegistryConfig from `insecure-registries` and `registry-mirrors`, as dockerd builds it. */
+export function registryConfigOf(config: Record<string, unknown>): {
+  InsecureRegistryCIDRs: string[];
+  IndexConfigs: Record<string, { Name: string; Mirrors: string[]; Secure: boolean; Official: boolean }>;
+  Mirrors: string[];
+} {
+  const insecure = Array.isArray(config['insecure-registries']) ? config['insecure-registries'] as string[] : [];
+  const mirrors = Array.isArray(config['registry-mirrors']) ? (config['registry-mirrors'] as string[]).map((m) => (m.endsWith('/') ? m : `${m}/`)) : [];
+  const cidrs = ['::1/128', '127.0.0.0/8'];
+  const index: Record<string, { Name: string; Mirrors: string[]; Secure: boolean; Official: boolean }> = {
+    'docker.io': { Name: 'docker.io', Mirrors: mirrors, Secure: true, Official: true },
+  };
+  for (const r of insecure) {
+    if (/^[0-9a-f.:]+\/\d+$/i.test(r)) { if (!cidrs.includes(r)) cidrs.push(r); } else index[r] = { Name: r, Mirrors: [], Secure: false, Official: false };
+  }
+  return { InsecureRegistryCIDRs: cidrs, IndexConfigs: index, Mirrors: mirrors };
+}

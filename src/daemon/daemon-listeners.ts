@@ -33,15 +33,29 @@ export function loadServerTls(o: DaemonOptions): TlsFiles | undefined {
   return files;
 }
 
+/** The sockets systemd passed (LISTEN_PID/LISTEN_FDS, from fd 3): all for `fd://`, one for `fd://N`. */
+export function activationFds(h: string, env: NodeJS.ProcessEnv = process.env, pid = process.pid): number[] {
+  const count = Number(env['LISTEN_FDS'] ?? '0');
+  const fds = env['LISTEN_PID'] === String(pid) && count > 0 ? Array.from({ length: count }, (_, i) => 3 + i) : [];
+  if (fds.length === 0) throw new InvalidParameterError('no sockets found via socket activation: make sure the service was started by systemd');
+  const want = h.slice('fd://'.length);
+  if (!want) return fds;
+  if (!fds.includes(Number(want))) throw new InvalidParameterError(`too few socket activated files passed in by systemd (fd ${want} not among ${fds.join(', ')})`);
+  return [Number(want)];
+}
+
 /**
  * Opens every `-H`: unix sockets (0660), and TCP only when asked. Plain TCP is refused unless
  * TLS was explicitly turned off (`--tls=false` or `--tlsverify=false`), and then warned about in
  * dockerd's words.
  */
-export async function openListeners(api: ApiServer, o: DaemonOptions, logger: Logger): Promise<void> {
+export async function openListeners(api: ApiServer, o: DaemonOptions, logger: Logger): Promise<string[]> {
   const tls = loadServerTls(o);
+  const warnings: string[] = [];
   for (const h of o.hosts) {
-    if (h.startsWith('unix://') || h.startsWith('/')) {
+    if (h.startsWith('fd://')) {
+      for (const fd of activationFds(h)) await api.listenFd(fd);
+    } else if (h.startsWith('unix://') || h.startsWith('/')) {
       await api.listenUnix(socketPath(h));
     } else {
       const { host, port } = parseTcpHost(h, tls !== undefined);
@@ -51,9 +65,13 @@ export async function openListeners(api: ApiServer, o: DaemonOptions, logger: Lo
         }
         logger.warn('Binding to IP address without --tlsverify is insecure and gives root access on this machine to everyone who has access to your network.', { host: h });
         logger.warn('Binding to an IP address, even on localhost, can also give access to scripts run in a browser. Be safe out there!', { host: h });
+        warnings.push(tls
+          ? `WARNING: API is accessible on https://${host}:${port} without TLS client verification.\n         Access to the remote API is equivalent to root access on the host. Refer\n         to the 'Docker daemon attack surface' section in the documentation for\n         more information: https://docs.docker.com/go/attack-surface/`
+          : `WARNING: API is accessible on http://${host}:${port} without encryption.\n         Access to the remote API is equivalent to root access on the host. Refer\n         to the 'Docker daemon attack surface' section in the documentation for\n         more information: https://docs.docker.com/go/attack-surface/`);
       }
       await api.listenTcp(host, port, tls);
     }
     logger.info('API listen on', { host: h });
   }
+  return warnings;
 }

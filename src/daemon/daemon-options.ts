@@ -145,7 +145,9 @@ export function parseDaemonArgs(argv: string[]): DaemonOptions {
   if (o.hosts.length === 0) o.hosts.push(DEFAULT_SOCKET);
   if (!o.pidfile) o.pidfile = `${o.execRoot}/berthd.pid`;
   for (const h of o.hosts) {
-    if (!h.startsWith('unix://') && !h.startsWith('/')) parseTcpHost(h, Boolean(o.tls || o.tlsVerify));
+    if (h.startsWith('fd://')) {
+      if (!/^fd:\/\/(\d*)$/.test(h)) throw new InvalidParameterError(`invalid bind address (${h})`);
+    } else if (!h.startsWith('unix://') && !h.startsWith('/')) parseTcpHost(h, Boolean(o.tls || o.tlsVerify));
   }
   return o;
 }

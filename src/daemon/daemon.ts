@@ -24,7 +24,7 @@ import { buildRoutes } from '../api/routes/build-routes.js';
 import { Builder } from '../build/index.js';
 import { buildContainers } from './build-containers.js';
 import { socketPath, USAGE, type DaemonOptions } from './daemon-options.js';
-import { loadDaemonOptions, reloadDaemonOptions } from './daemon-config.js';
+import { loadDaemonOptions, registryConfigOf, reloadDaemonOptions } from './daemon-config.js';
 import { acquireDaemonLock } from './daemon-lock.js';
 import { openListeners } from './daemon-listeners.js';
 import { OciContainerRuntime } from './oci-container-runtime.js';
@@ -180,6 +180,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     debug: opts.logLevel === 'debug',
     liveRestore: opts.liveRestore,
     labels: Array.isArray(opts.config['labels']) ? opts.config['labels'] as string[] : [],
+    registryConfig: registryConfigOf(opts.config),
   };
   const builder = new Builder({
     images, layers, db, containers: buildContainers(containers), tmpRoot: join(opts.dataRoot, 'build', 'tmp'), logger,
@@ -191,7 +192,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     logger,
     serverVersion: BERTH_VERSION,
   });
-  await openListeners(api, opts, logger);
+  facts.warnings.push(...await openListeners(api, opts, logger));
   logger.info('berthd started', { version: BERTH_VERSION, driver: driver.name, dataRoot: opts.dataRoot });
 
   let stopping: Promise<void> | undefined;
@@ -211,7 +212,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       runtime.stopWatching();
       logManager.close();
       db.close();
-      for (const h of opts.hosts) if (!h.startsWith('tcp://')) rmSync(socketPath(h), { force: true });
+      for (const h of opts.hosts) if (!h.startsWith('tcp://') && !h.startsWith('fd://')) rmSync(socketPath(h), { force: true });
       rmSync(opts.pidfile, { force: true });
       unlock();
     })();
@@ -222,6 +223,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     facts.debug = opts.logLevel === 'debug';
     facts.liveRestore = opts.liveRestore;
     facts.labels = Array.isArray(opts.config['labels']) ? opts.config['labels'] as string[] : [];
+    facts.registryConfig = registryConfigOf(opts.config);
   };
   return { stop, applyReload };
 }

@@ -62,6 +62,12 @@ export interface Info {
   DefaultRuntime?: string;
   Swarm?: { LocalNodeState: string; ControlAvailable?: boolean; NodeID?: string };
   LiveRestoreEnabled?: boolean;
+  IndexServerAddress?: string;
+  RegistryConfig?: {
+    InsecureRegistryCIDRs?: string[] | null;
+    IndexConfigs?: Record<string, { Name: string; Mirrors?: string[] | null; Secure: boolean; Official: boolean }> | null;
+    Mirrors?: string[] | null;
+  } | null;
   Isolation?: string;
   InitBinary?: string;
   SecurityOptions?: string[];

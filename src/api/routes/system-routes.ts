@@ -104,7 +104,7 @@ export function systemRoutes(s: ApiServices): Route[] {
           OSType: 'linux',
           Architecture: arch() === 'x64' ? 'x86_64' : arch(),
           IndexServerAddress: 'https://index.docker.io/v1/',
-          RegistryConfig: { AllowNondistributableArtifactsCIDRs: [], AllowNondistributableArtifactsHostnames: [], InsecureRegistryCIDRs: ['127.0.0.0/8'], IndexConfigs: {}, Mirrors: [] },
+          RegistryConfig: { AllowNondistributableArtifactsCIDRs: [], AllowNondistributableArtifactsHostnames: [], ...f.registryConfig },
           NCPU: cpus().length,
           MemTotal: totalmem(),
           GenericResources: null,

@@ -67,6 +67,13 @@ export const infoCommand: CommandSpec = {
     o.push(` Debug Mode: ${i.Debug ? 'true' : 'false'}`);
     if (i.Labels?.length) { o.push(' Labels:'); for (const l of i.Labels) o.push(`  ${l}`); }
     o.push(` Experimental: ${i.ExperimentalBuild ? 'true' : 'false'}`);
+    const insecure = [
+      ...Object.values(i.RegistryConfig?.IndexConfigs ?? {}).filter((c) => !c.Secure).map((c) => c.Name),
+      ...(i.RegistryConfig?.InsecureRegistryCIDRs ?? []),
+    ];
+    if (insecure.length) { o.push(' Insecure Registries:'); for (const r of insecure) o.push(`  ${r}`); }
+    const mirrors = i.RegistryConfig?.Mirrors ?? [];
+    if (mirrors.length) { o.push(' Registry Mirrors:'); for (const m of mirrors) o.push(`  ${m}`); }
     o.push(` Live Restore Enabled: ${i.LiveRestoreEnabled ? 'true' : 'false'}`);
     ctx.out(o.join('\n') + '\n');
     for (const w of i.Warnings ?? []) ctx.err(w);
