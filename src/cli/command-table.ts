@@ -32,6 +32,8 @@ export const TOP_COMMANDS: Record<string, Loader> = {
   'volume prune': async () => (await import('./commands/volume-commands.js')).volumePruneCommand,
   build: async () => (await import('./commands/build-command.js')).buildCommand,
   'builder prune': async () => (await import('./commands/builder-command.js')).builderPruneCommand,
+  'container prune': async () => (await import('./commands/prune-commands.js')).containerPruneCommand,
+  'system prune': async () => (await import('./commands/prune-commands.js')).systemPruneCommand,
 };
 
 /** `berth container X` and `berth image X`: sub-name -> top-level command. */
@@ -39,7 +41,7 @@ export const MANAGEMENT_COMMANDS: Record<string, Record<string, string>> = {
   container: {
     ls: 'ps', list: 'ps', ps: 'ps', create: 'create', run: 'run', start: 'start', stop: 'stop', kill: 'kill',
     restart: 'restart', rm: 'rm', remove: 'rm', logs: 'logs', wait: 'wait', rename: 'rename', attach: 'attach',
-    inspect: 'inspect:container',
+    inspect: 'inspect:container', prune: 'container prune',
   },
   builder: { build: 'build', prune: 'builder prune' },
   image: {
@@ -50,6 +52,7 @@ export const MANAGEMENT_COMMANDS: Record<string, Record<string, string>> = {
     create: 'volume create', ls: 'volume ls', list: 'volume ls', inspect: 'volume inspect', rm: 'volume rm',
     remove: 'volume rm', prune: 'volume prune',
   },
+  system: { prune: 'system prune', info: 'info', events: 'events' },
 };
 
 /** One line per command for `berth --help` (the commands themselves load lazily). */

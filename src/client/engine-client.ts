@@ -568,6 +568,19 @@ export class EngineClient {
     await this.empty('DELETE', `/volumes/${pathPart(name)}`, { query: { force: opts.force } });
   }
 
+  /**
+   * POST /<kind>/prune (containers, images, networks, build): the JSON answer, or undefined when
+   * the daemon has no such endpoint.
+   */
+  async prune(kind: 'containers' | 'images' | 'networks' | 'build', query: Query = {}): Promise<Record<string, unknown> | undefined> {
+    try {
+      return await this.json<Record<string, unknown>>('POST', `/${kind}/prune`, { query });
+    } catch (err) {
+      if (err instanceof EngineError && err.message === 'page not found') return undefined;
+      throw err;
+    }
+  }
+
   pruneVolumes(opts: { filters?: FilterArgs } = {}): Promise<VolumePruneResponse> {
     return this.json<VolumePruneResponse>('POST', '/volumes/prune', { query: { filters: encodeFilters(opts.filters) } });
   }

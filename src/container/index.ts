@@ -5,3 +5,4 @@ export * from './container-service.js';
 export * from './create-request.js';
 export * from './signals.js';
 export * from './volume-mounts.js';
+export * from './container-prune.js';

@@ -23,6 +23,7 @@ import { volumeRoutes } from '../api/routes/volume-routes.js';
 import { buildRoutes } from '../api/routes/build-routes.js';
 import { Builder } from '../build/index.js';
 import { buildContainers } from './build-containers.js';
+import { pruneRoutes } from '../api/routes/prune-routes.js';
 import { socketPath, USAGE, type DaemonOptions } from './daemon-options.js';
 import { loadDaemonOptions, registryConfigOf, reloadDaemonOptions } from './daemon-config.js';
 import { acquireDaemonLock } from './daemon-lock.js';
@@ -188,7 +189,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   await builder.sweep();
   const services = { containers, images, events, builder, facts, volumes };
   const api = new ApiServer({
-    routes: [...systemRoutes(services), ...imageRoutes(services), ...containerRoutes(services), ...volumeRoutes(services), ...buildRoutes(services)],
+    routes: [...systemRoutes(services), ...imageRoutes(services), ...containerRoutes(services), ...volumeRoutes(services), ...buildRoutes(services), ...pruneRoutes(services, logger)],
     logger,
     serverVersion: BERTH_VERSION,
   });

@@ -162,7 +162,7 @@ export const volumeRmCommand: CommandSpec = {
   },
 };
 
-async function confirm(ctx: CliContext, message: string): Promise<boolean> {
+export async function confirm(ctx: CliContext, message: string): Promise<boolean> {
   ctx.stdout.write(`${message}\nAre you sure you want to continue? [y/N] `);
   const line = await new Promise<string>((resolve) => {
     let buf = '';
