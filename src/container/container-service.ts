@@ -14,7 +14,7 @@ import type { ImageService } from '../image/image-service.js';
 import { familiarString, parseReference, withDefaultTag } from '../common/reference.js';
 import type { LayerStore } from '../layer/index.js';
 import { buildSpec, normalizeCapability, resolveCapabilities, resolveUser, type HostFacts, type SpecInput } from '../runtime/index.js';
-import { readLog, readLogFiles, resolveLogConfig, canReadLogs, type LogConfig, type LogManager } from '../logs/index.js';
+import { readLog, readLogFiles, resolveLogConfig, canReadLogs, logAttributes, detailsPrefix, renderLogTag, type LogConfig, type LogManager } from '../logs/index.js';
 import { writeContainerNetFiles } from '../network/container-files.js';
 import type { ContainerRecord, ContainerState } from './container-record.js';
 import { ZERO_TIME } from './container-record.js';
@@ -430,6 +430,14 @@ export class ContainerService {
       isDone: () => !isActive(this.records.get(id)?.state.status ?? 'exited'),
       onWake: (wake) => this.onExitOf(id, wake),
     });
+  }
+
+  /** The `logs --details` prefix of a container's lines (its log driver's labels, env and tag). */
+  logDetailsPrefix(idOrName: string): string {
+    const rec = this.get(idOrName);
+    const attrs = logAttributes(rec.hostConfig.LogConfig, rec.config.Labels ?? {}, rec.config.Env ?? [],
+      () => renderLogTag(rec.hostConfig.LogConfig.Config['tag'], { id: rec.id, name: rec.name, imageName: rec.config.Image, imageId: rec.imageId }));
+    return detailsPrefix(attrs);
   }
 
   /** inspect's LogPath: the file a file-based driver writes; empty for the others, as in Docker. */

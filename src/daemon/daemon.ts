@@ -241,7 +241,16 @@ export async function main(argv: string[]): Promise<void> {
   }
   if (opts.help) { process.stdout.write(USAGE); return; }
   if (opts.version) { process.stdout.write(`berthd version ${BERTH_VERSION}\n`); return; }
-  if (opts.validate) { process.stderr.write('configuration OK\n'); return; }
+  if (opts.validate) {
+    try {
+      daemonLogConfig(opts);
+    } catch (err) {
+      process.stderr.write(`unable to configure the Docker daemon with file ${opts.configFile}: ${errorMessage(err)}\n`);
+      process.exit(1);
+    }
+    process.stderr.write('configuration OK\n');
+    return;
+  }
   let daemon: RunningDaemon;
   try {
     daemon = await startDaemon(opts);

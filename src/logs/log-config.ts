@@ -143,3 +143,32 @@ export function parseSyslogAddress(v: string): SyslogAddress {
   if (!/:\d+$/.test(hostPort)) hostPort += ':514';
   return { proto, address: hostPort };
 }
+
+/**
+ * The extra attributes a json-file log carries (`logs --details`): the container labels named
+ * by `labels`/`labels-regex`, the environment variables named by `env`/`env-regex`, and `tag`.
+ */
+export function logAttributes(cfg: LogConfig, labels: Record<string, string>, env: string[], tag: () => string): Record<string, string> {
+  const c = cfg.Config;
+  const out: Record<string, string> = {};
+  const names = (v: string | undefined): string[] => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : []);
+  for (const k of names(c['labels'])) if (k in labels) out[k] = labels[k]!;
+  if (c['labels-regex']) {
+    const re = new RegExp(c['labels-regex']);
+    for (const [k, v] of Object.entries(labels)) if (re.test(k)) out[k] = v;
+  }
+  const envMap = new Map(env.map((e) => { const i = e.indexOf('='); return i < 0 ? [e, ''] : [e.slice(0, i), e.slice(i + 1)]; }));
+  for (const k of names(c['env'])) if (envMap.has(k)) out[k] = envMap.get(k)!;
+  if (c['env-regex']) {
+    const re = new RegExp(c['env-regex']);
+    for (const [k, v] of envMap) if (re.test(k)) out[k] = v;
+  }
+  if (c['tag']) out['tag'] = tag();
+  return out;
+}
+
+/** `logs --details` prefix: `k=v,k2=v2 ` with keys sorted and both sides query-escaped. */
+export function detailsPrefix(attrs: Record<string, string>): string {
+  const esc = (s: string): string => encodeURIComponent(s).replace(/%20/g, '+');
+  return Object.keys(attrs).sort().map((k) => `${esc(k)}=${esc(attrs[k]!)}`).join(',') + ' ';
+}

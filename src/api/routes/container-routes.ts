@@ -166,8 +166,10 @@ export function containerRoutes(s: ApiServices): Route[] {
         const tty = rec.config.Tty;
         const out = ctx.startStream(tty || !ctx.atLeast('1.42') ? RAW_STREAM : MULTIPLEXED_STREAM);
         const timestamps = ctx.query.bool('timestamps');
+        const details = ctx.query.bool('details') ? Buffer.from(c.logDetailsPrefix(rec.id)) : undefined;
         try {
-          for await (const e of entries) {
+          for await (const raw of entries) {
+            const e = details ? { ...raw, data: Buffer.concat([details, raw.data]) } : raw;
             if (!out.write(formatEntry(e, { tty, timestamps }))) await new Promise((r) => out.once('drain', r));
           }
         } finally {

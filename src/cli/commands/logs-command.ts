@@ -49,6 +49,7 @@ export const logsCommand: CommandSpec = {
       until: timestampParam(flags.string('until')),
       timestamps: flags.bool('timestamps'),
       tail: flags.string('tail'),
+      details: flags.bool('details'),
     });
     if (c.Config?.Tty) {
       for await (const chunk of res) ctx.stdout.write(chunk as Buffer);

@@ -33,6 +33,10 @@ test('berthd --validate: "configuration OK", or the error and exit 1', (t) => {
   const ko = spawnSync(process.execPath, [BERTHD, '--validate', '--config-file', bad], { encoding: 'utf8' });
   assert.equal(ko.status, 1);
   assert.equal(ko.stderr, `unable to configure the Docker daemon with file ${bad}: the following directives don't match any configuration option: unknown-option\n`);
+  const badLog = tempFile(t, { 'log-driver': 'json-file', 'log-opts': { 'max-sise': '1m' } });
+  const kl = spawnSync(process.execPath, [BERTHD, '--validate', '--config-file', badLog], { encoding: 'utf8' });
+  assert.equal(kl.status, 1);
+  assert.equal(kl.stderr, `unable to configure the Docker daemon with file ${badLog}: failed to set log opts: unknown log opt 'max-sise' for json-file log driver\n`);
   const conflict = spawnSync(process.execPath, [BERTHD, '--config-file', good, '--log-level', 'debug', '--data-root', '/nonexistent/x'], { encoding: 'utf8' });
   assert.equal(conflict.status, 1);
   assert.match(conflict.stderr, /specified both as a flag and in the configuration file: log-level: \(from flag: debug, from file: warn\)/);

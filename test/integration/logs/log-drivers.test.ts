@@ -4,7 +4,7 @@ import { createSocket } from 'node:dgram';
 import { existsSync, readdirSync, readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { startTestDaemon, importBusybox, REPO, type TestDaemon } from '../../helpers/daemon-harness.js';
 
 let d: TestDaemon;
@@ -66,6 +66,20 @@ test('logs -f follows a rotating log without losing a line', async () => {
   assert.equal(ns.at(-1), 300);
   assert.ok(consecutive(ns), 'every line once, in order');
   assert.ok(existsSync(join(d.dataRoot, 'containers', id, 'container.log.1')), 'the log did rotate');
+});
+
+test('logs --details shows the labels, env and tag the json-file options name', async () => {
+  const run = d.berth(['run', '-d', '-l', 'app=web', '-l', 'other=x', '-e', 'MODE=prod', '--log-opt', 'labels=app', '--log-opt', 'env=MODE',
+    '--log-opt', 'tag={{.Name}}', '--name', 'detailed', 'busybox', 'echo', 'hi']);
+  assert.equal(run.code, 0, run.stderr);
+  const id = run.stdout.trim();
+  await waitExit(id);
+  assert.equal(d.berth(['logs', '--details', id]).stdout, 'MODE=prod,app=web,tag=detailed hi\n');
+  const plain = d.berth(['run', '-d', 'busybox', 'echo', 'ho']).stdout.trim();
+  await waitExit(plain);
+  assert.equal(d.berth(['logs', '--details', plain]).stdout, ' ho\n');
+  const docker = spawnSync('/usr/local/bin/docker', ['-H', d.host, 'logs', '--details', id], { encoding: 'utf8' });
+  assert.equal(docker.stdout, 'MODE=prod,app=web,tag=detailed hi\n');
 });
 
 test('none: logs refuses as Docker does; LogPath is empty', async () => {
