@@ -115,7 +115,6 @@ export class LogManager {
     else {
       const i = addr.address.lastIndexOf(':');
       argv.push(addr.proto === 'udp' ? '--udp' : '--tcp', '-n', addr.address.slice(0, i).replace(/^\[|\]$/g, ''), '-P', addr.address.slice(i + 1));
-      if (addr.proto === 'tcp') argv.push('--octet-count');
     }
     return argv;
   }

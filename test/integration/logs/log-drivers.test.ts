@@ -5,6 +5,7 @@ import { existsSync, readdirSync, readFileSync, mkdtempSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { startTestDaemon, importBusybox, REPO, type TestDaemon } from '../../helpers/daemon-harness.js';
 
 let d: TestDaemon;
@@ -133,6 +134,27 @@ test('syslog over udp: lines arrive with the tag and daemon.info/err priorities;
   assert.equal(d.berth(['logs', id]).stdout, 'to-out\n');
   const inspect = (await d.api('GET', `/containers/${id}/json`)).json() as { LogPath: string };
   assert.equal(inspect.LogPath, '');
+});
+
+test('syslog over tcp and over a unix stream socket, with a facility', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-syslog-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const got: string[] = [];
+  const servers = [createServer((c) => c.on('data', (b: Buffer) => got.push(b.toString()))), createServer((c) => c.on('data', (b: Buffer) => got.push(b.toString())))];
+  await new Promise<void>((r) => servers[0]!.listen(0, '127.0.0.1', () => r()));
+  await new Promise<void>((r) => servers[1]!.listen(join(dir, 'log.sock'), () => r()));
+  t.after(() => { for (const s of servers) s.close(); });
+  const port = (servers[0]!.address() as AddressInfo).port;
+  for (const [addr, word] of [[`tcp://127.0.0.1:${port}`, 'over-tcp'], [`unix://${join(dir, 'log.sock')}`, 'over-unix']] as const) {
+    const run = d.berth(['run', '-d', '--log-driver', 'syslog', '--log-opt', `syslog-address=${addr}`, '--log-opt', 'syslog-facility=local3', 'busybox', 'echo', word]);
+    assert.equal(run.code, 0, run.stderr);
+    await waitExit(run.stdout.trim());
+  }
+  for (let i = 0; i < 50 && !(got.join('').includes('over-tcp') && got.join('').includes('over-unix')); i++) await sleep(100);
+  const all = got.join('');
+  // local3.info = 19 * 8 + 6
+  assert.match(all, /<158>[^\n]*over-tcp/);
+  assert.match(all, /<158>[^\n]*over-unix/);
 });
 
 test('daemon log-driver/log-opts apply to containers that name no driver', async (t) => {
