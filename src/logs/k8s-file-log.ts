@@ -250,7 +250,34 @@ export async function* readLog(path: string, opts: ReadLogOptions): AsyncGenerat
     let pos = opts.tail === undefined ? 0 : await tailOffset(fh, size, opts.tail, opts);
     let pending = Buffer.alloc(0);
     let drained = false;
+    let switchedAtEnd = false;
     const buf = Buffer.alloc(CHUNK);
+    /** Closes the rotated-away file and opens the one now at `path`; false when aborted. */
+    const moveToNewFile = async (): Promise<boolean> => {
+      await fh?.close();
+      fh = undefined;
+      watcher?.close();
+      watcher = undefined;
+      while (!fh) {
+        try {
+          fh = await open(path, 'r');
+        } catch (err) {
+          if (errnoCode(err) !== 'ENOENT') throw err;
+          if (opts.signal?.aborted) return false;
+          await changes.wait(20, opts.signal);
+        }
+      }
+      try {
+        watcher = watch(path, { persistent: false });
+        watcher.on('change', changes.notify);
+        watcher.on('error', () => { watcher?.close(); watcher = undefined; });
+      } catch {
+        watcher = undefined;
+      }
+      pos = 0;
+      pending = Buffer.alloc(0);
+      return true;
+    };
     for (;;) {
       if (opts.signal?.aborted) return;
       // Checked before reading, so that everything written before "done" is still read.
@@ -274,7 +301,14 @@ export async function* readLog(path: string, opts: ReadLogOptions): AsyncGenerat
         }
         pending = Buffer.from(data.subarray(start));
       }
-      if (done) return;
+      if (done) {
+        // Rotated just before the end: the last lines are in the new file.
+        const st = opts.follow && !switchedAtEnd ? await fh.stat().catch(() => undefined) : undefined;
+        if (!st || !(await rotatedAway(path, st.ino))) return;
+        switchedAtEnd = true;
+        if (!(await moveToNewFile())) return;
+        continue;
+      }
       if (!gotData) {
         const st = await fh.stat().catch(() => undefined);
         if (st && st.size < pos) { pos = 0; pending = Buffer.alloc(0); continue; } // truncated
@@ -285,28 +319,7 @@ export async function* readLog(path: string, opts: ReadLogOptions): AsyncGenerat
         if (opts.follow && st && drained) {
           drained = false;
           // The log was rotated: what was written to the old file is read above; go on with the new one.
-          await fh.close();
-          fh = undefined;
-          watcher?.close();
-          watcher = undefined;
-          while (!fh) {
-            try {
-              fh = await open(path, 'r');
-            } catch (err) {
-              if (errnoCode(err) !== 'ENOENT') throw err;
-              if (opts.signal?.aborted) return;
-              await changes.wait(20, opts.signal);
-            }
-          }
-          try {
-            watcher = watch(path, { persistent: false });
-            watcher.on('change', changes.notify);
-            watcher.on('error', () => { watcher?.close(); watcher = undefined; });
-          } catch {
-            watcher = undefined;
-          }
-          pos = 0;
-          pending = Buffer.alloc(0);
+          if (!(await moveToNewFile())) return;
           continue;
         }
         await changes.wait(pollMs, opts.signal);

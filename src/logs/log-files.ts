@@ -121,7 +121,12 @@ export async function rotateLog(path: string, policy: RotationPolicy, reopen: ()
   const keep = Math.max(1, policy.maxFile) - 1;
   if (keep === 0) {
     await rename(path, `${path}.1`);
-    await reopen();
+    try {
+      await reopen();
+    } catch (err) {
+      await rename(`${path}.1`, path).catch(() => undefined);
+      throw err;
+    }
     await waitForNewFile(path);
     await rm(`${path}.1`, { force: true });
     return;
@@ -133,7 +138,13 @@ export async function rotateLog(path: string, policy: RotationPolicy, reopen: ()
     }
   }
   await rename(path, `${path}.1`);
-  await reopen();
+  try {
+    await reopen();
+  } catch (err) {
+    // The writer is gone (the container just exited): put the file back, it stays the current one.
+    await rename(`${path}.1`, path).catch(() => undefined);
+    throw err;
+  }
   await waitForNewFile(path);
   if (policy.compress) {
     // The writer may still flush a last line into the old file: give it a moment.

@@ -88,7 +88,7 @@ export class LogManager {
 
   private async checkSizes(): Promise<void> {
     for (const w of this.watched.values()) {
-      if (w.rotating) continue;
+      if (w.rotating || w.target.isDone()) continue;
       const size = await stat(w.target.path).then((s) => s.size, () => 0);
       if (size < w.policy.maxSize) continue;
       w.rotating = true;
