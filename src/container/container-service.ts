@@ -14,7 +14,7 @@ import type { ImageService } from '../image/image-service.js';
 import { familiarString, parseReference, withDefaultTag } from '../common/reference.js';
 import type { LayerStore } from '../layer/index.js';
 import { buildSpec, normalizeCapability, resolveCapabilities, resolveUser, type HostFacts, type SpecInput } from '../runtime/index.js';
-import { readLog, readLogFiles, resolveLogConfig, canReadLogs, logAttributes, detailsPrefix, renderLogTag, type LogConfig, type LogManager } from '../logs/index.js';
+import { readLog, readLogFiles, resolveLogConfig, canReadLogs, logAttributes, detailsPrefix, renderLogTag, type LogConfig, type LogManager, type LogTarget } from '../logs/index.js';
 import { writeContainerNetFiles } from '../network/container-files.js';
 import type { ContainerRecord, ContainerState } from './container-record.js';
 import { ZERO_TIME } from './container-record.js';
@@ -420,16 +420,20 @@ export class ContainerService {
 
   /** Hands a running container's log to the log manager (rotation, shipping). */
   private watchLog(rec: ContainerRecord): void {
+    this.o.logManager?.watch(this.logTarget(rec));
+  }
+
+  private logTarget(rec: ContainerRecord): LogTarget {
     const id = rec.id;
     const runtime = this.o.runtime;
-    this.o.logManager?.watch({
+    return {
       id, name: rec.name, imageName: rec.config.Image, imageId: rec.imageId,
       path: this.logPath(id),
       config: rec.hostConfig.LogConfig,
       reopen: () => runtime.reopenLog ? runtime.reopenLog(this.bundleDir(id)) : Promise.resolve(),
       isDone: () => !isActive(this.records.get(id)?.state.status ?? 'exited'),
       onWake: (wake) => this.onExitOf(id, wake),
-    });
+    };
   }
 
   /** The `logs --details` prefix of a container's lines (its log driver's labels, env and tag). */
@@ -761,6 +765,8 @@ export class ContainerService {
         const code = (await this.o.runtime.exitCode(rec.id, this.persistDir(rec.id))) ?? 255;
         await this.mutex.run(rec.id, () => this.recordExit(rec, code));
         exited++;
+        // It ended while berthd was down: forward what it printed meanwhile (syslog, journald).
+        this.o.logManager?.drain(this.logTarget(rec));
       } else if (status === 'removing') {
         await this.mutex.run(rec.id, () => this.removeNow(rec));
         continue;

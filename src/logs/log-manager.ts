@@ -46,7 +46,7 @@ export function renderLogTag(template: string | undefined, t: Pick<LogTarget, 'i
  */
 export class LogManager {
   private readonly watched = new Map<string, Watched>();
-  private readonly shippers = new Map<string, AbortController>();
+  private readonly shippers = new Map<string, { ac: AbortController; save: () => void }>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: { logger: Logger; checkEveryMs?: number }) {}
@@ -57,12 +57,17 @@ export class LogManager {
       this.watched.set(target.id, { target, policy, rotating: false });
       this.timer ??= setInterval(() => void this.checkSizes(), this.o.checkEveryMs ?? 1000).unref();
     }
+    this.drain(target);
+  }
+
+  /** Forwards what a shipping driver has not forwarded yet (after a run that ended while berthd was down). */
+  drain(target: LogTarget): void {
     if ((target.config.Type === 'syslog' || target.config.Type === 'journald') && !this.shippers.has(target.id)) {
-      const ac = new AbortController();
-      this.shippers.set(target.id, ac);
-      void this.ship(target, ac.signal)
+      const entry = { ac: new AbortController(), save: (): void => undefined };
+      this.shippers.set(target.id, entry);
+      void this.ship(target, entry)
         .catch((err) => this.o.logger.warn('log shipping failed', { id: target.id, driver: target.config.Type, err: errorMessage(err) }))
-        .finally(() => { if (this.shippers.get(target.id) === ac) this.shippers.delete(target.id); });
+        .finally(() => { if (this.shippers.get(target.id) === entry) this.shippers.delete(target.id); });
     }
   }
 
@@ -74,14 +79,15 @@ export class LogManager {
   /** The container is gone: stop everything at once. */
   forget(id: string): void {
     this.watched.delete(id);
-    this.shippers.get(id)?.abort();
+    this.shippers.get(id)?.ac.abort();
     this.shippers.delete(id);
   }
 
   close(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    for (const ac of this.shippers.values()) ac.abort();
+    // Record how far each shipper got before the process goes away.
+    for (const s of this.shippers.values()) { s.save(); s.ac.abort(); }
     this.shippers.clear();
     this.watched.clear();
   }
@@ -119,7 +125,8 @@ export class LogManager {
     return argv;
   }
 
-  private async ship(t: LogTarget, signal: AbortSignal): Promise<void> {
+  private async ship(t: LogTarget, entry: { ac: AbortController; save: () => void }): Promise<void> {
+    const signal = entry.ac.signal;
     const c = t.config.Config;
     const facility = c['syslog-facility'] === undefined ? 3 : SYSLOG_FACILITIES[c['syslog-facility']] ?? Number(c['syslog-facility']);
     const mark = `${t.path}.shipped`;
@@ -136,11 +143,14 @@ export class LogManager {
     child.stdin!.on('error', () => undefined);
     let last: string | undefined;
     let lastSaved = Date.now();
+    let saved: string | undefined;
     const save = (): void => {
-      if (!last) return;
+      if (!last || last === saved) return;
       writeFileSync(`${mark}.tmp`, last);
       renameSync(`${mark}.tmp`, mark);
+      saved = last;
     };
+    entry.save = save;
     let partial = '';
     try {
       const entries: AsyncIterable<LogEntry> = readLogFiles(t.path, {
@@ -158,7 +168,7 @@ export class LogManager {
         if (child.exitCode !== null) throw new Error(`forwarder exited: ${stderr.trim()}`);
         if (!child.stdin!.write(lines)) await once(child.stdin!, 'drain');
         last = e.time;
-        if (Date.now() - lastSaved > 1000) { save(); lastSaved = Date.now(); }
+        if (Date.now() - lastSaved > 200) { save(); lastSaved = Date.now(); }
       }
     } finally {
       save();

@@ -157,6 +157,27 @@ test('syslog over tcp and over a unix stream socket, with a facility', async (t)
   assert.match(all, /<158>[^\n]*over-unix/);
 });
 
+test('syslog forwarding resumes after berthd restarts, without gaps or repeats', async (t) => {
+  const server = createSocket('udp4');
+  const got: string[] = [];
+  server.on('message', (m) => got.push(m.toString()));
+  await new Promise<void>((r) => server.bind(0, '127.0.0.1', () => r()));
+  t.after(() => server.close());
+  const run = d.berth(['run', '-d', '--log-driver', 'syslog', '--log-opt', `syslog-address=udp://127.0.0.1:${server.address().port}`,
+    'busybox', 'sh', '-c', 'i=1; while [ $i -le 40 ]; do echo r-$i; i=$((i+1)); sleep 0.05; done']);
+  assert.equal(run.code, 0, run.stderr);
+  const id = run.stdout.trim();
+  await sleep(500);
+  await d.stop();
+  await sleep(1500);
+  await d.restart();
+  await waitExit(id);
+  for (let i = 0; i < 50 && got.filter((m) => /r-40$/.test(m.trim())).length === 0; i++) await sleep(100);
+  await sleep(300);
+  const ns = got.map((m) => Number(/r-(\d+)\s*$/.exec(m)?.[1])).filter((n) => n > 0);
+  assert.deepEqual(ns, Array.from({ length: 40 }, (_, i) => i + 1));
+});
+
 test('daemon log-driver/log-opts apply to containers that name no driver', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'berth-logcfg-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
