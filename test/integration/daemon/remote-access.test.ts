@@ -77,6 +77,21 @@ test('the docker CLI connects with TLS too', () => {
   assert.equal(r.stdout.trim(), '1.44');
 });
 
+test('docker-py connects with TLS', () => {
+  const script = [
+    'import docker, sys',
+    'from docker.tls import TLSConfig',
+    `tls = TLSConfig(client_cert=(sys.argv[2], sys.argv[3]), ca_cert=sys.argv[1], verify=True)`,
+    `c = docker.DockerClient(base_url='https://127.0.0.1:' + sys.argv[4], tls=tls)`,
+    'print(c.ping(), c.version()["ApiVersion"])',
+  ].join('\n');
+  // requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override the client's CA: keep them out.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'REQUESTS_CA_BUNDLE' && k !== 'CURL_CA_BUNDLE'));
+  const r = spawnSync('python3', ['-c', script, join(dir, 'ca.pem'), join(dir, 'client.pem'), join(dir, 'client-key.pem'), String(port)], { encoding: 'utf8', env });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.trim(), 'True 1.44');
+});
+
 test('clients without a certificate from the CA, or without TLS, are refused', async () => {
   const host = `tcp://127.0.0.1:${port}`;
   const noCert = cli(BERTH, ['-H', host, '--tlsverify', '--tlscacert', join(dir, 'ca.pem'), 'version']);
