@@ -94,6 +94,9 @@ test('none: logs refuses as Docker does; LogPath is empty', async () => {
   const inspect = (await d.api('GET', `/containers/${id}/json`)).json() as { LogPath: string; HostConfig: { LogConfig: { Type: string } } };
   assert.equal(inspect.LogPath, '');
   assert.equal(inspect.HostConfig.LogConfig.Type, 'none');
+  const docker = spawnSync('/usr/local/bin/docker', ['-H', d.host, 'logs', id], { encoding: 'utf8' });
+  assert.equal(docker.status, 1);
+  assert.match(docker.stderr, /configured logging driver does not support reading/);
 });
 
 test('bad log configurations are refused at create with Docker\'s messages', () => {
