@@ -44,6 +44,8 @@ export interface ContainerServiceOptions {
   logDefaults?: LogConfig;
   /** Rotation and shipping of running containers' logs. */
   logManager?: LogManager;
+  /** daemon.json `default-shm-size` in bytes, for containers that set none. */
+  defaultShmSize?: number;
 }
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
@@ -246,6 +248,7 @@ export class ContainerService {
       throw new NotFoundError(`No such image: ${shown}`);
     }
     const { config, hostConfig, path, args } = composeConfig(req, image.config.config ?? {}, req.Image);
+    if (this.o.defaultShmSize && !((req.HostConfig?.ShmSize ?? 0) > 0)) hostConfig.ShmSize = this.o.defaultShmSize;
     hostConfig.LogConfig = resolveLogConfig(req.HostConfig?.LogConfig as Partial<LogConfig> | undefined, this.o.logDefaults ?? { Type: 'json-file', Config: {} });
     this.validateCapabilities(hostConfig.CapAdd ?? [], hostConfig.CapDrop ?? [], hostConfig.Privileged);
     const mountPoints = await planMounts(hostConfig, config, (n) => this.find(n));

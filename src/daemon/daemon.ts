@@ -12,7 +12,7 @@ import { ImageService, ImageStore } from '../image/index.js';
 import { ContainerService } from '../container/index.js';
 import { EventBus } from '../events/index.js';
 import { VolumeService } from '../volume/index.js';
-import { LogManager, resolveLogConfig, type LogConfig } from '../logs/index.js';
+import { LogManager, parseLogSize, resolveLogConfig, type LogConfig } from '../logs/index.js';
 import { readHostFacts } from '../runtime/index.js';
 import { ApiServer } from '../api/api-server.js';
 import type { DaemonFacts } from '../api/api-services.js';
@@ -102,6 +102,15 @@ function daemonLogConfig(opts: DaemonOptions): LogConfig {
   }
 }
 
+/** daemon.json `default-shm-size` (`64M`, `1g`...). */
+function defaultShmSize(opts: DaemonOptions): { defaultShmSize?: number } {
+  const v = opts.config['default-shm-size'];
+  if (typeof v !== 'string') return {};
+  const n = parseLogSize(v);
+  if (n === undefined || n <= 0) throw new EngineError(`invalid default-shm-size: ${v}`);
+  return { defaultShmSize: n };
+}
+
 /** Wires the daemon together, reconciles state with reality, then serves the API. */
 export interface RunningDaemon {
   stop: () => Promise<void>;
@@ -148,6 +157,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     volumes,
     logDefaults,
     logManager,
+    ...defaultShmSize(opts),
   });
   images.setUsage({ containersUsing: (id) => containers.usingImage(id) });
   images.onEvent((e) => events.publish('image', e.action, e.id, { name: e.name }));

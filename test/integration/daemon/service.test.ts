@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { apiRequest, startTestDaemon, REPO } from '../../helpers/daemon-harness.js';
+import { apiRequest, startTestDaemon, importBusybox, REPO } from '../../helpers/daemon-harness.js';
 
 test('the systemd units pass systemd-analyze verify', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'berth-units-'));
@@ -47,7 +47,7 @@ test('info reports the effective configuration: logging driver, registries, mirr
   const dir = mkdtempSync(join(tmpdir(), 'berth-info-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, 'daemon.json');
-  writeFileSync(file, JSON.stringify({ 'insecure-registries': ['myreg:5000', '10.1.0.0/16'], 'registry-mirrors': ['https://mirror.example'], 'log-driver': 'local', labels: ['a=b'] }));
+  writeFileSync(file, JSON.stringify({ 'insecure-registries': ['myreg:5000', '10.1.0.0/16'], 'registry-mirrors': ['https://mirror.example'], 'log-driver': 'local', labels: ['a=b'], 'default-shm-size': '128M' }));
   const srv = createServer();
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
   const port = (srv.address() as AddressInfo).port;
@@ -67,7 +67,13 @@ test('info reports the effective configuration: logging driver, registries, mirr
   const docker = spawnSync('/usr/local/bin/docker', ['-H', d.host, 'info'], { encoding: 'utf8' });
   assert.match(docker.stdout, / Registry Mirrors:\n  https:\/\/mirror\.example\/\n/);
   assert.match(docker.stdout, / Logging Driver: local\n/);
-  writeFileSync(file, JSON.stringify({ 'insecure-registries': [], 'registry-mirrors': ['https://other.example'], 'log-driver': 'local', labels: ['a=b'] }));
+  await importBusybox(d);
+  const c1 = d.berth(['create', 'busybox', 'true']).stdout.trim();
+  const c2 = ((await d.api('POST', '/containers/create', { Image: 'busybox', Cmd: ['true'], HostConfig: { ShmSize: 8 * 1024 * 1024 } })).json() as { Id: string }).Id;
+  const shm = async (id: string): Promise<number> => ((await d.api('GET', `/containers/${id}/json`)).json() as { HostConfig: { ShmSize: number } }).HostConfig.ShmSize;
+  assert.equal(await shm(c1), 128 * 1024 * 1024, 'default-shm-size applies');
+  assert.equal(await shm(c2), 8 * 1024 * 1024, 'an explicit --shm-size wins');
+  writeFileSync(file, JSON.stringify({ 'insecure-registries': [], 'registry-mirrors': ['https://other.example'], 'log-driver': 'local', labels: ['a=b'], 'default-shm-size': '128M' }));
   d.proc.kill('SIGHUP');
   for (let i = 0; i < 50 && !/Reloaded configuration/.test(d.log()); i++) await new Promise((r) => setTimeout(r, 50));
   assert.match(d.berth(['info']).stdout, / Registry Mirrors:\n  https:\/\/other\.example\/\n/);
