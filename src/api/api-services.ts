@@ -1,4 +1,4 @@
-import type { ContainerService } from '../container/index.js';
+import type { ContainerService, ExecService } from '../container/index.js';
 import type { ImageService } from '../image/index.js';
 import type { EventBus } from '../events/index.js';
 import type { VolumeService } from '../volume/index.js';
@@ -39,6 +39,7 @@ export interface DaemonFacts {
 /** Everything route handlers may call. */
 export interface ApiServices {
   containers: ContainerService;
+  execs: ExecService;
   images: ImageService;
   events: EventBus;
   builder: Builder;

@@ -20,7 +20,27 @@ export interface LaunchOptions {
   stdinOnce: boolean;
 }
 
+export interface ExecLaunchOptions {
+  containerId: string;
+  execId: string;
+  /** Private directory of the exec (process spec, log, ctl fifo, attach socket). */
+  bundleDir: string;
+  /** The OCI process to run (runtime/oci-spec.ts `OciProcess`). */
+  process: unknown;
+  /** Where the output goes (conmon k8s-file log), or null to discard it. */
+  logPath: string | null;
+  stdin: boolean;
+}
+
+export interface ExecLaunched {
+  pid: number;
+  /** Resolves with the exit code once the process ended and its output is in the log. */
+  exited: Promise<number>;
+}
+
 export interface ContainerRuntime {
+  /** Runs a process in a running container under its own monitor. */
+  exec(opts: ExecLaunchOptions): Promise<ExecLaunched>;
   /** Writes the bundle and starts the container; the error message is the runtime's own. */
   launch(opts: LaunchOptions): Promise<{ pid: number; conmonPid: number }>;
   kill(id: string, signal: number): Promise<void>;

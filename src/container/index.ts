@@ -6,3 +6,4 @@ export * from './create-request.js';
 export * from './signals.js';
 export * from './volume-mounts.js';
 export * from './container-prune.js';
+export * from './exec-service.js';

@@ -2,8 +2,8 @@ import { access, mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../common/log.js';
 import { writeFileAtomic } from '../store/atomic-file.js';
-import type { ContainerRuntime, LaunchOptions, StdinWriter } from '../container/index.js';
-import { ConmonMonitor, ExitWatcher, RuncRuntime } from '../runtime/index.js';
+import type { ContainerRuntime, ExecLaunched, ExecLaunchOptions, LaunchOptions, StdinWriter } from '../container/index.js';
+import { ConmonMonitor, ExitWatcher, RuncRuntime, conmonExec, type OciProcess } from '../runtime/index.js';
 
 export interface OciContainerRuntimeOptions {
   runtimePath: string;
@@ -64,6 +64,20 @@ export class OciContainerRuntime implements ContainerRuntime {
     });
     await this.oci.start(opts.id);
     return { pid, conmonPid };
+  }
+
+  async exec(opts: ExecLaunchOptions): Promise<ExecLaunched> {
+    return conmonExec({
+      conmonPath: this.o.conmonPath ?? '/usr/bin/conmon',
+      runtimePath: this.o.runtimePath,
+      runtimeRoot: this.o.runtimeRoot,
+      containerId: opts.containerId,
+      execId: opts.execId,
+      bundle: opts.bundleDir,
+      process: opts.process as OciProcess,
+      logTarget: opts.logPath ? `k8s-file:${opts.logPath}` : 'none',
+      stdin: opts.stdin,
+    });
   }
 
   async kill(id: string, signal: number): Promise<void> {

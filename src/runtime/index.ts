@@ -7,3 +7,4 @@ export * from './rootfs-path.js';
 export * from './runc-runtime.js';
 export * from './conmon-monitor.js';
 export * from './exit-watcher.js';
+export * from './conmon-exec.js';

@@ -69,14 +69,16 @@ export function containerRoutes(s: ApiServices): Route[] {
           sizes = { sizeRw: rw, sizeRootFs: rw + (img ? s.images.size(img) : 0) };
         }
         const driverData = await c.graphDriverData(rec.id);
-        ctx.sendJson(200, containerInspect(rec, {
+        const inspect = containerInspect(rec, {
           logPath: c.inspectLogPath(rec),
           hostsPath: c.hostsPath(rec.id),
           hostnamePath: c.hostnamePath(rec.id),
           resolvConfPath: c.resolvConfPath(rec.id),
           graphDriverData: driverData,
           ...sizes,
-        }));
+        });
+        inspect['ExecIDs'] = s.execs.runningIds(rec.id);
+        ctx.sendJson(200, inspect);
       },
     },
     {
