@@ -34,6 +34,7 @@ export const TOP_COMMANDS: Record<string, Loader> = {
   'builder prune': async () => (await import('./commands/builder-command.js')).builderPruneCommand,
   'container prune': async () => (await import('./commands/prune-commands.js')).containerPruneCommand,
   'system prune': async () => (await import('./commands/prune-commands.js')).systemPruneCommand,
+  exec: async () => (await import('./commands/exec-command.js')).execCommand,
 };
 
 /** `berth container X` and `berth image X`: sub-name -> top-level command. */
@@ -42,6 +43,7 @@ export const MANAGEMENT_COMMANDS: Record<string, Record<string, string>> = {
     ls: 'ps', list: 'ps', ps: 'ps', create: 'create', run: 'run', start: 'start', stop: 'stop', kill: 'kill',
     restart: 'restart', rm: 'rm', remove: 'rm', logs: 'logs', wait: 'wait', rename: 'rename', attach: 'attach',
     inspect: 'inspect:container', prune: 'container prune',
+    exec: 'exec',
   },
   builder: { build: 'build', prune: 'builder prune' },
   image: {
@@ -77,6 +79,7 @@ export const OTHER_COMMAND_SUMMARIES: Record<string, string> = {
 
 export const COMMAND_SUMMARIES: Array<[string, string]> = [
   ['run', 'Create and run a new container from an image'],
+  ['exec', 'Execute a command in a running container'],
   ['ps', 'List containers'],
   ['images', 'List images'],
   ['version', 'Show the berth version information'],

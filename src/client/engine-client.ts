@@ -15,6 +15,7 @@ import type {
 import type { HistoryItem, ImageDeleteItem, ImageInspect, ImageSummary } from '../engine-api/image-models.js';
 import type { Info, PingResult, Version } from '../engine-api/system-models.js';
 import type { VolumeCreateRequest, VolumeListResponse, VolumePruneResponse, VolumeSummary } from '../engine-api/volume-models.js';
+import type { ExecCreateConfig, ExecInspect } from '../engine-api/exec-models.js';
 import { parseHostAddress, type HostAddress } from './host-address.js';
 import { errorBodyMessage, statusErrors } from './status-errors.js';
 
@@ -506,6 +507,30 @@ export class EngineClient {
       },
       headers: { 'Content-Type': 'text/plain' },
     });
+  }
+
+  // --- exec ---
+
+  async createExec(container: string, config: ExecCreateConfig): Promise<string> {
+    return (await this.json<{ Id: string }>('POST', `/containers/${pathPart(container)}/exec`, { body: config })).Id;
+  }
+
+  /** Starts an exec detached (200, no stream). */
+  async startExecDetached(id: string, opts: { tty: boolean; consoleSize?: [number, number] }): Promise<void> {
+    await this.empty('POST', `/exec/${pathPart(id)}/start`, { body: { Detach: true, Tty: opts.tty, ...(opts.consoleSize ? { ConsoleSize: opts.consoleSize } : {}) } });
+  }
+
+  /** Starts an exec attached: the hijacked stream carries its output and input. */
+  startExecAttached(id: string, opts: { tty: boolean; consoleSize?: [number, number] }): Promise<HijackedStream> {
+    return this.hijack('POST', `/exec/${pathPart(id)}/start`, { body: { Detach: false, Tty: opts.tty, ...(opts.consoleSize ? { ConsoleSize: opts.consoleSize } : {}) } });
+  }
+
+  async resizeExec(id: string, size: { height: number; width: number }): Promise<void> {
+    await this.empty('POST', `/exec/${pathPart(id)}/resize`, { query: { h: size.height, w: size.width } });
+  }
+
+  inspectExec(id: string): Promise<ExecInspect> {
+    return this.json<ExecInspect>('GET', `/exec/${pathPart(id)}/json`);
   }
 
   /** Any hijacked endpoint: sends `Connection: Upgrade`, `Upgrade: tcp`, expects 101. */

@@ -8,7 +8,7 @@ import type { EventBus } from '../events/event-bus.js';
 import { readLog } from '../logs/index.js';
 import { resolveCapabilities, resolveUser, type HostFacts, type OciProcess, type OciSpec } from '../runtime/index.js';
 import type { ContainerRecord } from './container-record.js';
-import type { ContainerRuntime, StdinWriter } from './container-runtime.js';
+import type { ContainerRuntime, ExecLaunched, StdinWriter } from './container-runtime.js';
 import type { ContainerService, LogEntry } from './container-service.js';
 import { DEFAULT_PATH, mergeEnv } from './create-request.js';
 
@@ -142,20 +142,20 @@ export class ExecService {
   async start(execId: string, opts: ExecStartOptions): Promise<ExecSession> {
     const { ex, rec } = this.checkStartable(execId);
     ex.started = true;
+    let launched!: ExecLaunched;
+    let ready!: () => void;
+    this.launching.set(ex.id, new Promise<void>((resolve) => { ready = resolve; }));
     ex.running = true;
     const attached = !opts.detach && (ex.config.attachStdout || ex.config.attachStderr || ex.config.attachStdin);
     const logPath = attached && (ex.config.attachStdout || ex.config.attachStderr) ? join(ex.bundleDir, 'exec.log') : null;
-    let launched;
     try {
       await rm(ex.bundleDir, { recursive: true, force: true });
       await mkdir(ex.bundleDir, { recursive: true, mode: 0o700 });
       const process = await this.processSpec(rec, ex, opts.consoleSize);
       this.event(rec, `exec_start: ${ex.config.cmd.join(' ')}`, { execID: ex.id });
-      const p = this.o.runtime.exec({
+      launched = await this.o.runtime.exec({
         containerId: rec.id, execId: ex.id, bundleDir: ex.bundleDir, process, logPath, stdin: attached && ex.config.attachStdin,
       });
-      this.launching.set(ex.id, p.catch(() => undefined));
-      launched = await p;
     } catch (err) {
       const msg = errorMessage(err);
       ex.running = false;
@@ -165,6 +165,7 @@ export class ExecService {
       throw new SystemError(`OCI runtime exec failed: ${msg}: unknown`, { cause: err });
     } finally {
       this.launching.delete(ex.id);
+      ready();
     }
     ex.pid = launched.pid;
     let readers = 0;
@@ -228,7 +229,12 @@ export class ExecService {
     await this.launching.get(ex.id);
     if (!ex.running) throw new ConflictError(`Exec ${ex.id} is not running`);
     if (!ex.config.tty) return;
-    await this.o.runtime.resize(ex.bundleDir, height, width);
+    try {
+      await this.o.runtime.resize(ex.bundleDir, height, width);
+    } catch (err) {
+      // The process may have ended meanwhile.
+      if (ex.running) throw err;
+    }
   }
 
   private checkRunning(rec: ContainerRecord): void {

@@ -64,6 +64,8 @@ function pumpStdin(sock: Duplex, session: ExecSession, keys: string, onDetach: (
   });
   sock.once('end', () => stdin.close());
   sock.once('close', () => stdin.close());
+  // Reading the request body may have paused the socket; the listener alone would not resume it.
+  sock.resume();
 }
 
 export function execRoutes(s: ApiServices): Route[] {

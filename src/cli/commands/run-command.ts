@@ -53,7 +53,7 @@ const RUN_ONLY_FLAGS: FlagSpec[] = [
   { name: 'sig-proxy', type: 'bool', default: true, description: 'Proxy received signals to the process' },
 ];
 
-function readLinesFile(path: string, what: string): string[] {
+export function readLinesFile(path: string, what: string): string[] {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -65,7 +65,7 @@ function readLinesFile(path: string, what: string): string[] {
   return text.split(/\r?\n/).map((l) => l.replace(/^\s+/, '')).filter((l) => l.length > 0 && !l.startsWith('#'));
 }
 
-function envList(flags: FlagValues, env: Record<string, string | undefined>): string[] {
+export function envList(flags: FlagValues, env: Record<string, string | undefined>): string[] {
   const out: string[] = [];
   const add = (item: string): void => {
     const eq = item.indexOf('=');
