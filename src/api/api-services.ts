@@ -1,4 +1,4 @@
-import type { ContainerService, ExecService } from '../container/index.js';
+import type { ArchiveService, ContainerService, ExecService } from '../container/index.js';
 import type { ImageService } from '../image/index.js';
 import type { EventBus } from '../events/index.js';
 import type { VolumeService } from '../volume/index.js';
@@ -40,6 +40,7 @@ export interface DaemonFacts {
 export interface ApiServices {
   containers: ContainerService;
   execs: ExecService;
+  archives: ArchiveService;
   images: ImageService;
   events: EventBus;
   builder: Builder;

@@ -7,3 +7,4 @@ export * from './signals.js';
 export * from './volume-mounts.js';
 export * from './container-prune.js';
 export * from './exec-service.js';
+export * from './archive-service.js';

@@ -7,13 +7,14 @@ import { InvalidParameterError, SystemError, EngineError, errnoCode, errorMessag
 import { lsetxattr, mknod } from '../sys/index.js';
 import { PaxTap } from './pax-tap.js';
 
-export type WhiteoutFormat = 'overlay' | 'vfs';
+export type WhiteoutFormat = 'overlay' | 'vfs' | 'none';
 
 export interface ApplyTarOptions {
   /**
    * 'overlay': the destination is an overlay upper dir; `.wh.x` becomes a 0/0 char device and
    * `.wh..wh..opq` sets `trusted.overlay.opaque=y`. 'vfs': the destination is a full copy of
-   * the parent tree; whiteouts delete.
+   * the parent tree; whiteouts delete. 'none': not a layer (a copy into a container), `.wh.`
+   * names are ordinary files.
    */
   whiteouts: WhiteoutFormat;
 }
@@ -135,7 +136,7 @@ class Applier {
     const base = parts[parts.length - 1]!;
     const parentParts = parts.slice(0, -1);
 
-    if (base.startsWith(WH_PREFIX)) {
+    if (this.format !== 'none' && base.startsWith(WH_PREFIX)) {
       await this.whiteout(parentParts, base, header);
       return;
     }
