@@ -35,6 +35,7 @@ export const TOP_COMMANDS: Record<string, Loader> = {
   'container prune': async () => (await import('./commands/prune-commands.js')).containerPruneCommand,
   'system prune': async () => (await import('./commands/prune-commands.js')).systemPruneCommand,
   exec: async () => (await import('./commands/exec-command.js')).execCommand,
+  cp: async () => (await import('./commands/cp-command.js')).cpCommand,
 };
 
 /** `berth container X` and `berth image X`: sub-name -> top-level command. */
@@ -43,7 +44,7 @@ export const MANAGEMENT_COMMANDS: Record<string, Record<string, string>> = {
     ls: 'ps', list: 'ps', ps: 'ps', create: 'create', run: 'run', start: 'start', stop: 'stop', kill: 'kill',
     restart: 'restart', rm: 'rm', remove: 'rm', logs: 'logs', wait: 'wait', rename: 'rename', attach: 'attach',
     inspect: 'inspect:container', prune: 'container prune',
-    exec: 'exec',
+    exec: 'exec', cp: 'cp',
   },
   builder: { build: 'build', prune: 'builder prune' },
   image: {
@@ -61,6 +62,7 @@ export const MANAGEMENT_COMMANDS: Record<string, Record<string, string>> = {
 export const OTHER_COMMAND_SUMMARIES: Record<string, string> = {
   build: 'Build an image from a Dockerfile',
   attach: "Connect this terminal to a running container's input and output",
+  cp: 'Copy files/folders between a container and the local filesystem',
   create: 'Create a container without starting it',
   history: 'Show the layers an image was built from',
   import: 'Create an image from a root filesystem tarball',

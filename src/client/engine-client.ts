@@ -15,7 +15,7 @@ import type {
 import type { HistoryItem, ImageDeleteItem, ImageInspect, ImageSummary } from '../engine-api/image-models.js';
 import type { Info, PingResult, Version } from '../engine-api/system-models.js';
 import type { VolumeCreateRequest, VolumeListResponse, VolumePruneResponse, VolumeSummary } from '../engine-api/volume-models.js';
-import type { ExecCreateConfig, ExecInspect } from '../engine-api/exec-models.js';
+import type { ContainerPathStat, ExecCreateConfig, ExecInspect } from '../engine-api/exec-models.js';
 import { parseHostAddress, type HostAddress } from './host-address.js';
 import { errorBodyMessage, statusErrors } from './status-errors.js';
 
@@ -533,6 +533,37 @@ export class EngineClient {
     return this.json<ExecInspect>('GET', `/exec/${pathPart(id)}/json`);
   }
 
+  // --- archive (cp) ---
+
+  /** HEAD /containers/{id}/archive: the stat of a path, or undefined when it does not exist. */
+  async statContainerPath(id: string, path: string): Promise<ContainerPathStat | undefined> {
+    const res = await this.raw('HEAD', `/containers/${pathPart(id)}/archive`, { query: { path } });
+    await readBody(res);
+    if (res.statusCode === 404) {
+      // A missing container is an error; a missing path is an answer.
+      await this.inspectContainer(id);
+      return undefined;
+    }
+    if ((res.statusCode ?? 500) >= 400) throw statusErrors(res.statusCode ?? 500, `request returned ${res.statusCode} for HEAD ${path}`);
+    return decodePathStat(res.headers['x-docker-container-path-stat']);
+  }
+
+  /** GET /containers/{id}/archive: a tar of the path and its stat. */
+  async getArchive(id: string, path: string): Promise<{ stat: ContainerPathStat | undefined; tar: IncomingMessage }> {
+    const res = await this.request('GET', `/containers/${pathPart(id)}/archive`, { query: { path } });
+    return { stat: decodePathStat(res.headers['x-docker-container-path-stat']), tar: res };
+  }
+
+  /** PUT /containers/{id}/archive: extracts a tar into the directory at path. */
+  async putArchive(id: string, path: string, tar: Readable, opts: { copyUIDGID?: boolean; noOverwriteDirNonDir?: boolean } = {}): Promise<void> {
+    const res = await this.request('PUT', `/containers/${pathPart(id)}/archive`, {
+      query: { path, noOverwriteDirNonDir: opts.noOverwriteDirNonDir ?? true, copyUIDGID: opts.copyUIDGID || undefined },
+      headers: { 'Content-Type': 'application/x-tar' },
+      stream: tar,
+    });
+    await readBody(res);
+  }
+
   /** Any hijacked endpoint: sends `Connection: Upgrade`, `Upgrade: tcp`, expects 101. */
   async hijack(method: string, path: string, opts: RequestOptions): Promise<HijackedStream> {
     const full = (await this.urlPath(path, true)) + encodeQuery(opts.query);
@@ -608,5 +639,15 @@ export class EngineClient {
 
   pruneVolumes(opts: { filters?: FilterArgs } = {}): Promise<VolumePruneResponse> {
     return this.json<VolumePruneResponse>('POST', '/volumes/prune', { query: { filters: encodeFilters(opts.filters) } });
+  }
+}
+
+function decodePathStat(v: string | string[] | undefined): ContainerPathStat | undefined {
+  const h = Array.isArray(v) ? v[0] : v;
+  if (!h) return undefined;
+  try {
+    return JSON.parse(Buffer.from(h, 'base64').toString('utf8')) as ContainerPathStat;
+  } catch {
+    return undefined;
   }
 }

@@ -28,3 +28,12 @@ export interface ExecInspect {
   DetachKeys: string;
   Pid: number;
 }
+
+/** `X-Docker-Container-Path-Stat` (mode in Go os.FileMode bits). */
+export interface ContainerPathStat {
+  name: string;
+  size: number;
+  mode: number;
+  mtime: string;
+  linkTarget: string;
+}
