@@ -1,4 +1,4 @@
-import type { ArchiveService, ContainerService, ExecService } from '../container/index.js';
+import type { ArchiveService, ContainerService, ExecService, ProcessService } from '../container/index.js';
 import type { ImageService } from '../image/index.js';
 import type { EventBus } from '../events/index.js';
 import type { VolumeService } from '../volume/index.js';
@@ -41,6 +41,7 @@ export interface ApiServices {
   containers: ContainerService;
   execs: ExecService;
   archives: ArchiveService;
+  processes: ProcessService;
   images: ImageService;
   events: EventBus;
   builder: Builder;

@@ -36,6 +36,11 @@ export const TOP_COMMANDS: Record<string, Loader> = {
   'system prune': async () => (await import('./commands/prune-commands.js')).systemPruneCommand,
   exec: async () => (await import('./commands/exec-command.js')).execCommand,
   cp: async () => (await import('./commands/cp-command.js')).cpCommand,
+  top: async () => (await import('./commands/process-commands.js')).topCommand,
+  pause: async () => (await import('./commands/process-commands.js')).pauseCommand,
+  unpause: async () => (await import('./commands/process-commands.js')).unpauseCommand,
+  update: async () => (await import('./commands/process-commands.js')).updateCommand,
+  events: async () => (await import('./commands/events-command.js')).eventsCommand,
 };
 
 /** `berth container X` and `berth image X`: sub-name -> top-level command. */
@@ -44,7 +49,7 @@ export const MANAGEMENT_COMMANDS: Record<string, Record<string, string>> = {
     ls: 'ps', list: 'ps', ps: 'ps', create: 'create', run: 'run', start: 'start', stop: 'stop', kill: 'kill',
     restart: 'restart', rm: 'rm', remove: 'rm', logs: 'logs', wait: 'wait', rename: 'rename', attach: 'attach',
     inspect: 'inspect:container', prune: 'container prune',
-    exec: 'exec', cp: 'cp',
+    exec: 'exec', cp: 'cp', top: 'top', pause: 'pause', unpause: 'unpause', update: 'update',
   },
   builder: { build: 'build', prune: 'builder prune' },
   image: {
@@ -64,6 +69,11 @@ export const OTHER_COMMAND_SUMMARIES: Record<string, string> = {
   attach: "Connect this terminal to a running container's input and output",
   cp: 'Copy files/folders between a container and the local filesystem',
   create: 'Create a container without starting it',
+  events: 'Get real time events from the server',
+  pause: 'Pause all processes within one or more containers',
+  top: 'Display the running processes of a container',
+  unpause: 'Unpause all processes within one or more containers',
+  update: 'Update configuration of one or more containers',
   history: 'Show the layers an image was built from',
   import: 'Create an image from a root filesystem tarball',
   inspect: 'Show low-level details of containers or images',

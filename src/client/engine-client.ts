@@ -533,6 +533,29 @@ export class EngineClient {
     return this.json<ExecInspect>('GET', `/exec/${pathPart(id)}/json`);
   }
 
+  // --- top / pause / update / events ---
+
+  topContainer(id: string, psArgs?: string): Promise<{ Titles: string[]; Processes: string[][] }> {
+    return this.json('GET', `/containers/${pathPart(id)}/top`, { query: { ps_args: psArgs || undefined } });
+  }
+
+  async pauseContainer(id: string): Promise<void> {
+    await this.empty('POST', `/containers/${pathPart(id)}/pause`);
+  }
+
+  async unpauseContainer(id: string): Promise<void> {
+    await this.empty('POST', `/containers/${pathPart(id)}/unpause`);
+  }
+
+  updateContainer(id: string, body: Record<string, unknown>): Promise<{ Warnings: string[] | null }> {
+    return this.json('POST', `/containers/${pathPart(id)}/update`, { body });
+  }
+
+  /** GET /events: the response streams one JSON event per line. */
+  events(opts: { since?: string; until?: string; filters?: FilterArgs } = {}): Promise<IncomingMessage> {
+    return this.request('GET', '/events', { query: { since: opts.since || undefined, until: opts.until || undefined, filters: encodeFilters(opts.filters) } });
+  }
+
   // --- archive (cp) ---
 
   /** HEAD /containers/{id}/archive: the stat of a path, or undefined when it does not exist. */

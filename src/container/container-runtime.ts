@@ -39,6 +39,13 @@ export interface ExecLaunched {
 }
 
 export interface ContainerRuntime {
+  /** Freezes / thaws every process of the container (cgroup freezer). */
+  pause(id: string): Promise<void>;
+  resume(id: string): Promise<void>;
+  /** Host pids of the container's processes. */
+  processes(id: string): Promise<number[]>;
+  /** Applies new resource limits (OCI LinuxResources) to a running container. */
+  updateResources(id: string, resources: unknown): Promise<void>;
   /** Runs a process in a running container under its own monitor. */
   exec(opts: ExecLaunchOptions): Promise<ExecLaunched>;
   /** Writes the bundle and starts the container; the error message is the runtime's own. */

@@ -16,7 +16,7 @@ import type { LayerStore } from '../layer/index.js';
 import { buildSpec, normalizeCapability, resolveCapabilities, resolveUser, type HostFacts, type SpecInput } from '../runtime/index.js';
 import { readLog, readLogFiles, resolveLogConfig, canReadLogs, logAttributes, detailsPrefix, renderLogTag, type LogConfig, type LogManager, type LogTarget } from '../logs/index.js';
 import { writeContainerNetFiles } from '../network/container-files.js';
-import type { ContainerRecord, ContainerState } from './container-record.js';
+import type { ContainerRecord, ContainerState, HostConfig } from './container-record.js';
 import { ZERO_TIME } from './container-record.js';
 import { canStart, canTransition, isActive, type ContainerStatus } from './container-status.js';
 import { composeConfig, parseBind, validateName, type CreateRequest } from './create-request.js';
@@ -545,6 +545,51 @@ export class ContainerService {
     if (!isActive(rec.state.status)) throw new ConflictError(`Container ${rec.id} is not running`);
     await this.o.runtime.kill(rec.id, sig);
     this.event(rec, 'kill', { signal: String(sig) });
+    await this.thawIfPaused(rec);
+  }
+
+  // ---- pause / unpause / update -------------------------------------------------------------
+
+  async pause(idOrName: string): Promise<void> {
+    const rec0 = this.get(idOrName);
+    await this.mutex.run(rec0.id, async () => {
+      const rec = this.get(rec0.id);
+      if (rec.state.status === 'paused') throw new ConflictError(`Container ${rec.id} is already paused`);
+      if (rec.state.status !== 'running') throw new ConflictError(`Container ${rec.id} is not running`);
+      await this.o.runtime.pause(rec.id);
+      this.setState(rec, { status: 'paused' });
+      this.event(rec, 'pause');
+    });
+  }
+
+  async unpause(idOrName: string): Promise<void> {
+    const rec0 = this.get(idOrName);
+    await this.mutex.run(rec0.id, async () => {
+      const rec = this.get(rec0.id);
+      if (rec.state.status !== 'paused') throw new ConflictError(`Container ${rec.id} is not paused`);
+      await this.o.runtime.resume(rec.id);
+      this.setState(rec, { status: 'running' });
+      this.event(rec, 'unpause');
+    });
+  }
+
+  /** A frozen container cannot act on a signal: thaw it (stop, kill and rm -f of a paused one). */
+  private async thawIfPaused(rec: ContainerRecord): Promise<void> {
+    if (rec.state.status !== 'paused') return;
+    await this.o.runtime.resume(rec.id).catch((err) => this.o.logger.debug('resume failed', { id: rec.id, err: errorMessage(err) }));
+    if (rec.state.status === 'paused') {
+      this.setState(rec, { status: 'running' });
+      this.event(rec, 'unpause');
+    }
+  }
+
+  /** Replaces HostConfig fields of a container (update); the caller applied them to the runtime. */
+  updateHostConfig(idOrName: string, patch: Partial<HostConfig>): ContainerRecord {
+    const rec = this.get(idOrName);
+    rec.hostConfig = { ...rec.hostConfig, ...patch };
+    this.save(rec);
+    this.event(rec, 'update');
+    return rec;
   }
 
   async stop(idOrName: string, opts: { timeout?: number; signal?: string }): Promise<void> {
@@ -560,12 +605,14 @@ export class ContainerService {
     if (timeout !== 0) {
       await this.o.runtime.kill(rec.id, sig).catch((err) => this.o.logger.debug('stop signal failed', { id: rec.id, err: errorMessage(err) }));
       this.event(rec, 'kill', { signal: String(sig) });
+      await this.thawIfPaused(rec);
       if (timeout < 0) { await exited; return; }
       const done = await Promise.race([exited.then(() => true), delay(timeout * 1000).then(() => false)]);
       if (done) { this.event(rec, 'stop'); return; }
     }
     await this.o.runtime.kill(rec.id, 9).catch((err) => this.o.logger.debug('SIGKILL failed', { id: rec.id, err: errorMessage(err) }));
     this.event(rec, 'kill', { signal: '9' });
+    await this.thawIfPaused(rec);
     const done = await Promise.race([exited.then(() => true), delay(30_000).then(() => false)]);
     if (!done) throw new SystemError(`container ${rec.id} did not exit after SIGKILL`);
     this.event(rec, 'stop');
@@ -588,6 +635,7 @@ export class ContainerService {
       }
       const exited = this.nextExit(rec.id);
       await this.o.runtime.kill(rec.id, 9).catch(() => undefined);
+      await this.thawIfPaused(rec);
       const done = await Promise.race([exited.then(() => true), delay(30_000).then(() => false)]);
       if (!done) throw new SystemError(`container ${rec.id} did not exit after SIGKILL`);
     }

@@ -8,3 +8,4 @@ export * from './volume-mounts.js';
 export * from './container-prune.js';
 export * from './exec-service.js';
 export * from './archive-service.js';
+export * from './process-service.js';

@@ -9,7 +9,7 @@ import { openMetadataDb } from '../store/metadata-db.js';
 import { BlobStore } from '../store/blob-store.js';
 import { createGraphDriver, LayerStore } from '../layer/index.js';
 import { ImageService, ImageStore } from '../image/index.js';
-import { ArchiveService, ContainerService, ExecService } from '../container/index.js';
+import { ArchiveService, ContainerService, ExecService, ProcessService } from '../container/index.js';
 import { EventBus } from '../events/index.js';
 import { VolumeService } from '../volume/index.js';
 import { LogManager, parseLogSize, resolveLogConfig, type LogConfig } from '../logs/index.js';
@@ -28,6 +28,8 @@ import { socketPath, USAGE, type DaemonOptions } from './daemon-options.js';
 import { loadDaemonOptions, registryConfigOf, reloadDaemonOptions } from './daemon-config.js';
 import { execRoutes } from '../api/routes/exec-routes.js';
 import { archiveRoutes } from '../api/routes/archive-routes.js';
+import { processRoutes } from '../api/routes/process-routes.js';
+import { eventRoutes } from '../api/routes/event-routes.js';
 import { acquireDaemonLock } from './daemon-lock.js';
 import { openListeners } from './daemon-listeners.js';
 import { OciContainerRuntime } from './oci-container-runtime.js';
@@ -165,6 +167,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   images.onEvent((e) => events.publish('image', e.action, e.id, { name: e.name }));
   const execs = new ExecService({ containers, runtime, events, logger, execRoot: join(opts.execRoot, 'exec'), hostFacts });
   const archives = new ArchiveService({ containers, layers, events });
+  const processes = new ProcessService({ containers, runtime });
   containers.load();
   const rec = await containers.reconcile();
   await volumes.sweepMounts();
@@ -201,9 +204,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     images, layers, db, containers: buildContainers(containers), tmpRoot: join(opts.dataRoot, 'build', 'tmp'), logger,
   });
   await builder.sweep();
-  const services = { containers, execs, images, events, builder, facts, volumes, archives };
+  const services = { containers, execs, images, events, builder, facts, volumes, archives, processes };
   const api = new ApiServer({
-    routes: [...systemRoutes(services), ...imageRoutes(services), ...containerRoutes(services), ...volumeRoutes(services), ...buildRoutes(services), ...pruneRoutes(services, logger), ...execRoutes(services), ...archiveRoutes(services)],
+    routes: [...systemRoutes(services), ...imageRoutes(services), ...containerRoutes(services), ...volumeRoutes(services), ...buildRoutes(services), ...pruneRoutes(services, logger), ...execRoutes(services), ...archiveRoutes(services), ...processRoutes(services), ...eventRoutes(services)],
     logger,
     serverVersion: BERTH_VERSION,
   });

@@ -80,6 +80,22 @@ export class OciContainerRuntime implements ContainerRuntime {
     });
   }
 
+  async pause(id: string): Promise<void> {
+    await this.oci.pause(id);
+  }
+
+  async resume(id: string): Promise<void> {
+    await this.oci.resume(id);
+  }
+
+  async processes(id: string): Promise<number[]> {
+    return this.oci.ps(id);
+  }
+
+  async updateResources(id: string, resources: unknown): Promise<void> {
+    await this.oci.update(id, resources);
+  }
+
   async kill(id: string, signal: number): Promise<void> {
     await this.oci.kill(id, signal);
   }

@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { lstat, mkdir, open, readFile, rm } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { SubprocessError, SystemError, silentLogger, type Logger } from '../common/index.js';
@@ -118,6 +118,19 @@ export class RuncRuntime {
 
   async resume(id: string): Promise<void> {
     await this.run(['resume', id]);
+  }
+
+  /** Changes a running container's resources (`runc update -r -` with an OCI LinuxResources JSON). */
+  async update(id: string, resources: unknown): Promise<void> {
+    await mkdir(this.root, { recursive: true, mode: 0o700 });
+    const dir = await mkdtemp(join(this.root, '.update-'));
+    const file = join(dir, 'resources.json');
+    try {
+      await writeFile(file, JSON.stringify(resources));
+      await this.run(['update', '-r', file, id]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   }
 
   /** Host pids of the container's processes. */

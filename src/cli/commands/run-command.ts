@@ -91,7 +91,7 @@ function labelMap(flags: FlagValues): Record<string, string> {
   return labels;
 }
 
-function restartPolicy(value: string): { Name: string; MaximumRetryCount: number } {
+export function restartPolicy(value: string): { Name: string; MaximumRetryCount: number } {
   if (!value || value === 'no') return { Name: 'no', MaximumRetryCount: 0 };
   const [name, count] = value.split(':') as [string, string | undefined];
   if (!['always', 'unless-stopped', 'on-failure'].includes(name)) throw new StatusError(`invalid restart policy: unknown policy '${name}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'`, 125);
