@@ -635,6 +635,7 @@ export class ContainerService {
       }
       const exited = this.nextExit(rec.id);
       await this.o.runtime.kill(rec.id, 9).catch(() => undefined);
+      this.event(rec, 'kill', { signal: '9' });
       await this.thawIfPaused(rec);
       const done = await Promise.race([exited.then(() => true), delay(30_000).then(() => false)]);
       if (!done) throw new SystemError(`container ${rec.id} did not exit after SIGKILL`);

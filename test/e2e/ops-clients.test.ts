@@ -1,0 +1,80 @@
+import { test, before, after, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { startTestDaemon, importBusybox, REPO, type TestDaemon } from '../helpers/daemon-harness.js';
+
+const execFileP = promisify(execFile);
+
+// top, pause/unpause, update and events through berth's CLI and both docker CLIs.
+const CLIS = [
+  { name: 'berth CLI', path: join(REPO, 'bin/berth') },
+  { name: 'docker CLI 28', path: '/usr/local/bin/docker' },
+  { name: 'docker CLI 20.10 (Debian)', path: process.env['DOCKER20_CLI'] ?? '/var/cache/berth-test/docker.io/usr/bin/docker' },
+].filter((c) => existsSync(c.path));
+
+let d: TestDaemon;
+let cfg: string;
+before(async () => {
+  d = await startTestDaemon();
+  cfg = mkdtempSync(join(tmpdir(), 'berth-docker-config-'));
+  await importBusybox(d, 'busybox:latest');
+});
+after(async () => {
+  await d?.destroy();
+  if (cfg) rmSync(cfg, { recursive: true, force: true });
+});
+
+const env = (): NodeJS.ProcessEnv => ({ ...process.env, DOCKER_HOST: d.host, DOCKER_CONFIG: cfg });
+
+async function run(cli: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await execFileP(cli, args, { env: env(), timeout: 30_000 });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+for (const cli of CLIS) {
+  describe(cli.name, () => {
+    const name = `ops-${cli.path.endsWith('berth') ? 'b' : cli.path.includes('local') ? 'd28' : 'd20'}`;
+
+    test('events streams while other commands run; top, pause/unpause and update work', async () => {
+      const ev = spawn(cli.path, ['events', '--filter', `container=${name}`, '--format', '{{.Action}}'], { env: env() });
+      let evOut = '';
+      ev.stdout.on('data', (c: Buffer) => { evOut += c.toString(); });
+      try {
+        await new Promise((r) => setTimeout(r, 300));
+        assert.equal((await run(cli.path, ['run', '-d', '--name', name, 'busybox', 'sleep', '600'])).code, 0);
+        const top = await run(cli.path, ['top', name]);
+        assert.equal(top.code, 0, top.stderr);
+        assert.match(top.stdout, /^UID\s+PID\s+PPID\s+C\s+STIME\s+TTY\s+TIME\s+CMD\n/);
+        assert.match(top.stdout, /sleep 600/);
+        assert.equal((await run(cli.path, ['pause', name])).stdout.trim(), name);
+        const st = await run(cli.path, ['inspect', '-f', '{{.State.Status}}', name]);
+        assert.equal(st.stdout.trim(), 'paused');
+        const ex = await run(cli.path, ['exec', name, 'true']);
+        assert.notEqual(ex.code, 0);
+        assert.match(ex.stderr, /is paused, unpause the container before exec/);
+        assert.equal((await run(cli.path, ['unpause', name])).stdout.trim(), name);
+        const up = await run(cli.path, ['update', '--memory', '96m', '--cpus', '0.5', '--pids-limit', '40', '--restart', 'on-failure:2', name]);
+        assert.equal(up.code, 0, up.stderr);
+        const hc = await run(cli.path, ['inspect', '-f', '{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}} {{.HostConfig.RestartPolicy.Name}}', name]);
+        assert.equal(hc.stdout.trim(), `${96 * 1024 * 1024} 500000000 40 on-failure`);
+        assert.equal((await run(cli.path, ['rm', '-f', name])).code, 0);
+        const t0 = Date.now();
+        while (!/destroy/.test(evOut) && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 50));
+        const actions = evOut.trim().split('\n');
+        for (const a of ['create', 'start', 'pause', 'unpause', 'update', 'kill', 'die', 'destroy']) assert.ok(actions.includes(a), `${a} in ${actions.join(',')}`);
+        assert.ok(actions.indexOf('pause') < actions.indexOf('unpause'));
+      } finally {
+        ev.kill();
+      }
+    });
+  });
+}
