@@ -71,6 +71,8 @@ export interface ContainerRecord {
   hostConfig: HostConfig;
   state: ContainerState;
   restartCount: number;
+  /** Stopped or killed through the API since its last start (restart policies respect it). */
+  manuallyStopped?: boolean;
   driver: string;
   /** Volumes, binds and tmpfs mounts, resolved at create (absent on records made before volumes). */
   mountPoints?: MountPoint[];

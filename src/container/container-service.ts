@@ -583,6 +583,30 @@ export class ContainerService {
     }
   }
 
+  private restartCanceller: ((id: string) => boolean) | undefined;
+
+  /** The restart manager's hook: cancels a pending restart, true when there was one. */
+  setRestartCanceller(fn: (id: string) => boolean): void {
+    this.restartCanceller = fn;
+  }
+
+  /** Records a stop or kill through the API, or clears it at a start (restart policies). */
+  setManuallyStopped(id: string, value: boolean): void {
+    const rec = this.records.get(id);
+    if (!rec || Boolean(rec.manuallyStopped) === value) return;
+    rec.manuallyStopped = value;
+    this.save(rec);
+  }
+
+  /** Starts a container again under its restart policy: counts the restart, then starts it. */
+  async restartByPolicy(id: string): Promise<void> {
+    const rec = this.records.get(id);
+    if (!rec || isActive(rec.state.status)) return;
+    rec.restartCount += 1;
+    this.save(rec);
+    await this.start(id);
+  }
+
   /** Replaces HostConfig fields of a container (update); the caller applied them to the runtime. */
   updateHostConfig(idOrName: string, patch: Partial<HostConfig>): ContainerRecord {
     const rec = this.get(idOrName);
@@ -594,7 +618,15 @@ export class ContainerService {
 
   async stop(idOrName: string, opts: { timeout?: number; signal?: string }): Promise<void> {
     const rec = this.get(idOrName);
-    if (!isActive(rec.state.status)) throw new NotModifiedError('container already stopped');
+    if (!isActive(rec.state.status)) {
+      // Waiting to be restarted by its policy counts as running: the stop cancels the restart.
+      if (this.restartCanceller?.(rec.id)) {
+        this.setManuallyStopped(rec.id, true);
+        this.event(rec, 'stop');
+        return;
+      }
+      throw new NotModifiedError('container already stopped');
+    }
     await this.stopRecord(rec, opts);
   }
 

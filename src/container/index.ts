@@ -9,3 +9,4 @@ export * from './container-prune.js';
 export * from './exec-service.js';
 export * from './archive-service.js';
 export * from './process-service.js';
+export * from './restart-policy.js';

@@ -9,7 +9,7 @@ import { openMetadataDb } from '../store/metadata-db.js';
 import { BlobStore } from '../store/blob-store.js';
 import { createGraphDriver, LayerStore } from '../layer/index.js';
 import { ImageService, ImageStore } from '../image/index.js';
-import { ArchiveService, ContainerService, ExecService, ProcessService } from '../container/index.js';
+import { ArchiveService, ContainerService, ExecService, ProcessService, RestartManager } from '../container/index.js';
 import { EventBus } from '../events/index.js';
 import { VolumeService } from '../volume/index.js';
 import { LogManager, parseLogSize, resolveLogConfig, type LogConfig } from '../logs/index.js';
@@ -172,6 +172,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   const rec = await containers.reconcile();
   await volumes.sweepMounts();
   logger.info('state reconciled', rec);
+  const restarts = new RestartManager({ containers, events, logger });
+  restarts.start();
+  const restarted = await restarts.restoreAtStartup();
+  if (restarted) logger.info('containers restarted by policy', { count: restarted });
 
   const os = osRelease();
   const facts: DaemonFacts = {
@@ -217,6 +221,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       await api.close();
+      restarts.stop();
       if (opts.liveRestore) {
         logger.info('shutting down; containers keep running (live-restore)');
       } else {

@@ -1,0 +1,51 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { nextDelay, parsePsOutput, resourcesOf, shouldRestart, validateUpdate } from '../../../src/container/index.js';
+import type { HostConfig } from '../../../src/container/index.js';
+
+test('restart decisions follow Docker per policy', () => {
+  const base = { exitCode: 1, restartCount: 0, manuallyStopped: false, maxRetries: 0 };
+  const table: Array<[Partial<typeof base> & { policy: string }, boolean]> = [
+    [{ policy: 'no' }, false],
+    [{ policy: '' }, false],
+    [{ policy: 'always' }, true],
+    [{ policy: 'always', exitCode: 0 }, true],
+    [{ policy: 'always', manuallyStopped: true }, false],
+    [{ policy: 'unless-stopped', exitCode: 0 }, true],
+    [{ policy: 'unless-stopped', manuallyStopped: true }, false],
+    [{ policy: 'on-failure', exitCode: 0 }, false],
+    [{ policy: 'on-failure', exitCode: 2 }, true],
+    [{ policy: 'on-failure', maxRetries: 3, restartCount: 2 }, true],
+    [{ policy: 'on-failure', maxRetries: 3, restartCount: 3 }, false],
+  ];
+  for (const [over, want] of table) assert.equal(shouldRestart({ ...base, ...over }), want, JSON.stringify(over));
+});
+
+test('back-off doubles from 100 ms, caps at a minute, resets after 10 s of running', () => {
+  assert.equal(nextDelay(0, 0), 100);
+  assert.equal(nextDelay(100, 50), 200);
+  assert.equal(nextDelay(400, 9_999), 800);
+  assert.equal(nextDelay(800, 10_000), 100);
+  assert.equal(nextDelay(50_000, 0), 60_000);
+});
+
+test('ps output keeps the container pids and the command with its spaces', () => {
+  const out = 'UID   PID  PPID  C STIME TTY   TIME     CMD\nroot  1    0     0 10:00 ?     00:00:01 /sbin/init splash\nroot  42   1     0 10:01 ?     00:00:00 sleep 600 now\n';
+  assert.deepEqual(parsePsOutput(out, [42]), {
+    Titles: ['UID', 'PID', 'PPID', 'C', 'STIME', 'TTY', 'TIME', 'CMD'],
+    Processes: [['root', '42', '1', '0', '10:01', '?', '00:00:00', 'sleep 600 now']],
+  });
+  assert.throws(() => parsePsOutput('A B\n1 2\n', [1]), /Couldn't find PID field/);
+});
+
+test('update resources and validation', () => {
+  assert.deepEqual(resourcesOf({ Memory: 64 << 20, NanoCpus: 1_500_000_000, PidsLimit: -1, CpuShares: 512 }), {
+    memory: { limit: 64 << 20, swap: -1 }, cpu: { shares: 512, period: 100000, quota: 150000 }, pids: { limit: -1 },
+  });
+  const hc = { AutoRemove: true } as unknown as HostConfig;
+  assert.throws(() => validateUpdate({ Memory: 1000 }, hc), /Minimum memory limit allowed is 6MB/);
+  assert.throws(() => validateUpdate({ NanoCpus: 1e9, CpuQuota: 50000 }, hc), /Conflicting options/);
+  assert.throws(() => validateUpdate({ Memory: 64 << 20, MemorySwap: 32 << 20 }, hc), /memoryswap limit should be larger/);
+  assert.throws(() => validateUpdate({ RestartPolicy: { Name: 'always', MaximumRetryCount: 0 } }, hc), /AutoRemove is enabled/);
+  assert.doesNotThrow(() => validateUpdate({ Memory: 64 << 20 }, hc));
+});
