@@ -1,3 +1,4 @@
+import type { FlagSpec, FlagValues } from './flag-parser.js';
 import { StatusError } from './cli-context.js';
 
 const RAM_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 };
@@ -19,4 +20,53 @@ export function parseNanoCpus(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n < 0) throw new StatusError(`invalid argument "${value}" for "--cpus" flag: failed to parse ${value} as a rational number`, 125);
   return Math.round(n * 1e9);
+}
+
+
+/** run/create flags for cgroup limits and rlimits. */
+export const RESOURCE_FLAGS: FlagSpec[] = [
+  { name: 'blkio-weight', type: 'int', description: 'Block IO (relative weight), between 10 and 1000, or 0 to disable' },
+  { name: 'cpu-period', type: 'int', description: 'Limit CPU CFS (Completely Fair Scheduler) period' },
+  { name: 'cpu-quota', type: 'int', description: 'Limit CPU CFS (Completely Fair Scheduler) quota' },
+  { name: 'cpu-shares', short: 'c', type: 'int', description: 'CPU shares (relative weight)' },
+  { name: 'cpus', type: 'string', description: 'Number of CPUs' },
+  { name: 'cpuset-cpus', type: 'string', description: 'CPUs in which to allow execution (0-3, 0,1)' },
+  { name: 'cpuset-mems', type: 'string', description: 'MEMs in which to allow execution (0-3, 0,1)' },
+  { name: 'memory', short: 'm', type: 'string', description: 'Memory limit' },
+  { name: 'memory-reservation', type: 'string', description: 'Memory soft limit' },
+  { name: 'memory-swap', type: 'string', description: "Swap limit equal to memory plus swap: '-1' to enable unlimited swap" },
+  { name: 'memory-swappiness', type: 'int', default: -1, description: 'Tune container memory swappiness (0 to 100)' },
+  { name: 'oom-kill-disable', type: 'bool', description: 'Disable OOM Killer' },
+  { name: 'pids-limit', type: 'int', description: 'Tune container pids limit (set -1 for unlimited)' },
+  { name: 'ulimit', type: 'stringArray', description: 'Ulimit options' },
+];
+
+/** `--ulimit nofile=1024:2048` (or one value for both). */
+export function parseUlimit(v: string): { Name: string; Soft: number; Hard: number } {
+  const m = /^([a-z]+)=(-?\d+)(?::(-?\d+))?$/.exec(v);
+  if (!m) throw new StatusError(`invalid argument "${v}" for "--ulimit" flag: invalid ulimit argument: ${v}`, 125);
+  const names = ['core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'rttime', 'sigpending', 'stack', 'as'];
+  if (!names.includes(m[1]!)) throw new StatusError(`invalid argument "${v}" for "--ulimit" flag: invalid ulimit type: ${m[1]}`, 125);
+  const soft = Number(m[2]);
+  const hard = m[3] !== undefined ? Number(m[3]) : soft;
+  if (soft > hard) throw new StatusError(`invalid argument "${v}" for "--ulimit" flag: ulimit soft limit must be less than or equal to hard limit: ${soft} > ${hard}`, 125);
+  return { Name: m[1]!, Soft: soft, Hard: hard };
+}
+
+/** Adds the resource flags that were given to a create request's HostConfig. */
+export function applyResourceFlags(flags: FlagValues, hc: Record<string, unknown>): void {
+  if (flags.changed('blkio-weight')) hc['BlkioWeight'] = flags.number('blkio-weight');
+  if (flags.changed('cpu-period')) hc['CpuPeriod'] = flags.number('cpu-period');
+  if (flags.changed('cpu-quota')) hc['CpuQuota'] = flags.number('cpu-quota');
+  if (flags.changed('cpu-shares')) hc['CpuShares'] = flags.number('cpu-shares');
+  if (flags.changed('cpus')) hc['NanoCpus'] = parseNanoCpus(flags.string('cpus'));
+  if (flags.changed('cpuset-cpus')) hc['CpusetCpus'] = flags.string('cpuset-cpus');
+  if (flags.changed('cpuset-mems')) hc['CpusetMems'] = flags.string('cpuset-mems');
+  if (flags.changed('memory')) hc['Memory'] = parseRamBytes(flags.string('memory'), '--memory');
+  if (flags.changed('memory-reservation')) hc['MemoryReservation'] = parseRamBytes(flags.string('memory-reservation'), '--memory-reservation');
+  if (flags.changed('memory-swap')) hc['MemorySwap'] = parseSwapBytes(flags.string('memory-swap'), '--memory-swap');
+  if (flags.changed('memory-swappiness')) hc['MemorySwappiness'] = flags.number('memory-swappiness');
+  if (flags.changed('oom-kill-disable')) hc['OomKillDisable'] = flags.bool('oom-kill-disable');
+  if (flags.changed('pids-limit')) hc['PidsLimit'] = flags.number('pids-limit');
+  if (flags.list('ulimit').length) hc['Ulimits'] = flags.list('ulimit').map(parseUlimit);
 }

@@ -25,6 +25,7 @@ import { generateName } from './name-generator.js';
 import type { VolumeService } from '../volume/index.js';
 import { planMounts, realizeMounts, releaseVolumes, restoreVolumeRefs, specMounts, unmountVolumes } from './volume-mounts.js';
 import { parseSignal } from './signals.js';
+import { specLimits } from './process-service.js';
 
 export interface ContainerServiceOptions {
   db: Db;
@@ -395,6 +396,7 @@ export class ContainerService {
       network,
       shmSize: rec.hostConfig.ShmSize,
       cgroupsPath: `/berth/${id}`,
+      ...specLimits(rec.hostConfig),
       seccompProfilePath: rec.hostConfig.Privileged ? null : this.o.seccompProfile,
     }, this.o.hostFacts);
     await rm(this.bundleDir(id), { recursive: true, force: true });
@@ -488,6 +490,7 @@ export class ContainerService {
     this.o.logManager?.unwatch(rec.id);
     await this.cleanupRun(rec);
     this.setState(rec, { status: 'exited', exitCode: code, pid: 0, conmonPid: 0, finishedAt: new Date().toISOString(), oomKilled: oom });
+    if (oom) this.event(rec, 'oom');
     this.event(rec, 'die', { exitCode: String(code) });
     this.notifyExit(rec, code);
   }

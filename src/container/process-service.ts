@@ -79,6 +79,19 @@ export function resourcesOf(h: UpdateRequest): Record<string, unknown> {
   return out;
 }
 
+/** The cgroup limits and rlimits of a container's HostConfig, for its OCI spec at start. */
+export function specLimits(h: HostConfig): { resources: Record<string, unknown>; ulimits: Array<{ Name: string; Soft: number; Hard: number }> } {
+  const resources = resourcesOf(h as unknown as UpdateRequest);
+  const mem = h['Memory'] as number | undefined;
+  // Docker's default without --memory-swap: as much swap as memory (memory+swap = 2 x memory).
+  if (mem && !h['MemorySwap']) (resources['memory'] as Record<string, number>)['swap'] = 2 * mem;
+  if (h['OomKillDisable'] === true) resources['memory'] = { ...(resources['memory'] as object | undefined), disableOOMKiller: true };
+  const swappiness = h['MemorySwappiness'];
+  if (typeof swappiness === 'number' && swappiness >= 0) resources['memory'] = { ...(resources['memory'] as object | undefined), swappiness };
+  const ulimits = Array.isArray(h['Ulimits']) ? (h['Ulimits'] as Array<{ Name: string; Soft: number; Hard: number }>) : [];
+  return { resources, ulimits };
+}
+
 /** Checks an update as Docker does; throws InvalidParameterError with Docker's words. */
 export function validateUpdate(u: UpdateRequest, current: HostConfig): void {
   if (u.Memory && u.Memory > 0 && u.Memory < MIN_MEMORY) throw new InvalidParameterError('Minimum memory limit allowed is 6MB');

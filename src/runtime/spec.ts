@@ -4,7 +4,7 @@ import { InvalidParameterError } from '../common/index.js';
 import { capabilitiesFromMask, resolveCapabilities } from './capabilities.js';
 import { SeccompProfileCache, convertSeccompProfile } from './seccomp-profile.js';
 import type {
-  OciDevice, OciDeviceCgroupRule, OciMount, OciNamespace, OciRlimit, OciSpec, OciUser,
+  OciDevice, OciDeviceCgroupRule, OciMount, OciNamespace, OciResources, OciRlimit, OciSpec, OciUser,
 } from './oci-spec.js';
 
 export interface SpecMount {
@@ -44,6 +44,10 @@ export interface SpecInput {
   noNewPrivileges?: boolean;
   oomScoreAdj?: number;
   sysctls?: Record<string, string>;
+  /** Cgroup limits (memory, cpu, pids, blockIO); device rules are added by buildSpec. */
+  resources?: Omit<OciResources, 'devices'>;
+  /** `--ulimit`: replaces the default of the same type. */
+  ulimits?: Array<{ Name: string; Soft: number; Hard: number }>;
 }
 
 export interface HostFacts {
@@ -129,6 +133,13 @@ export function buildSpec(input: SpecInput, host: HostFacts, opts: BuildSpecOpti
     { type: 'RLIMIT_NPROC', hard: host.nprocHard, soft: host.nprocHard },
   ];
 
+  for (const u of input.ulimits ?? []) {
+    const type = `RLIMIT_${u.Name.toUpperCase()}`;
+    const i = rlimits.findIndex((r) => r.type === type);
+    const r = { type, hard: u.Hard, soft: u.Soft };
+    if (i >= 0) rlimits[i] = r; else rlimits.push(r);
+  }
+
   const args = input.init ? [INIT_PATH, '--', ...input.args] : [...input.args];
   if (args.length === 0) throw new InvalidParameterError('no command specified');
 
@@ -149,7 +160,7 @@ export function buildSpec(input: SpecInput, host: HostFacts, opts: BuildSpecOpti
     mounts: buildMounts(input, shmSize, opts.initBinary ?? DEFAULT_INIT_BINARY),
     linux: {
       namespaces: buildNamespaces(input.network, host),
-      resources: { devices: input.privileged ? [{ allow: true, access: 'rwm' }] : DEFAULT_DEVICE_RULES.map((r) => ({ ...r })) },
+      resources: { ...input.resources, devices: input.privileged ? [{ allow: true, access: 'rwm' }] : DEFAULT_DEVICE_RULES.map((r) => ({ ...r })) },
       cgroupsPath: input.cgroupsPath,
     },
   };

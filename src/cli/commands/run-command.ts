@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import type { CommandSpec, CliContext } from '../cli-context.js';
+import { RESOURCE_FLAGS, applyResourceFlags } from '../resource-flags.js';
 import { StatusError, describeError } from '../cli-context.js';
 import type { FlagSpec, FlagValues } from '../flag-parser.js';
 import type { ContainerCreateRequest, HostConfig } from '../../engine-api/container-models.js';
@@ -45,6 +46,7 @@ const CONTAINER_FLAGS: FlagSpec[] = [
   { name: 'volume', short: 'v', type: 'stringArray', description: 'Bind mount a volume' },
   { name: 'volumes-from', type: 'stringArray', valueName: 'list', description: 'Mount volumes from the specified container(s)' },
   { name: 'workdir', short: 'w', type: 'string', description: 'Working directory inside the container' },
+  ...RESOURCE_FLAGS,
 ];
 
 const RUN_ONLY_FLAGS: FlagSpec[] = [
@@ -170,6 +172,7 @@ export function buildCreateConfig(ctx: CliContext, flags: FlagValues, opts: { de
   if (mounts.length) hostConfig.Mounts = mounts;
   if (Object.keys(tmpfs).length) hostConfig.Tmpfs = tmpfs;
   if (flags.list('volumes-from').length) hostConfig.VolumesFrom = flags.list('volumes-from');
+  applyResourceFlags(flags, hostConfig as unknown as Record<string, unknown>);
   if (tty && ctx.stdout.isTTY && ctx.stdout.rows && ctx.stdout.columns) hostConfig.ConsoleSize = [ctx.stdout.rows, ctx.stdout.columns];
   const body: ContainerCreateRequest = {
     Hostname: flags.string('hostname'),
