@@ -6,7 +6,11 @@ import { humanDuration } from '../common/human-duration.js';
 export function statusText(rec: ContainerRecord, now = Date.now()): string {
   const st = rec.state;
   switch (st.status) {
-    case 'running': return `Up ${humanDuration(now - Date.parse(st.startedAt))}`;
+    case 'running': {
+      const up = `Up ${humanDuration(now - Date.parse(st.startedAt))}`;
+      const h = st.health?.Status;
+      return h === 'starting' ? `${up} (health: starting)` : h ? `${up} (${h})` : up;
+    }
     case 'paused': return `Up ${humanDuration(now - Date.parse(st.startedAt))} (Paused)`;
     case 'restarting': return `Restarting (${st.exitCode}) ${humanDuration(now - Date.parse(st.finishedAt))} ago`;
     case 'removing': return 'Removal In Progress';
@@ -84,6 +88,7 @@ export function containerInspect(rec: ContainerRecord, p: InspectPaths): Record<
       Error: st.error,
       StartedAt: st.startedAt,
       FinishedAt: st.finishedAt,
+      ...(st.health ? { Health: st.health } : {}),
     },
     Image: rec.imageId,
     ResolvConfPath: p.resolvConfPath,

@@ -47,6 +47,13 @@ export interface HostConfig {
   [key: string]: unknown;
 }
 
+/** `State.Health` of a container with a healthcheck. */
+export interface HealthState {
+  Status: 'starting' | 'healthy' | 'unhealthy';
+  FailingStreak: number;
+  Log: Array<{ Start: string; End: string; ExitCode: number; Output: string }>;
+}
+
 export interface ContainerState {
   status: ContainerStatus;
   pid: number;
@@ -56,6 +63,7 @@ export interface ContainerState {
   startedAt: string;
   finishedAt: string;
   oomKilled: boolean;
+  health?: HealthState;
 }
 
 /** Everything berth persists about one container (one JSON document in the metadata DB). */

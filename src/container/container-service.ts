@@ -16,7 +16,7 @@ import type { LayerStore } from '../layer/index.js';
 import { buildSpec, normalizeCapability, resolveCapabilities, resolveUser, type HostFacts, type SpecInput } from '../runtime/index.js';
 import { readLog, readLogFiles, resolveLogConfig, canReadLogs, logAttributes, detailsPrefix, renderLogTag, type LogConfig, type LogManager, type LogTarget } from '../logs/index.js';
 import { writeContainerNetFiles } from '../network/container-files.js';
-import type { ContainerRecord, ContainerState, HostConfig } from './container-record.js';
+import type { ContainerRecord, ContainerState, HealthState, HostConfig } from './container-record.js';
 import { ZERO_TIME } from './container-record.js';
 import { canStart, canTransition, isActive, type ContainerStatus } from './container-status.js';
 import { composeConfig, parseBind, validateName, type CreateRequest } from './create-request.js';
@@ -591,6 +591,15 @@ export class ContainerService {
   /** The restart manager's hook: cancels a pending restart, true when there was one. */
   setRestartCanceller(fn: (id: string) => boolean): void {
     this.restartCanceller = fn;
+  }
+
+  /** Records the health of a container (the health monitor's results). */
+  setHealth(id: string, health: HealthState | undefined): void {
+    const rec = this.records.get(id);
+    if (!rec) return;
+    rec.state = { ...rec.state };
+    if (health) rec.state.health = health; else delete rec.state.health;
+    this.save(rec);
   }
 
   /** Records a stop or kill through the API, or clears it at a start (restart policies). */

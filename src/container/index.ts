@@ -10,3 +10,4 @@ export * from './exec-service.js';
 export * from './archive-service.js';
 export * from './process-service.js';
 export * from './restart-policy.js';
+export * from './health-monitor.js';

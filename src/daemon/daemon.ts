@@ -9,7 +9,7 @@ import { openMetadataDb } from '../store/metadata-db.js';
 import { BlobStore } from '../store/blob-store.js';
 import { createGraphDriver, LayerStore } from '../layer/index.js';
 import { ImageService, ImageStore } from '../image/index.js';
-import { ArchiveService, ContainerService, ExecService, ProcessService, RestartManager } from '../container/index.js';
+import { ArchiveService, ContainerService, ExecService, HealthMonitor, ProcessService, RestartManager } from '../container/index.js';
 import { EventBus } from '../events/index.js';
 import { VolumeService } from '../volume/index.js';
 import { LogManager, parseLogSize, resolveLogConfig, type LogConfig } from '../logs/index.js';
@@ -172,6 +172,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   const rec = await containers.reconcile();
   await volumes.sweepMounts();
   logger.info('state reconciled', rec);
+  const health = new HealthMonitor({ containers, execs, events, logger });
+  health.start();
   const restarts = new RestartManager({ containers, events, logger });
   restarts.start();
   const restarted = await restarts.restoreAtStartup();
@@ -222,6 +224,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     stopping ??= (async () => {
       await api.close();
       restarts.stop();
+      health.stop();
       if (opts.liveRestore) {
         logger.info('shutting down; containers keep running (live-restore)');
       } else {

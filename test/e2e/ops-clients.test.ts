@@ -76,5 +76,24 @@ for (const cli of CLIS) {
         ev.kill();
       }
     });
+
+    test('run --health-cmd: ps shows (healthy), inspect has State.Health; --memory limit OOM-kills', async () => {
+      const h = `${name}-h`;
+      const r = await run(cli.path, ['run', '-d', '--name', h, '--health-cmd', 'true', '--health-interval', '100ms', '--health-retries', '1', 'busybox', 'sleep', '600']);
+      assert.equal(r.code, 0, r.stderr);
+      let ps = '';
+      for (let i = 0; i < 100 && !/\(healthy\)/.test(ps); i++) {
+        await new Promise((res) => setTimeout(res, 50));
+        ps = (await run(cli.path, ['ps', '--filter', `name=${h}`, '--format', '{{.Status}}'])).stdout;
+      }
+      assert.match(ps, /^Up .* \(healthy\)/);
+      assert.equal((await run(cli.path, ['inspect', '-f', '{{.State.Health.Status}}', h])).stdout.trim(), 'healthy');
+      await run(cli.path, ['rm', '-f', h]);
+      const o = `${name}-oom`;
+      const oom = await run(cli.path, ['run', '--name', o, '--memory', '8m', 'busybox', 'tail', '/dev/zero']);
+      assert.equal(oom.code, 137);
+      assert.equal((await run(cli.path, ['inspect', '-f', '{{.State.OOMKilled}}', o])).stdout.trim(), 'true');
+      await run(cli.path, ['rm', '-f', o]);
+    });
   });
 }

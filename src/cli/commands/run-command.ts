@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import type { CommandSpec, CliContext } from '../cli-context.js';
 import { RESOURCE_FLAGS, applyResourceFlags } from '../resource-flags.js';
+import { HEALTH_FLAGS, healthcheckFromFlags } from '../health-flags.js';
 import { StatusError, describeError } from '../cli-context.js';
 import type { FlagSpec, FlagValues } from '../flag-parser.js';
 import type { ContainerCreateRequest, HostConfig } from '../../engine-api/container-models.js';
@@ -47,6 +48,7 @@ const CONTAINER_FLAGS: FlagSpec[] = [
   { name: 'volumes-from', type: 'stringArray', valueName: 'list', description: 'Mount volumes from the specified container(s)' },
   { name: 'workdir', short: 'w', type: 'string', description: 'Working directory inside the container' },
   ...RESOURCE_FLAGS,
+  ...HEALTH_FLAGS,
 ];
 
 const RUN_ONLY_FLAGS: FlagSpec[] = [
@@ -196,6 +198,8 @@ export function buildCreateConfig(ctx: CliContext, flags: FlagValues, opts: { de
     NetworkingConfig: { EndpointsConfig: network.startsWith('container:') ? {} : { [network]: {} } },
   };
   if (flags.string('stop-signal')) body.StopSignal = flags.string('stop-signal');
+  const healthcheck = healthcheckFromFlags(flags);
+  if (healthcheck) (body as unknown as Record<string, unknown>)['Healthcheck'] = healthcheck;
   if (flags.changed('stop-timeout')) body.StopTimeout = flags.number('stop-timeout');
   return { body, image, name: flags.string('name'), platform: flags.string('platform'), attachStdin, attachStdout, attachStderr };
 }

@@ -49,3 +49,25 @@ test('update resources and validation', () => {
   assert.throws(() => validateUpdate({ RestartPolicy: { Name: 'always', MaximumRetryCount: 0 } }, hc), /AutoRemove is enabled/);
   assert.doesNotThrow(() => validateUpdate({ Memory: 64 << 20 }, hc));
 });
+
+test('health: probe commands and Docker\'s state rules', async () => {
+  const { applyProbe, probeCommand } = await import('../../../src/container/index.js');
+  assert.deepEqual(probeCommand({ Test: ['CMD-SHELL', 'curl -f x'] }), ['/bin/sh', '-c', 'curl -f x']);
+  assert.deepEqual(probeCommand({ Test: ['CMD', 'true'] }), ['true']);
+  assert.equal(probeCommand({ Test: ['NONE'] }), undefined);
+  assert.equal(probeCommand(undefined), undefined);
+  const r = (exitCode: number) => ({ start: new Date(0), end: new Date(1), exitCode, output: '' });
+  let h = { Status: 'starting' as const, FailingStreak: 0, Log: [] };
+  let s = applyProbe(h, r(1), { retries: 2, inStartPeriod: true });
+  assert.equal(s.Status, 'starting');
+  assert.equal(s.FailingStreak, 0);
+  s = applyProbe(s, r(1), { retries: 2, inStartPeriod: false });
+  assert.deepEqual([s.Status, s.FailingStreak], ['starting', 1]);
+  s = applyProbe(s, r(1), { retries: 2, inStartPeriod: false });
+  assert.deepEqual([s.Status, s.FailingStreak], ['unhealthy', 2]);
+  s = applyProbe(s, r(0), { retries: 2, inStartPeriod: false });
+  assert.deepEqual([s.Status, s.FailingStreak], ['healthy', 0]);
+  for (let i = 0; i < 7; i++) s = applyProbe(s, r(0), { retries: 2, inStartPeriod: false });
+  assert.equal(s.Log.length, 5);
+  void h;
+});
