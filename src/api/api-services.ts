@@ -1,4 +1,4 @@
-import type { ArchiveService, ContainerService, ExecService, ProcessService } from '../container/index.js';
+import type { ArchiveService, ContainerService, ExecService, ProcessService, StatsService } from '../container/index.js';
 import type { ImageService } from '../image/index.js';
 import type { EventBus } from '../events/index.js';
 import type { VolumeService } from '../volume/index.js';
@@ -42,6 +42,7 @@ export interface ApiServices {
   execs: ExecService;
   archives: ArchiveService;
   processes: ProcessService;
+  stats: StatsService;
   images: ImageService;
   events: EventBus;
   builder: Builder;

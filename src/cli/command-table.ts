@@ -41,6 +41,7 @@ export const TOP_COMMANDS: Record<string, Loader> = {
   unpause: async () => (await import('./commands/process-commands.js')).unpauseCommand,
   update: async () => (await import('./commands/process-commands.js')).updateCommand,
   events: async () => (await import('./commands/events-command.js')).eventsCommand,
+  stats: async () => (await import('./commands/stats-command.js')).statsCommand,
 };
 
 /** `berth container X` and `berth image X`: sub-name -> top-level command. */
@@ -49,7 +50,7 @@ export const MANAGEMENT_COMMANDS: Record<string, Record<string, string>> = {
     ls: 'ps', list: 'ps', ps: 'ps', create: 'create', run: 'run', start: 'start', stop: 'stop', kill: 'kill',
     restart: 'restart', rm: 'rm', remove: 'rm', logs: 'logs', wait: 'wait', rename: 'rename', attach: 'attach',
     inspect: 'inspect:container', prune: 'container prune',
-    exec: 'exec', cp: 'cp', top: 'top', pause: 'pause', unpause: 'unpause', update: 'update',
+    exec: 'exec', cp: 'cp', stats: 'stats', top: 'top', pause: 'pause', unpause: 'unpause', update: 'update',
   },
   builder: { build: 'build', prune: 'builder prune' },
   image: {
@@ -71,6 +72,7 @@ export const OTHER_COMMAND_SUMMARIES: Record<string, string> = {
   create: 'Create a container without starting it',
   events: 'Get real time events from the server',
   pause: 'Pause all processes within one or more containers',
+  stats: 'Display a live stream of container(s) resource usage statistics',
   top: 'Display the running processes of a container',
   unpause: 'Unpause all processes within one or more containers',
   update: 'Update configuration of one or more containers',

@@ -11,3 +11,4 @@ export * from './archive-service.js';
 export * from './process-service.js';
 export * from './restart-policy.js';
 export * from './health-monitor.js';
+export * from './stats-service.js';

@@ -9,7 +9,7 @@ import { openMetadataDb } from '../store/metadata-db.js';
 import { BlobStore } from '../store/blob-store.js';
 import { createGraphDriver, LayerStore } from '../layer/index.js';
 import { ImageService, ImageStore } from '../image/index.js';
-import { ArchiveService, ContainerService, ExecService, HealthMonitor, ProcessService, RestartManager } from '../container/index.js';
+import { ArchiveService, ContainerService, ExecService, HealthMonitor, ProcessService, RestartManager, StatsService } from '../container/index.js';
 import { EventBus } from '../events/index.js';
 import { VolumeService } from '../volume/index.js';
 import { LogManager, parseLogSize, resolveLogConfig, type LogConfig } from '../logs/index.js';
@@ -30,6 +30,7 @@ import { execRoutes } from '../api/routes/exec-routes.js';
 import { archiveRoutes } from '../api/routes/archive-routes.js';
 import { processRoutes } from '../api/routes/process-routes.js';
 import { eventRoutes } from '../api/routes/event-routes.js';
+import { statsRoutes } from '../api/routes/stats-routes.js';
 import { acquireDaemonLock } from './daemon-lock.js';
 import { openListeners } from './daemon-listeners.js';
 import { OciContainerRuntime } from './oci-container-runtime.js';
@@ -168,6 +169,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   const execs = new ExecService({ containers, runtime, events, logger, execRoot: join(opts.execRoot, 'exec'), hostFacts });
   const archives = new ArchiveService({ containers, layers, events });
   const processes = new ProcessService({ containers, runtime });
+  const stats = new StatsService({ containers });
   containers.load();
   const rec = await containers.reconcile();
   await volumes.sweepMounts();
@@ -210,9 +212,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     images, layers, db, containers: buildContainers(containers), tmpRoot: join(opts.dataRoot, 'build', 'tmp'), logger,
   });
   await builder.sweep();
-  const services = { containers, execs, images, events, builder, facts, volumes, archives, processes };
+  const services = { containers, execs, images, events, builder, facts, volumes, archives, processes, stats };
   const api = new ApiServer({
-    routes: [...systemRoutes(services), ...imageRoutes(services), ...containerRoutes(services), ...volumeRoutes(services), ...buildRoutes(services), ...pruneRoutes(services, logger), ...execRoutes(services), ...archiveRoutes(services), ...processRoutes(services), ...eventRoutes(services)],
+    routes: [...systemRoutes(services), ...imageRoutes(services), ...containerRoutes(services), ...volumeRoutes(services), ...buildRoutes(services), ...pruneRoutes(services, logger), ...execRoutes(services), ...archiveRoutes(services), ...processRoutes(services), ...eventRoutes(services), ...statsRoutes(services)],
     logger,
     serverVersion: BERTH_VERSION,
   });

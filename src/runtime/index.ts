@@ -8,3 +8,4 @@ export * from './runc-runtime.js';
 export * from './conmon-monitor.js';
 export * from './exit-watcher.js';
 export * from './conmon-exec.js';
+export * from './cgroup-stats.js';

@@ -77,6 +77,19 @@ for (const cli of CLIS) {
       }
     });
 
+    test('stats --no-stream: the table for running containers, --format, -a includes stopped ones', async () => {
+      const sname = `${name}-stats`;
+      assert.equal((await run(cli.path, ['run', '-d', '--name', sname, '--memory', '32m', 'busybox', 'sleep', '600'])).code, 0);
+      const t = await run(cli.path, ['stats', '--no-stream', sname]);
+      assert.equal(t.code, 0, t.stderr);
+      const lines = t.stdout.trim().split('\n');
+      assert.match(lines[0]!, /^CONTAINER ID\s+NAME\s+CPU %\s+MEM USAGE \/ LIMIT\s+MEM %\s+NET I\/O\s+BLOCK I\/O\s+PIDS$/);
+      assert.match(lines[1]!, new RegExp(`^[0-9a-f]{12}\\s+${sname}\\s+\\d+\\.\\d\\d%\\s+\\S+ / 32MiB\\s+\\d+\\.\\d\\d%\\s+.*\\s1$`));
+      const f = await run(cli.path, ['stats', '--no-stream', '--format', '{{.Name}}:{{.PIDs}}', sname]);
+      assert.equal(f.stdout.trim(), `${sname}:1`);
+      await run(cli.path, ['rm', '-f', sname]);
+    });
+
     test('run --health-cmd: ps shows (healthy), inspect has State.Health; --memory limit OOM-kills', async () => {
       const h = `${name}-h`;
       const r = await run(cli.path, ['run', '-d', '--name', h, '--health-cmd', 'true', '--health-interval', '100ms', '--health-retries', '1', 'busybox', 'sleep', '600']);
