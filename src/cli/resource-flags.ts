@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { FlagSpec, FlagValues } from './flag-parser.js';
 import { StatusError } from './cli-context.js';
 
@@ -39,6 +40,9 @@ export const RESOURCE_FLAGS: FlagSpec[] = [
   { name: 'oom-kill-disable', type: 'bool', description: 'Disable OOM Killer' },
   { name: 'pids-limit', type: 'int', description: 'Tune container pids limit (set -1 for unlimited)' },
   { name: 'ulimit', type: 'stringArray', description: 'Ulimit options' },
+  { name: 'security-opt', type: 'stringArray', description: 'Security Options' },
+  { name: 'group-add', type: 'stringArray', description: 'Add additional groups to join' },
+  { name: 'sysctl', type: 'stringArray', description: 'Sysctl options' },
 ];
 
 /** `--ulimit nofile=1024:2048` (or one value for both). */
@@ -69,4 +73,32 @@ export function applyResourceFlags(flags: FlagValues, hc: Record<string, unknown
   if (flags.changed('oom-kill-disable')) hc['OomKillDisable'] = flags.bool('oom-kill-disable');
   if (flags.changed('pids-limit')) hc['PidsLimit'] = flags.number('pids-limit');
   if (flags.list('ulimit').length) hc['Ulimits'] = flags.list('ulimit').map(parseUlimit);
+  if (flags.list('security-opt').length) hc['SecurityOpt'] = flags.list('security-opt').map(securityOpt);
+  if (flags.list('group-add').length) hc['GroupAdd'] = flags.list('group-add');
+  if (flags.list('sysctl').length) {
+    const sysctls: Record<string, string> = {};
+    for (const kv of flags.list('sysctl')) {
+      const eq = kv.indexOf('=');
+      if (eq <= 0) throw new StatusError(`invalid argument "${kv}" for "--sysctl" flag: sysctl '${kv}' is not allowed`, 125);
+      sysctls[kv.slice(0, eq)] = kv.slice(eq + 1);
+    }
+    hc['Sysctls'] = sysctls;
+  }
+}
+
+/** `seccomp=<file>` is sent as the profile's JSON, as docker's CLI does. */
+function securityOpt(v: string): string {
+  const m = /^seccomp[=:](.+)$/.exec(v);
+  if (!m || m[1] === 'unconfined' || m[1] === 'builtin') return v;
+  let text: string;
+  try {
+    text = readFileSync(m[1]!, 'utf8');
+  } catch (err) {
+    throw new StatusError(`opening seccomp profile (${m[1]}) failed: ${(err as Error).message}`, 125);
+  }
+  try {
+    return `seccomp=${JSON.stringify(JSON.parse(text))}`;
+  } catch {
+    throw new StatusError(`compacting json for seccomp profile (${m[1]}) failed`, 125);
+  }
 }

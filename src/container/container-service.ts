@@ -26,6 +26,7 @@ import type { VolumeService } from '../volume/index.js';
 import { planMounts, realizeMounts, releaseVolumes, restoreVolumeRefs, specMounts, unmountVolumes } from './volume-mounts.js';
 import { parseSignal } from './signals.js';
 import { specLimits } from './process-service.js';
+import { securityInputs, validateSecurity } from './security-options.js';
 
 export interface ContainerServiceOptions {
   db: Db;
@@ -252,6 +253,7 @@ export class ContainerService {
     if (this.o.defaultShmSize && !((req.HostConfig?.ShmSize ?? 0) > 0)) hostConfig.ShmSize = this.o.defaultShmSize;
     hostConfig.LogConfig = resolveLogConfig(req.HostConfig?.LogConfig as Partial<LogConfig> | undefined, this.o.logDefaults ?? { Type: 'json-file', Config: {} });
     this.validateCapabilities(hostConfig.CapAdd ?? [], hostConfig.CapDrop ?? [], hostConfig.Privileged);
+    validateSecurity(hostConfig);
     const mountPoints = await planMounts(hostConfig, config, (n) => this.find(n));
     const id = randomId();
     if (!config.Hostname) config.Hostname = hostConfig.NetworkMode === 'host' ? hostname() : id.slice(0, 12);
@@ -377,6 +379,8 @@ export class ContainerService {
     const env = [...rec.config.Env];
     if (!env.some((e) => e.startsWith('HOSTNAME='))) env.push(`HOSTNAME=${rec.config.Hostname}`);
     if (rec.config.Tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
+    const security = await securityInputs(rec.hostConfig, this.containerDir(id));
+    if (security.extraGids.length) user.additionalGids = [...new Set([...user.additionalGids, ...security.extraGids])];
     const spec = buildSpec({
       id,
       rootfs,
@@ -397,7 +401,9 @@ export class ContainerService {
       shmSize: rec.hostConfig.ShmSize,
       cgroupsPath: `/berth/${id}`,
       ...specLimits(rec.hostConfig),
-      seccompProfilePath: rec.hostConfig.Privileged ? null : this.o.seccompProfile,
+      seccompProfilePath: rec.hostConfig.Privileged ? null : security.seccompProfilePath !== undefined ? security.seccompProfilePath : this.o.seccompProfile,
+      noNewPrivileges: security.noNewPrivileges,
+      ...(Object.keys(security.sysctls).length ? { sysctls: security.sysctls } : {}),
     }, this.o.hostFacts);
     await rm(this.bundleDir(id), { recursive: true, force: true });
     await mkdir(this.bundleDir(id), { recursive: true, mode: 0o700 });

@@ -12,3 +12,4 @@ export * from './process-service.js';
 export * from './restart-policy.js';
 export * from './health-monitor.js';
 export * from './stats-service.js';
+export * from './security-options.js';

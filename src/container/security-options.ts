@@ -1,0 +1,66 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { InvalidParameterError } from '../common/errors.js';
+import type { HostConfig } from './container-record.js';
+
+export interface SecurityInputs {
+  noNewPrivileges: boolean;
+  /** undefined: the daemon's default profile; null: unconfined; else a profile file. */
+  seccompProfilePath?: string | null;
+  sysctls: Record<string, string>;
+  extraGids: number[];
+}
+
+/** Namespaced sysctls a container may set (Docker's list): net.*, the IPC ones, kernel.domainname/hostname. */
+function sysctlAllowed(key: string, netHost: boolean): boolean {
+  if (key.startsWith('net.')) return !netHost;
+  if (key.startsWith('fs.mqueue.')) return true;
+  return ['kernel.msgmax', 'kernel.msgmnb', 'kernel.msgmni', 'kernel.sem', 'kernel.shmall', 'kernel.shmmax', 'kernel.shmmni', 'kernel.shm_rmid_forced'].includes(key);
+}
+
+/** Checks SecurityOpt, Sysctls and GroupAdd at create, in Docker's words. */
+export function validateSecurity(hc: Partial<HostConfig>): void {
+  for (const opt of (hc['SecurityOpt'] as string[] | null | undefined) ?? []) {
+    const [k, v] = opt.includes('=') ? [opt.slice(0, opt.indexOf('=')), opt.slice(opt.indexOf('=') + 1)] : opt.includes(':') ? [opt.slice(0, opt.indexOf(':')), opt.slice(opt.indexOf(':') + 1)] : [opt, ''];
+    if (k === 'no-new-privileges') {
+      if (v && !['true', 'false'].includes(v)) throw new InvalidParameterError(`invalid --security-opt 2: "${opt}"`);
+      continue;
+    }
+    if (k === 'seccomp' || k === 'apparmor' || k === 'label') {
+      if (!v) throw new InvalidParameterError(`invalid --security-opt 2: "${opt}"`);
+      if (k === 'seccomp' && v !== 'unconfined' && v !== 'builtin') {
+        try { JSON.parse(v); } catch { throw new InvalidParameterError(`Decoding seccomp profile failed: ${opt.slice(0, 60)}`); }
+      }
+      continue;
+    }
+    throw new InvalidParameterError(`invalid --security-opt 1: "${opt}"`);
+  }
+  const netHost = hc.NetworkMode === 'host';
+  for (const key of Object.keys((hc['Sysctls'] as Record<string, string> | null | undefined) ?? {})) {
+    if (!sysctlAllowed(key, netHost)) throw new InvalidParameterError(`sysctl '${key}' is not allowed`);
+  }
+  for (const g of (hc['GroupAdd'] as string[] | null | undefined) ?? []) {
+    if (!/^\d+$/.test(g)) throw new InvalidParameterError(`Unable to find group ${g}: only numeric groups are supported`);
+  }
+}
+
+/** What the spec needs from SecurityOpt, Sysctls and GroupAdd; a custom seccomp profile is written into dir. */
+export async function securityInputs(hc: HostConfig, dir: string): Promise<SecurityInputs> {
+  const out: SecurityInputs = { noNewPrivileges: false, sysctls: { ...((hc['Sysctls'] as Record<string, string> | null) ?? {}) }, extraGids: [] };
+  for (const opt of (hc['SecurityOpt'] as string[] | null | undefined) ?? []) {
+    const sep = opt.search(/[=:]/);
+    const k = sep < 0 ? opt : opt.slice(0, sep);
+    const v = sep < 0 ? '' : opt.slice(sep + 1);
+    if (k === 'no-new-privileges') out.noNewPrivileges = v !== 'false';
+    if (k === 'seccomp') {
+      if (v === 'unconfined') out.seccompProfilePath = null;
+      else if (v && v !== 'builtin') {
+        const path = join(dir, 'seccomp.json');
+        await writeFile(path, v, { mode: 0o600 });
+        out.seccompProfilePath = path;
+      }
+    }
+  }
+  out.extraGids = ((hc['GroupAdd'] as string[] | null | undefined) ?? []).filter((g) => /^\d+$/.test(g)).map(Number);
+  return out;
+}
