@@ -194,8 +194,14 @@ export class ArchiveService {
       throw err;
     }
     const binds: Bind[] = [];
-    for (const b of rec.hostConfig.Binds ?? []) {
-      try { binds.push(parseBind(b)); } catch { /* validated at create */ }
+    // Binds and local volumes (their data directories); device-backed volumes are not mounted here.
+    for (const m of rec.mountPoints ?? []) {
+      if ((m.type === 'bind' || m.type === 'volume') && m.source) binds.push({ source: m.source, destination: m.destination, readonly: !m.rw });
+    }
+    if (!rec.mountPoints) {
+      for (const b of rec.hostConfig.Binds ?? []) {
+        try { binds.push(parseBind(b)); } catch { /* validated at create */ }
+      }
     }
     let released = false;
     return {

@@ -183,3 +183,18 @@ test('a running container: copy in, see it from a process, copy a directory out'
   }
   assert.ok(!existsSync(join(hostDir, 'pwned')));
 });
+
+test('a named volume inside a stopped container is read and written through cp', async () => {
+  assert.equal((await d.api('POST', '/volumes/create', { Name: 'cpvol' })).status, 201);
+  const c = await d.api('POST', '/containers/create', { Image: 'busybox', Cmd: ['true'], HostConfig: { Binds: ['cpvol:/data'] } });
+  assert.equal(c.status, 201, c.body);
+  const id = (c.json() as { Id: string }).Id;
+  const put = await raw('PUT', `/containers/${id}/archive?path=/data`, await makeTar([{ name: 'in-volume', body: 'vol\n' }]));
+  assert.equal(put.status, 200, put.body.toString());
+  const vol = (await d.api('GET', '/volumes/cpvol')).json() as { Mountpoint: string };
+  assert.equal(readFileSync(join(vol.Mountpoint, 'in-volume'), 'utf8'), 'vol\n');
+  const got = await readTar((await raw('GET', `/containers/${id}/archive?path=/data/in-volume`)).body);
+  assert.equal(got[0]!.body, 'vol\n');
+  await d.api('DELETE', `/containers/${id}`);
+  await d.api('DELETE', '/volumes/cpvol');
+});
