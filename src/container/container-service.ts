@@ -195,6 +195,11 @@ export class ContainerService {
     if (vols?.length) {
       list = list.filter((r) => (r.mountPoints ?? []).some((m) => vols.some((v) => v === m.name || v === m.destination || (m.type === 'bind' && v === m.source))));
     }
+    const health = f.get('health');
+    if (health?.length) {
+      for (const h of health) if (!['starting', 'healthy', 'unhealthy', 'none'].includes(h)) throw new InvalidParameterError(`Unrecognised filter value for health: ${h}`);
+      list = list.filter((r) => health.includes(r.state.health?.Status ?? 'none'));
+    }
     const exited = f.get('exited');
     if (exited?.length) {
       for (const e of exited) if (!/^-?\d+$/.test(e)) throw new InvalidParameterError(`invalid filter 'exited=${e}'`);

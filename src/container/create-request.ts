@@ -137,7 +137,7 @@ export function composeConfig(req: CreateRequest, image: ImageRunConfig, imageRe
   const stopSignal = req.StopSignal || image.StopSignal;
   if (stopSignal) config.StopSignal = stopSignal;
   if (typeof req.StopTimeout === 'number') config.StopTimeout = req.StopTimeout;
-  if (req.Healthcheck !== undefined || image.Healthcheck !== undefined) config.Healthcheck = req.Healthcheck ?? image.Healthcheck;
+  if (req.Healthcheck !== undefined || image.Healthcheck !== undefined) config.Healthcheck = mergeHealthcheck(req.Healthcheck, image.Healthcheck);
   if (config.WorkingDir && !config.WorkingDir.startsWith('/')) {
     throw new InvalidParameterError(`the working directory '${config.WorkingDir}' is invalid, it needs to be an absolute path`);
   }
@@ -166,4 +166,15 @@ export function parseBind(spec: string): ParsedBind {
     }
   }
   return { source, destination, readonly: opts.includes('ro') };
+}
+
+/** Docker merges a healthcheck field by field: what the request leaves unset (empty Test, zero durations) comes from the image. */
+export function mergeHealthcheck(req: unknown, image: unknown): unknown {
+  if (req === undefined || req === null) return image;
+  if (image === undefined || image === null || typeof req !== 'object' || typeof image !== 'object') return req;
+  const r = req as Record<string, unknown>, i = image as Record<string, unknown>;
+  const out: Record<string, unknown> = { ...r };
+  if (!Array.isArray(r['Test']) || r['Test'].length === 0) out['Test'] = i['Test'];
+  for (const k of ['Interval', 'Timeout', 'StartPeriod', 'StartInterval', 'Retries']) if (!r[k] && i[k]) out[k] = i[k];
+  return out;
 }

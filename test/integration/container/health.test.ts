@@ -50,6 +50,8 @@ test('starting, then healthy when the check passes, unhealthy after the retries 
   assert.equal(h.Log.at(-1)!.Output, 'fine\n');
   const ps = (await d.api('GET', `/containers/json?filters=${encodeURIComponent(JSON.stringify({ id: [id] }))}`)).json() as Array<{ Status: string }>;
   assert.match(ps[0]!.Status, /^Up .* \(healthy\)$/);
+  const byHealth = (await d.api('GET', `/containers/json?filters=${encodeURIComponent(JSON.stringify({ health: ['healthy'] }))}`)).json() as Array<{ Id: string }>;
+  assert.deepEqual(byHealth.map((c) => c.Id), [id]);
   await exec(id, ['rm', '/tmp/ok']);
   const bad = await until('unhealthy', async () => { const x = await health(id); return x?.Status === 'unhealthy' ? x : undefined; });
   assert.ok(bad.FailingStreak >= 2);

@@ -71,3 +71,10 @@ test('health: probe commands and Docker\'s state rules', async () => {
   assert.equal(s.Log.length, 5);
   void h;
 });
+
+test('a healthcheck from the request takes unset fields from the image', async () => {
+  const { mergeHealthcheck } = await import('../../../src/container/index.js');
+  assert.deepEqual(mergeHealthcheck({ Interval: 5e9 }, { Test: ['CMD', 'true'], Interval: 30e9, Retries: 2 }), { Test: ['CMD', 'true'], Interval: 5e9, Retries: 2 });
+  assert.deepEqual(mergeHealthcheck({ Test: ['NONE'] }, { Test: ['CMD', 'true'] }), { Test: ['NONE'] });
+  assert.deepEqual(mergeHealthcheck(undefined, { Test: ['CMD', 'x'] }), { Test: ['CMD', 'x'] });
+});
