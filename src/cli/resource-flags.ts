@@ -43,6 +43,8 @@ export const RESOURCE_FLAGS: FlagSpec[] = [
   { name: 'security-opt', type: 'stringArray', description: 'Security Options' },
   { name: 'group-add', type: 'stringArray', description: 'Add additional groups to join' },
   { name: 'sysctl', type: 'stringArray', description: 'Sysctl options' },
+  { name: 'pid', type: 'string', description: 'PID namespace to use' },
+  { name: 'uts', type: 'string', description: 'UTS namespace to use' },
 ];
 
 /** `--ulimit nofile=1024:2048` (or one value for both). */
@@ -74,6 +76,8 @@ export function applyResourceFlags(flags: FlagValues, hc: Record<string, unknown
   if (flags.changed('pids-limit')) hc['PidsLimit'] = flags.number('pids-limit');
   if (flags.list('ulimit').length) hc['Ulimits'] = flags.list('ulimit').map(parseUlimit);
   if (flags.list('security-opt').length) hc['SecurityOpt'] = flags.list('security-opt').map(securityOpt);
+  if (flags.changed('pid')) hc['PidMode'] = flags.string('pid');
+  if (flags.changed('uts')) hc['UTSMode'] = flags.string('uts');
   if (flags.list('group-add').length) hc['GroupAdd'] = flags.list('group-add');
   if (flags.list('sysctl').length) {
     const sysctls: Record<string, string> = {};

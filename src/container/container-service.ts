@@ -26,7 +26,7 @@ import type { VolumeService } from '../volume/index.js';
 import { planMounts, realizeMounts, releaseVolumes, restoreVolumeRefs, specMounts, unmountVolumes } from './volume-mounts.js';
 import { parseSignal } from './signals.js';
 import { specLimits } from './process-service.js';
-import { securityInputs, validateSecurity } from './security-options.js';
+import { securityInputs, sharedNamespaces, validateSecurity } from './security-options.js';
 
 export interface ContainerServiceOptions {
   db: Db;
@@ -408,6 +408,7 @@ export class ContainerService {
       ...specLimits(rec.hostConfig),
       seccompProfilePath: rec.hostConfig.Privileged ? null : security.seccompProfilePath !== undefined ? security.seccompProfilePath : this.o.seccompProfile,
       noNewPrivileges: security.noNewPrivileges,
+      sharedNamespaces: sharedNamespaces(rec.hostConfig, (n) => this.find(n)),
       ...(Object.keys(security.sysctls).length ? { sysctls: security.sysctls } : {}),
     }, this.o.hostFacts);
     await rm(this.bundleDir(id), { recursive: true, force: true });

@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InvalidParameterError } from '../common/errors.js';
+import { ConflictError, InvalidParameterError, NotFoundError } from '../common/errors.js';
 import type { HostConfig } from './container-record.js';
 
 export interface SecurityInputs {
@@ -35,6 +35,10 @@ export function validateSecurity(hc: Partial<HostConfig>): void {
     }
     throw new InvalidParameterError(`invalid --security-opt 1: "${opt}"`);
   }
+  const pid = (hc['PidMode'] as string | undefined) ?? '';
+  if (pid && pid !== 'host' && !/^container:.+/.test(pid)) throw new InvalidParameterError(`invalid PID mode: ${pid}`);
+  const uts = (hc['UTSMode'] as string | undefined) ?? '';
+  if (uts && uts !== 'host') throw new InvalidParameterError(`invalid UTS mode: ${uts}`);
   const netHost = hc.NetworkMode === 'host';
   for (const key of Object.keys((hc['Sysctls'] as Record<string, string> | null | undefined) ?? {})) {
     if (!sysctlAllowed(key, netHost)) throw new InvalidParameterError(`sysctl '${key}' is not allowed`);
@@ -62,5 +66,21 @@ export async function securityInputs(hc: HostConfig, dir: string): Promise<Secur
     }
   }
   out.extraGids = ((hc['GroupAdd'] as string[] | null | undefined) ?? []).filter((g) => /^\d+$/.test(g)).map(Number);
+  return out;
+}
+
+/** `--pid host|container:x` and `--uts host` as the spec's shared namespaces; joining needs x running. */
+export function sharedNamespaces(hc: HostConfig, find: (idOrName: string) => { id: string; state: { status: string; pid: number } } | undefined): Partial<Record<'pid' | 'uts', 'host' | { path: string }>> {
+  const out: Partial<Record<'pid' | 'uts', 'host' | { path: string }>> = {};
+  const pid = (hc['PidMode'] as string | undefined) ?? '';
+  if (pid === 'host') out.pid = 'host';
+  else if (pid.startsWith('container:')) {
+    const name = pid.slice('container:'.length);
+    const other = find(name);
+    if (!other) throw new NotFoundError(`No such container: ${name}`);
+    if (other.state.status !== 'running' || !other.state.pid) throw new ConflictError(`cannot join PID of a non running container: ${other.id}`);
+    out.pid = { path: `/proc/${other.state.pid}/ns/pid` };
+  }
+  if (hc['UTSMode'] === 'host') out.uts = 'host';
   return out;
 }

@@ -46,6 +46,8 @@ export interface SpecInput {
   sysctls?: Record<string, string>;
   /** Cgroup limits (memory, cpu, pids, blockIO); device rules are added by buildSpec. */
   resources?: Omit<OciResources, 'devices'>;
+  /** `--pid` / `--uts`: share the host's namespace, or join another's (a /proc/<pid>/ns path). */
+  sharedNamespaces?: Partial<Record<'pid' | 'uts', 'host' | { path: string }>>;
   /** `--ulimit`: replaces the default of the same type. */
   ulimits?: Array<{ Name: string; Soft: number; Hard: number }>;
 }
@@ -159,12 +161,14 @@ export function buildSpec(input: SpecInput, host: HostFacts, opts: BuildSpecOpti
     hostname: input.hostname,
     mounts: buildMounts(input, shmSize, opts.initBinary ?? DEFAULT_INIT_BINARY),
     linux: {
-      namespaces: buildNamespaces(input.network, host),
+      namespaces: buildNamespaces(input.network, host, input.sharedNamespaces ?? {}),
       resources: { ...input.resources, devices: input.privileged ? [{ allow: true, access: 'rwm' }] : DEFAULT_DEVICE_RULES.map((r) => ({ ...r })) },
       cgroupsPath: input.cgroupsPath,
     },
   };
   if (input.domainname) spec.domainname = input.domainname;
+  // Without a private UTS namespace the runtime may not set the host name.
+  if (input.sharedNamespaces?.uts) { delete spec.hostname; delete spec.domainname; }
   if (input.oomScoreAdj !== undefined) spec.process.oomScoreAdj = input.oomScoreAdj;
   if (input.sysctls && Object.keys(input.sysctls).length > 0) spec.linux.sysctl = { ...input.sysctls };
 
@@ -183,8 +187,14 @@ export function buildSpec(input: SpecInput, host: HostFacts, opts: BuildSpecOpti
   return spec;
 }
 
-function buildNamespaces(network: SpecNetwork, host: HostFacts): OciNamespace[] {
-  const ns: OciNamespace[] = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
+function buildNamespaces(network: SpecNetwork, host: HostFacts, shared: NonNullable<SpecInput['sharedNamespaces']>): OciNamespace[] {
+  const ns: OciNamespace[] = [];
+  for (const type of ['pid', 'ipc', 'uts'] as const) {
+    const mode = type === 'ipc' ? undefined : shared[type];
+    if (mode === 'host') continue;
+    ns.push(mode ? { type, path: mode.path } : { type });
+  }
+  ns.push({ type: 'mount' });
   if (network.mode === 'new') ns.push({ type: 'network' });
   else if (network.mode === 'path') ns.push({ type: 'network', path: network.path });
   // Docker's default cgroupns mode is private on cgroup v2 and host on v1.

@@ -61,3 +61,20 @@ test('--security-opt no-new-privileges, seccomp=unconfined and a profile file; -
   const badOpt = await d.api('POST', '/containers/create', { Image: 'busybox', HostConfig: { SecurityOpt: ['bogus'] } });
   assert.equal(badOpt.status, 400);
 });
+
+test('--pid host sees host processes, --pid container:x joins x, --uts host keeps the host name', async () => {
+  const host = await runOut(['--pid', 'host', 'busybox', 'sh', '-c', `test -d /proc/${process.pid} && echo sees-host`]);
+  assert.equal(host.stdout.trim(), 'sees-host', host.stderr);
+  const own = await runOut(['busybox', 'sh', '-c', `test -d /proc/${process.pid} && echo sees-host || echo private`]);
+  assert.equal(own.stdout.trim(), 'private');
+  const c = await d.api('POST', '/containers/create?name=pidsrc', { Image: 'busybox', Cmd: ['sleep', '123'] });
+  assert.equal(c.status, 201);
+  await d.api('POST', '/containers/pidsrc/start');
+  const joined = await runOut(['--pid', 'container:pidsrc', 'busybox', 'ps', '-o', 'args']);
+  assert.match(joined.stdout, /sleep 123/);
+  await d.api('DELETE', '/containers/pidsrc?force=1');
+  const uts = await runOut(['--uts', 'host', 'busybox', 'hostname']);
+  assert.equal(uts.stdout.trim(), (await import('node:os')).hostname());
+  const bad = await d.api('POST', '/containers/create', { Image: 'busybox', HostConfig: { PidMode: 'bogus' } });
+  assert.equal(bad.status, 400);
+});
