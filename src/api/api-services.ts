@@ -1,4 +1,4 @@
-import type { ArchiveService, ContainerService, ExecService, ProcessService, StatsService } from '../container/index.js';
+import type { ArchiveService, ContainerArchive, ContainerService, ExecService, ProcessService, StatsService } from '../container/index.js';
 import type { ImageService } from '../image/index.js';
 import type { EventBus } from '../events/index.js';
 import type { VolumeService } from '../volume/index.js';
@@ -43,6 +43,8 @@ export interface ApiServices {
   archives: ArchiveService;
   processes: ProcessService;
   stats: StatsService;
+  /** diff, export and commit of containers. */
+  archive: ContainerArchive;
   images: ImageService;
   events: EventBus;
   builder: Builder;

@@ -42,6 +42,9 @@ export const TOP_COMMANDS: Record<string, Loader> = {
   update: async () => (await import('./commands/process-commands.js')).updateCommand,
   events: async () => (await import('./commands/events-command.js')).eventsCommand,
   stats: async () => (await import('./commands/stats-command.js')).statsCommand,
+  commit: async () => (await import('./commands/container-archive-commands.js')).commitCommand,
+  diff: async () => (await import('./commands/container-archive-commands.js')).diffCommand,
+  export: async () => (await import('./commands/container-archive-commands.js')).exportCommand,
 };
 
 /** `berth container X` and `berth image X`: sub-name -> top-level command. */
@@ -51,6 +54,7 @@ export const MANAGEMENT_COMMANDS: Record<string, Record<string, string>> = {
     restart: 'restart', rm: 'rm', remove: 'rm', logs: 'logs', wait: 'wait', rename: 'rename', attach: 'attach',
     inspect: 'inspect:container', prune: 'container prune',
     exec: 'exec', cp: 'cp', stats: 'stats', top: 'top', pause: 'pause', unpause: 'unpause', update: 'update',
+    commit: 'commit', diff: 'diff', export: 'export',
   },
   builder: { build: 'build', prune: 'builder prune' },
   image: {
@@ -76,6 +80,9 @@ export const OTHER_COMMAND_SUMMARIES: Record<string, string> = {
   top: 'Display the running processes of a container',
   unpause: 'Unpause all processes within one or more containers',
   update: 'Update configuration of one or more containers',
+  commit: "Create a new image from a container's changes",
+  diff: "Inspect changes to files or directories on a container's filesystem",
+  export: "Export a container's filesystem as a tar archive",
   history: 'Show the layers an image was built from',
   import: 'Create an image from a root filesystem tarball',
   inspect: 'Show low-level details of containers or images',

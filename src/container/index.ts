@@ -13,3 +13,4 @@ export * from './restart-policy.js';
 export * from './health-monitor.js';
 export * from './stats-service.js';
 export * from './security-options.js';
+export * from './container-archive.js';

@@ -9,7 +9,7 @@ import { openMetadataDb } from '../store/metadata-db.js';
 import { BlobStore } from '../store/blob-store.js';
 import { createGraphDriver, LayerStore } from '../layer/index.js';
 import { ImageService, ImageStore } from '../image/index.js';
-import { ArchiveService, ContainerService, ExecService, HealthMonitor, ProcessService, RestartManager, StatsService } from '../container/index.js';
+import { ArchiveService, ContainerArchive, ContainerService, ExecService, HealthMonitor, ProcessService, RestartManager, StatsService } from '../container/index.js';
 import { EventBus } from '../events/index.js';
 import { VolumeService } from '../volume/index.js';
 import { LogManager, parseLogSize, resolveLogConfig, type LogConfig } from '../logs/index.js';
@@ -31,6 +31,7 @@ import { archiveRoutes } from '../api/routes/archive-routes.js';
 import { processRoutes } from '../api/routes/process-routes.js';
 import { eventRoutes } from '../api/routes/event-routes.js';
 import { statsRoutes } from '../api/routes/stats-routes.js';
+import { imageArchiveRoutes } from '../api/routes/image-archive-routes.js';
 import { acquireDaemonLock } from './daemon-lock.js';
 import { openListeners } from './daemon-listeners.js';
 import { OciContainerRuntime } from './oci-container-runtime.js';
@@ -132,7 +133,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
 
   const db = openMetadataDb(join(opts.dataRoot, 'berth.db'));
   const driver = await createGraphDriver({ root: opts.dataRoot, ...(opts.storageDriver ? { preferred: opts.storageDriver } : {}) });
-  const layers = new LayerStore({ db, driver });
+  const layers = new LayerStore({ db, driver, splitRoot: join(opts.dataRoot, 'layerdb', 'tar-split') });
   await layers.sweepIncomplete();
   const blobs = new BlobStore(join(opts.dataRoot, 'content'));
   await blobs.sweep();
@@ -212,9 +213,16 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     images, layers, db, containers: buildContainers(containers), tmpRoot: join(opts.dataRoot, 'build', 'tmp'), logger,
   });
   await builder.sweep();
-  const services = { containers, execs, images, events, builder, facts, volumes, archives, processes, stats };
+  const archive = new ContainerArchive({
+    // commit --pause freezes through the container service, so the container shows paused and
+    // pause/unpause events go out, as with Docker.
+    containers, layers, images, freezer: { pause: (id) => containers.pause(id), resume: (id) => containers.unpause(id) },
+    engineVersion: BERTH_VERSION,
+    event: (c, action, extra) => events.publish('container', action, c.id, { ...c.config.Labels, image: c.config.Image, name: c.name, ...extra }),
+  });
+  const services = { containers, execs, images, events, builder, facts, volumes, archives, processes, stats, archive };
   const api = new ApiServer({
-    routes: [...systemRoutes(services), ...imageRoutes(services), ...containerRoutes(services), ...volumeRoutes(services), ...buildRoutes(services), ...pruneRoutes(services, logger), ...execRoutes(services), ...archiveRoutes(services), ...processRoutes(services), ...eventRoutes(services), ...statsRoutes(services)],
+    routes: [...systemRoutes(services), ...imageRoutes(services), ...containerRoutes(services), ...volumeRoutes(services), ...buildRoutes(services), ...pruneRoutes(services, logger), ...execRoutes(services), ...archiveRoutes(services), ...processRoutes(services), ...eventRoutes(services), ...statsRoutes(services), ...imageArchiveRoutes(services)],
     logger,
     serverVersion: BERTH_VERSION,
   });

@@ -109,6 +109,11 @@ export class ImageService {
     return this.store.create(configJson, topLayer);
   }
 
+  /** The canonical reference for `repo[:tag]` (tag defaults to latest); invalid names throw. */
+  canonicalName(repo: string, tag?: string): string {
+    return formatReference(withDefaultTag(parseReference(tag ? `${repo}:${tag}` : repo)));
+  }
+
   tag(id: ImageId, canonical: string): void {
     this.store.tag(id, canonical);
     this.emit({ action: 'tag', id, name: familiarString(parseReference(canonical)) });

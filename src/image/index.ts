@@ -3,3 +3,4 @@ export * from './image-store.js';
 export * from './image-service.js';
 export * from '../common/reference.js';
 export * from './config-changes.js';
+export * from './commit-container.js';

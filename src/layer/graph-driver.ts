@@ -1,4 +1,10 @@
 import type { Readable } from 'node:stream';
+import type { FileChange, TarDiffOptions } from './tar-diff.js';
+
+export interface ApplyDiffOptions {
+  /** See ApplyTarOptions.onFile. */
+  onFile?: (rel: string | null) => void;
+}
 
 /**
  * A graph driver keeps layer contents on disk, one directory tree per layer id (the "cache id"),
@@ -10,7 +16,9 @@ export interface GraphDriver {
   /** Creates an empty layer `id` on top of `parent` (null for a base layer). */
   create(id: string, parent: string | null): Promise<void>;
   /** Applies a layer tar (uncompressed) into `id`'s diff, translating whiteouts. Returns bytes unpacked. */
-  applyDiff(id: string, tar: Readable): Promise<number>;
+  applyDiff(id: string, tar: Readable, opts?: ApplyDiffOptions): Promise<number>;
+  /** The directory holding the files `applyDiff` wrote for `id` (where `onFile` paths are relative to). */
+  contentDir(id: string): string;
   /** Mounts (or prepares) the stacked rootfs of `id` and returns its path. Reference-counted. */
   mount(id: string): Promise<string>;
   unmount(id: string): Promise<void>;
@@ -20,7 +28,9 @@ export interface GraphDriver {
   /** Bytes used by `id`'s own diff (not its parents). */
   diffSize(id: string): Promise<number>;
   /** Streams `id`'s own changes as a layer tar with whiteouts in the `.wh.` form. */
-  diff(id: string): Promise<Readable>;
+  diff(id: string, opts?: TarDiffOptions): Promise<Readable>;
+  /** `id`'s own changes as Docker's change list (sorted by path, as the layer tar). */
+  changes(id: string, opts?: TarDiffOptions): Promise<FileChange[]>;
   /** GraphDriver.Data for inspect (LowerDir, MergedDir, UpperDir, WorkDir for overlay2). */
   metadata(id: string): Promise<Record<string, string>>;
   /** Unmounts every mount this driver left (start-up sweep and shutdown). */

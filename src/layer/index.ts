@@ -1,9 +1,10 @@
-export type { GraphDriver } from './graph-driver.js';
+export type { GraphDriver, ApplyDiffOptions } from './graph-driver.js';
 export { Overlay2Driver, type Overlay2DriverOptions } from './overlay2-driver.js';
 export { VfsDriver, type VfsDriverOptions } from './vfs-driver.js';
 export {
   LayerStore, type LayerStoreOptions, type LayerRecord, type RegisterOptions, type RegisterResult,
 } from './layer-store.js';
 export { applyTar, type ApplyTarOptions, type WhiteoutFormat } from './tar-apply.js';
-export { tarDiff, type TarDiffSource } from './tar-diff.js';
+export { tarDiff, listChanges, type TarDiffSource, type TarDiffOptions, type FileChange } from './tar-diff.js';
+export { TarSplitRecorder, assembleTar, verifiedStream } from './tar-split.js';
 export { createGraphDriver, type CreateGraphDriverOptions } from './create-graph-driver.js';

@@ -1,17 +1,28 @@
 import { createHash } from 'node:crypto';
 import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
 import { createGunzip } from 'node:zlib';
+import { mkdir, open, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import {
   EngineError, InvalidParameterError, NotFoundError, SystemError, chainIdOf, errorMessage, randomId,
   type ChainId, type DiffId,
 } from '../common/index.js';
 import type { Db } from '../store/index.js';
+import { fsyncDir } from '../store/index.js';
 import type { GraphDriver } from './graph-driver.js';
+import type { FileChange, TarDiffOptions } from './tar-diff.js';
+import { TarSplitRecorder, assembleTar, verifiedStream } from './tar-split.js';
 
 export interface LayerStoreOptions {
   db: Db;
   driver: GraphDriver;
+  /**
+   * Where each layer's tar layout is kept (`<cache id>.tar-split` and `.paths`), so that the
+   * exact layer tar can be produced again for save/push. Without it, layer tars are regenerated
+   * from the files and must happen to hash to the diffID.
+   */
+  splitRoot?: string;
 }
 
 export interface LayerRecord {
@@ -111,10 +122,24 @@ async function decompressed(input: Readable, signal: AbortSignal | undefined): P
 export class LayerStore {
   private readonly db: Db;
   readonly driver: GraphDriver;
+  private readonly splitRoot: string | undefined;
 
   constructor(opts: LayerStoreOptions) {
     this.db = opts.db;
     this.driver = opts.driver;
+    this.splitRoot = opts.splitRoot;
+  }
+
+  private splitPaths(cacheId: string): { records: string; paths: string } | undefined {
+    if (this.splitRoot === undefined) return undefined;
+    return { records: join(this.splitRoot, `${cacheId}.tar-split`), paths: join(this.splitRoot, `${cacheId}.paths`) };
+  }
+
+  private async removeSplit(cacheId: string): Promise<void> {
+    const files = this.splitPaths(cacheId);
+    if (!files) return;
+    await rm(files.records, { force: true });
+    await rm(files.paths, { force: true });
   }
 
   /**
@@ -130,15 +155,49 @@ export class LayerStore {
       .run(pendingId, '', parent, cacheId, new Date().toISOString());
     const rollback = async (): Promise<void> => {
       await this.driver.remove(cacheId);
+      await this.removeSplit(cacheId);
       this.db.prepare('DELETE FROM layers WHERE cache_id = ?').run(cacheId);
     };
+    const split = this.splitPaths(cacheId);
+    let recordFile: Awaited<ReturnType<typeof open>> | undefined;
     try {
       await this.driver.create(cacheId, parentRecord?.cacheId ?? null);
       const tap = new DigestTap();
       const plain = await decompressed(tar, opts.signal);
-      const tapped = plain.pipe(tap);
+      let tapped: Readable = plain.pipe(tap);
       plain.on('error', (err) => tap.destroy(err));
-      const size = await this.driver.applyDiff(cacheId, tapped);
+      const written: Array<string | null> = [];
+      let recorder: TarSplitRecorder | undefined;
+      if (split) {
+        await mkdir(this.splitRoot!, { recursive: true, mode: 0o700 });
+        recordFile = await open(split.records, 'w', 0o600);
+        recorder = new TarSplitRecorder(recordFile);
+        tap.on('error', (err) => recorder!.destroy(err));
+        tapped = tap.pipe(recorder);
+      }
+      const size = await this.driver.applyDiff(cacheId, tapped, split ? { onFile: (rel) => written.push(rel) } : {});
+      if (recorder && !recorder.writableFinished) {
+        // The extractor stops reading at the end-of-archive marker; the rest must still be hashed and kept.
+        recorder.resume();
+        await new Promise<void>((resolve, reject) => {
+          recorder!.once('end', resolve);
+          recorder!.once('error', reject);
+        });
+      } else if (!recorder && !tap.writableFinished) {
+        tap.resume();
+        await new Promise<void>((resolve, reject) => {
+          tap.once('end', resolve);
+          tap.once('error', reject);
+        });
+      }
+      if (recorder && recordFile && split) {
+        if (recorder.fileEntries !== written.length) throw new InvalidParameterError('invalid layer tar: inconsistent file entries');
+        await recordFile.sync();
+        await recordFile.close();
+        recordFile = undefined;
+        await writeFile(split.paths, JSON.stringify(written), { mode: 0o600, flush: true });
+        await fsyncDir(this.splitRoot!);
+      }
       const diffId = tap.digest();
       if (opts.expectedDiffId !== undefined && opts.expectedDiffId !== diffId) {
         throw new InvalidParameterError(`layer digest mismatch: expected ${opts.expectedDiffId}, got ${diffId}`);
@@ -159,6 +218,7 @@ export class LayerStore {
       return { chainId, diffId, size };
     } catch (err) {
       tar.destroy();
+      await recordFile?.close().catch(() => undefined);
       await rollback().catch(() => undefined);
       if (err instanceof EngineError) throw err;
       throw new SystemError(`registering layer: ${errorMessage(err)}`, { cause: err });
@@ -196,6 +256,7 @@ export class LayerStore {
     })();
     if (!marked) return false;
     await this.driver.remove(marked.cache_id);
+    await this.removeSplit(marked.cache_id);
     this.db.prepare('DELETE FROM layers WHERE chain_id = ?').run(chainId);
     return true;
   }
@@ -208,13 +269,41 @@ export class LayerStore {
       const rows = this.db
         .prepare('SELECT * FROM layers l WHERE incomplete = 1 AND NOT EXISTS (SELECT 1 FROM layers c WHERE c.parent = l.chain_id)')
         .all() as LayerRow[];
-      if (rows.length === 0) return removed;
+      if (rows.length === 0) break;
       for (const row of rows) {
         await this.driver.remove(row.cache_id);
+        await this.removeSplit(row.cache_id);
         this.db.prepare('DELETE FROM layers WHERE cache_id = ?').run(row.cache_id);
         removed++;
       }
     }
+    // Layout files whose registration never got a row (a crash between the two).
+    if (this.splitRoot !== undefined) {
+      const known = new Set((this.db.prepare('SELECT cache_id FROM layers').all() as { cache_id: string }[]).map((r) => r.cache_id));
+      const names = await readdir(this.splitRoot).catch(() => [] as string[]);
+      for (const name of names) {
+        const cacheId = name.replace(/\.(tar-split|paths)$/, '');
+        if (!known.has(cacheId)) await rm(join(this.splitRoot, name), { force: true });
+      }
+    }
+    return removed;
+  }
+
+  /**
+   * The layer's tar exactly as it was registered (uncompressed), verified against its diffID
+   * while it streams: a mismatch fails the stream at its end.
+   */
+  async tar(chainId: ChainId): Promise<Readable> {
+    const layer = this.get(chainId);
+    const split = this.splitPaths(layer.cacheId);
+    let paths: Array<string | null> | undefined;
+    if (split) {
+      paths = await readFile(split.paths, 'utf8').then((t) => JSON.parse(t) as Array<string | null>, () => undefined);
+    }
+    const source = split && paths
+      ? assembleTar(split.records, paths, this.driver.contentDir(layer.cacheId))
+      : await this.driver.diff(layer.cacheId);
+    return verifiedStream(source, layer.diffId, `layer ${layer.diffId}`);
   }
 
   /** Creates a container's read-write layer (cache id = containerId) on top of `parent`. */
@@ -241,8 +330,13 @@ export class LayerStore {
   }
 
   /** The container's changes as a layer tar (for commit). */
-  diffRw(containerId: string): Promise<Readable> {
-    return this.driver.diff(containerId);
+  diffRw(containerId: string, opts: TarDiffOptions = {}): Promise<Readable> {
+    return this.driver.diff(containerId, opts);
+  }
+
+  /** The container's changes as Docker's change list. */
+  changesRw(containerId: string, opts: TarDiffOptions = {}): Promise<FileChange[]> {
+    return this.driver.changes(containerId, opts);
   }
 
   /** Sum of the sizes of the layer and all its parents. */

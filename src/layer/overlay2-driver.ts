@@ -6,10 +6,10 @@ import type { Readable } from 'node:stream';
 import { ConflictError, InvalidParameterError, NotFoundError, SystemError, errnoCode, errorMessage } from '../common/index.js';
 import { KeyedMutex } from '../store/index.js';
 import { lsetxattr, mount } from '../sys/index.js';
-import type { GraphDriver } from './graph-driver.js';
+import type { ApplyDiffOptions, GraphDriver } from './graph-driver.js';
 import { isMountPoint, mountPoints, unmountPath } from './mount-table.js';
 import { applyTar } from './tar-apply.js';
-import { changesSize, tarDiff } from './tar-diff.js';
+import { changesSize, listChanges, tarDiff, type FileChange, type TarDiffOptions } from './tar-diff.js';
 
 export interface Overlay2DriverOptions {
   /** `<data-root>/overlay2` */
@@ -130,10 +130,14 @@ export class Overlay2Driver implements GraphDriver {
     }
   }
 
-  async applyDiff(id: string, tar: Readable): Promise<number> {
+  async applyDiff(id: string, tar: Readable, opts: ApplyDiffOptions = {}): Promise<number> {
     const diff = join(this.dir(id), 'diff');
     if (!existsSync(diff)) throw new NotFoundError(`layer ${id} not found`);
-    return applyTar(tar, diff, { whiteouts: 'overlay' });
+    return applyTar(tar, diff, { whiteouts: 'overlay', ...(opts.onFile ? { onFile: opts.onFile } : {}) });
+  }
+
+  contentDir(id: string): string {
+    return join(this.dir(id), 'diff');
   }
 
   private overlayIndexOff(): boolean {
@@ -236,10 +240,17 @@ export class Overlay2Driver implements GraphDriver {
     return changesSize(diff, { kind: 'overlay-upper' });
   }
 
-  async diff(id: string): Promise<Readable> {
+  async diff(id: string, opts: TarDiffOptions = {}): Promise<Readable> {
     const diff = join(this.dir(id), 'diff');
     if (!existsSync(diff)) throw new NotFoundError(`layer ${id} not found`);
-    return tarDiff(diff, { kind: 'overlay-upper' });
+    return tarDiff(diff, { kind: 'overlay-upper' }, opts);
+  }
+
+  async changes(id: string, opts: TarDiffOptions = {}): Promise<FileChange[]> {
+    const diff = join(this.dir(id), 'diff');
+    if (!existsSync(diff)) throw new NotFoundError(`layer ${id} not found`);
+    const lowers = (await this.readLower(id)).map((l) => join(this.root, l));
+    return listChanges(diff, { kind: 'overlay-upper' }, lowers, opts);
   }
 
   async metadata(id: string): Promise<Record<string, string>> {

@@ -17,6 +17,12 @@ export interface ApplyTarOptions {
    * names are ordinary files.
    */
   whiteouts: WhiteoutFormat;
+  /**
+   * Called once for every regular-file entry with content, in archive order, with the path
+   * (relative to dest, symlinks inside dest resolved) the content was written to, or null when
+   * the entry was not written (see TarSplitRecorder).
+   */
+  onFile?: (rel: string | null) => void;
 }
 
 const WH_PREFIX = '.wh.';
@@ -56,7 +62,13 @@ class Applier {
   private readonly parentCache = new Map<string, Resolved>();
   bytes = 0;
 
-  constructor(private readonly dest: string, private readonly format: WhiteoutFormat) {}
+  private written: string | null = null;
+
+  constructor(
+    private readonly dest: string,
+    private readonly format: WhiteoutFormat,
+    private readonly onFile?: (rel: string | null) => void,
+  ) {}
 
   /**
    * Resolves a directory inside dest, following symlinks as if dest were the root (a symlink
@@ -120,7 +132,10 @@ class Applier {
   }
 
   async entry(header: Header, stream: AsyncIterable<unknown>, pax: Map<string, Buffer>): Promise<void> {
+    this.written = null;
     await this.apply(header, stream, pax);
+    const type = header.type ?? 'file';
+    if (this.onFile && (type === 'file' || type === 'contiguous-file') && (header.size ?? 0) > 0) this.onFile(this.written);
     // Entries without content (and skipped ones) must still be consumed for the next header to come.
     for await (const _chunk of stream) { /* drain */ }
   }
@@ -167,6 +182,7 @@ class Applier {
         } finally {
           await fh.close();
         }
+        this.written = resolvedParts.join('/');
         break;
       }
       case 'directory':
@@ -292,7 +308,7 @@ class Applier {
  * Returns the bytes of regular file content written.
  */
 export async function applyTar(input: Readable, dest: string, opts: ApplyTarOptions): Promise<number> {
-  const applier = new Applier(dest, opts.whiteouts);
+  const applier = new Applier(dest, opts.whiteouts, opts.onFile);
   const tap = new PaxTap();
   // allowUnknownFormat accepts pre-POSIX (v7) headers; the checksum is still verified.
   const extract = tarStream.extract({ allowUnknownFormat: true } as Parameters<typeof tarStream.extract>[0]);

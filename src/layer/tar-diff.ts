@@ -181,17 +181,86 @@ async function* fileContent(abs: string, size: number): AsyncGenerator<Buffer> {
   }
 }
 
-async function* changes(dir: string, source: TarDiffSource): AsyncGenerator<Change> {
-  if (source.kind === 'changes' && source.parent !== null) {
-    yield* await compareTrees(dir, source.parent, '');
-  } else {
-    yield* walkTree(dir, '', source.kind === 'overlay-upper');
+export interface TarDiffOptions {
+  /**
+   * Paths (relative, no leading slash) left out of the changes: files the engine itself mounts
+   * over (`etc/hosts`). A directory that holds nothing but left-out paths is left out too.
+   */
+  exclude?: ReadonlySet<string>;
+}
+
+function isUnder(rel: string, dir: string): boolean {
+  return rel.startsWith(`${dir}/`);
+}
+
+/** Drops excluded paths, and their parent directories when those changed only for them. */
+async function* withoutExcluded(input: AsyncGenerator<Change>, exclude: ReadonlySet<string>): AsyncGenerator<Change> {
+  const holdable = new Set<string>();
+  for (const p of exclude) {
+    for (let i = p.indexOf('/'); i > 0; i = p.indexOf('/', i + 1)) holdable.add(p.slice(0, i));
+  }
+  const held: Change[] = [];
+  for await (const c of input) {
+    while (held.length > 0 && !isUnder(c.rel, held[held.length - 1]!.rel) && !(c.kind === 'opaque' && c.rel === held[held.length - 1]!.rel)) held.pop();
+    if (exclude.has(c.rel)) continue;
+    if (c.kind === 'entry' && c.st.isDirectory() && holdable.has(c.rel)) {
+      held.push(c);
+      continue;
+    }
+    if (held.length > 0) yield* held.splice(0);
+    yield c;
   }
 }
 
-async function* generate(dir: string, source: TarDiffSource): AsyncGenerator<Buffer> {
+async function* changes(dir: string, source: TarDiffSource, opts: TarDiffOptions = {}): AsyncGenerator<Change> {
+  let all: AsyncGenerator<Change>;
+  if (source.kind === 'changes' && source.parent !== null) {
+    const list = await compareTrees(dir, source.parent, '');
+    all = (async function* () { yield* list; })();
+  } else {
+    all = walkTree(dir, '', source.kind === 'overlay-upper');
+  }
+  if (opts.exclude && opts.exclude.size > 0) yield* withoutExcluded(all, opts.exclude);
+  else yield* all;
+}
+
+/** Docker's change kinds: 0 modified, 1 added, 2 deleted. */
+export interface FileChange {
+  Path: string;
+  Kind: 0 | 1 | 2;
+}
+
+async function existsBelow(lowers: readonly string[], rel: string): Promise<boolean> {
+  for (const lower of lowers) {
+    const st = await lstatOrUndefined(join(lower, rel));
+    if (!st) continue;
+    return !isWhiteoutDevice(st);
+  }
+  return false;
+}
+
+/**
+ * The changes held in `dir` as Docker's change list. `lowers` are the trees below it, nearest
+ * first, to tell a modification from an addition.
+ */
+export async function listChanges(
+  dir: string, source: TarDiffSource, lowers: readonly string[], opts: TarDiffOptions = {},
+): Promise<FileChange[]> {
+  const out: FileChange[] = [];
+  for await (const c of changes(dir, source, opts)) {
+    if (c.kind === 'opaque') continue;
+    if (c.kind === 'whiteout') {
+      out.push({ Path: `/${c.rel}`, Kind: 2 });
+      continue;
+    }
+    out.push({ Path: `/${c.rel}`, Kind: (await existsBelow(lowers, c.rel)) ? 0 : 1 });
+  }
+  return out;
+}
+
+async function* generate(dir: string, source: TarDiffSource, opts: TarDiffOptions): AsyncGenerator<Buffer> {
   const hardlinks = new Map<string, string>();
-  for await (const change of changes(dir, source)) {
+  for await (const change of changes(dir, source, opts)) {
     if (change.kind === 'whiteout') {
       const name = whiteoutName(change.rel, `.wh.${change.rel.slice(change.rel.lastIndexOf('/') + 1)}`);
       const h = change.st ? baseHeader(name, change.st) : { name, mode: 0o644, uid: 0, gid: 0, size: 0, mtime: 0 };
@@ -242,8 +311,8 @@ async function* generate(dir: string, source: TarDiffSource): AsyncGenerator<Buf
  * their content, uid/gid, mode, mtime, symlinks, hardlinks (the second path of an inode is a
  * link entry), devices, fifos, xattrs as PAX `SCHILY.xattr.*`, deletions as `.wh.` whiteouts.
  */
-export function tarDiff(dir: string, source: TarDiffSource): Readable {
-  return Readable.from(generate(dir, source), { objectMode: false });
+export function tarDiff(dir: string, source: TarDiffSource, opts: TarDiffOptions = {}): Readable {
+  return Readable.from(generate(dir, source, opts), { objectMode: false });
 }
 
 /** Bytes of regular file content among the changes of `dir` (what `tarDiff` would carry). */

@@ -5,9 +5,9 @@ import type { Readable } from 'node:stream';
 import { ConflictError, InvalidParameterError, NotFoundError, errnoCode } from '../common/index.js';
 import { writeFileAtomic } from '../store/index.js';
 import { runCommand } from '../sys/index.js';
-import type { GraphDriver } from './graph-driver.js';
+import type { ApplyDiffOptions, GraphDriver } from './graph-driver.js';
 import { applyTar } from './tar-apply.js';
-import { changesSize, tarDiff } from './tar-diff.js';
+import { changesSize, listChanges, tarDiff, type FileChange, type TarDiffOptions } from './tar-diff.js';
 
 export interface VfsDriverOptions {
   /** `<data-root>/vfs` */
@@ -79,10 +79,10 @@ export class VfsDriver implements GraphDriver {
     }
   }
 
-  async applyDiff(id: string, tar: Readable): Promise<number> {
+  async applyDiff(id: string, tar: Readable, opts: ApplyDiffOptions = {}): Promise<number> {
     const dir = this.dir(id);
     const meta = await this.readMeta(id);
-    const size = await applyTar(tar, dir, { whiteouts: 'vfs' });
+    const size = await applyTar(tar, dir, { whiteouts: 'vfs', ...(opts.onFile ? { onFile: opts.onFile } : {}) });
     await writeFileAtomic(this.metaPath(id), JSON.stringify({ ...meta, size } satisfies VfsLayerMeta));
     return size;
   }
@@ -116,11 +116,24 @@ export class VfsDriver implements GraphDriver {
     return changesSize(this.dir(id), { kind: 'changes', parent: meta.parent === null ? null : this.dir(meta.parent) });
   }
 
-  async diff(id: string): Promise<Readable> {
+  contentDir(id: string): string {
+    return this.dir(id);
+  }
+
+  private async parentDir(id: string): Promise<string | null> {
     const meta = await this.readMeta(id);
     const parent = meta.parent === null ? null : this.dir(meta.parent);
     if (parent !== null && !existsSync(parent)) throw new NotFoundError(`parent layer ${meta.parent} of ${id} not found`);
-    return tarDiff(this.dir(id), { kind: 'changes', parent });
+    return parent;
+  }
+
+  async diff(id: string, opts: TarDiffOptions = {}): Promise<Readable> {
+    return tarDiff(this.dir(id), { kind: 'changes', parent: await this.parentDir(id) }, opts);
+  }
+
+  async changes(id: string, opts: TarDiffOptions = {}): Promise<FileChange[]> {
+    const parent = await this.parentDir(id);
+    return listChanges(this.dir(id), { kind: 'changes', parent }, parent === null ? [] : [parent], opts);
   }
 
   async metadata(id: string): Promise<Record<string, string>> {
