@@ -1,5 +1,6 @@
 import type { ArchiveService, ContainerArchive, ContainerService, ExecService, ProcessService, StatsService } from '../container/index.js';
 import type { ImageService } from '../image/index.js';
+import type { LayerStore } from '../layer/index.js';
 import type { EventBus } from '../events/index.js';
 import type { VolumeService } from '../volume/index.js';
 import type { Builder } from '../build/index.js';
@@ -45,6 +46,7 @@ export interface ApiServices {
   stats: StatsService;
   /** diff, export and commit of containers. */
   archive: ContainerArchive;
+  layers: LayerStore;
   images: ImageService;
   events: EventBus;
   builder: Builder;

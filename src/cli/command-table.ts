@@ -45,6 +45,8 @@ export const TOP_COMMANDS: Record<string, Loader> = {
   commit: async () => (await import('./commands/container-archive-commands.js')).commitCommand,
   diff: async () => (await import('./commands/container-archive-commands.js')).diffCommand,
   export: async () => (await import('./commands/container-archive-commands.js')).exportCommand,
+  save: async () => (await import('./commands/image-archive-commands.js')).saveCommand,
+  load: async () => (await import('./commands/image-archive-commands.js')).loadCommand,
 };
 
 /** `berth container X` and `berth image X`: sub-name -> top-level command. */
@@ -60,6 +62,7 @@ export const MANAGEMENT_COMMANDS: Record<string, Record<string, string>> = {
   image: {
     build: 'build', ls: 'images', list: 'images', rm: 'rmi', remove: 'rmi', tag: 'tag', history: 'history', import: 'import',
     inspect: 'inspect:image',
+    save: 'save', load: 'load',
   },
   volume: {
     create: 'volume create', ls: 'volume ls', list: 'volume ls', inspect: 'volume inspect', rm: 'volume rm',
@@ -87,11 +90,13 @@ export const OTHER_COMMAND_SUMMARIES: Record<string, string> = {
   import: 'Create an image from a root filesystem tarball',
   inspect: 'Show low-level details of containers or images',
   kill: 'Send a signal to one or more running containers',
+  load: 'Load an image from a tar archive or STDIN',
   logs: "Show a container's output",
   rename: 'Give a container a new name',
   restart: 'Stop and start one or more containers',
   rm: 'Remove one or more containers',
   rmi: 'Remove one or more images',
+  save: 'Save one or more images to a tar archive (streamed to STDOUT by default)',
   start: 'Start one or more stopped containers',
   stop: 'Stop one or more running containers',
   tag: 'Give an image another name',

@@ -138,6 +138,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   const blobs = new BlobStore(join(opts.dataRoot, 'content'));
   await blobs.sweep();
   const images = new ImageService(new ImageStore(db), layers, blobs);
+  await images.sweepUnusedLayers();
   const events = new EventBus();
   const runtimePath = opts.defaultRuntime === 'crun' ? '/usr/bin/crun' : '/usr/sbin/runc';
   const runtime = new OciContainerRuntime({
@@ -220,7 +221,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     engineVersion: BERTH_VERSION,
     event: (c, action, extra) => events.publish('container', action, c.id, { ...c.config.Labels, image: c.config.Image, name: c.name, ...extra }),
   });
-  const services = { containers, execs, images, events, builder, facts, volumes, archives, processes, stats, archive };
+  const services = { containers, execs, images, events, builder, facts, volumes, archives, processes, stats, archive, layers };
   const api = new ApiServer({
     routes: [...systemRoutes(services), ...imageRoutes(services), ...containerRoutes(services), ...volumeRoutes(services), ...buildRoutes(services), ...pruneRoutes(services, logger), ...execRoutes(services), ...archiveRoutes(services), ...processRoutes(services), ...eventRoutes(services), ...statsRoutes(services), ...imageArchiveRoutes(services)],
     logger,

@@ -190,6 +190,25 @@ export class ImageService {
     }
   }
 
+  /**
+   * Start-up: releases layers no image stands on (what a load, commit or pull killed between
+   * its layers and its image row left). Every container stands on an image, so this never
+   * touches a container's parents. Returns how many went.
+   */
+  async sweepUnusedLayers(): Promise<number> {
+    let removed = 0;
+    for (;;) {
+      const tops = new Set(this.store.list().map((r) => r.topLayer).filter((t): t is ChainId => t !== null));
+      const parents = new Set(this.layers.list().map((l) => l.parent).filter((p): p is ChainId => p !== null));
+      const unused = this.layers.list().filter((l) => !tops.has(l.chainId) && !parents.has(l.chainId));
+      if (unused.length === 0) return removed;
+      let round = 0;
+      for (const l of unused) if (await this.layers.release(l.chainId)) round++;
+      if (round === 0) return removed;
+      removed += round;
+    }
+  }
+
   /** Sum of the image's layer sizes. */
   size(rec: ImageRecord): number {
     return rec.topLayer ? this.layers.chainSize(rec.topLayer) : 0;

@@ -3,6 +3,8 @@ import { PassThrough, Readable, Transform, type TransformCallback } from 'node:s
 import { createGunzip } from 'node:zlib';
 import { mkdir, open, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import {
   EngineError, InvalidParameterError, NotFoundError, SystemError, chainIdOf, errorMessage, randomId,
@@ -12,7 +14,7 @@ import type { Db } from '../store/index.js';
 import { fsyncDir } from '../store/index.js';
 import type { GraphDriver } from './graph-driver.js';
 import type { FileChange, TarDiffOptions } from './tar-diff.js';
-import { TarSplitRecorder, assembleTar, verifiedStream } from './tar-split.js';
+import { TarSplitRecorder, assembleTar, assembledSize, verifiedStream } from './tar-split.js';
 
 export interface LayerStoreOptions {
   db: Db;
@@ -23,6 +25,8 @@ export interface LayerStoreOptions {
    * from the files and must happen to hash to the diffID.
    */
   splitRoot?: string;
+  /** Cap on a layer's uncompressed size (DEFAULT_MAX_UNCOMPRESSED when unset). */
+  maxLayerBytes?: number;
 }
 
 export interface LayerRecord {
@@ -84,6 +88,38 @@ class DigestTap extends Transform {
   }
 }
 
+/** Fails the stream once more than `max` bytes went through. */
+class SizeLimit extends Transform {
+  private seen = 0;
+  constructor(private readonly max: number, private readonly what: string) {
+    super();
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.seen += chunk.length;
+    if (this.seen > this.max) {
+      cb(new InvalidParameterError(`${this.what} exceeds the size limit of ${this.max} bytes`));
+      return;
+    }
+    cb(null, chunk);
+  }
+}
+
+/** Default cap on the uncompressed size of one layer (and of one archive being loaded). */
+export const DEFAULT_MAX_UNCOMPRESSED = 64 * 1024 ** 3;
+
+/**
+ * Returns the stream's bytes uncompressed (gunzipped when it starts with the gzip magic 1f 8b),
+ * failing once more than `maxBytes` come out: a decompression bomb stops there.
+ */
+export async function decompressedStream(
+  input: Readable, opts: { signal?: AbortSignal; maxBytes?: number; what?: string } = {},
+): Promise<Readable> {
+  const plain = await decompressed(input, opts.signal);
+  const limit = new SizeLimit(opts.maxBytes ?? DEFAULT_MAX_UNCOMPRESSED, opts.what ?? 'layer');
+  plain.on('error', (err) => limit.destroy(err));
+  return plain.pipe(limit);
+}
+
 /** Returns the stream's bytes uncompressed: gunzips when it starts with the gzip magic 1f 8b. */
 async function decompressed(input: Readable, signal: AbortSignal | undefined): Promise<Readable> {
   const iterator = input[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
@@ -128,6 +164,14 @@ export class LayerStore {
     this.db = opts.db;
     this.driver = opts.driver;
     this.splitRoot = opts.splitRoot;
+    this.maxLayerBytes = opts.maxLayerBytes ?? DEFAULT_MAX_UNCOMPRESSED;
+  }
+
+  readonly maxLayerBytes: number;
+
+  /** A scratch directory on the same filesystem as the layers (emptied at start-up). */
+  scratchDir(): string {
+    return this.splitRoot !== undefined ? join(this.splitRoot, '..', 'tmp') : join(tmpdir(), `berth-layer-scratch-${process.pid}`);
   }
 
   private splitPaths(cacheId: string): { records: string; paths: string } | undefined {
@@ -163,7 +207,7 @@ export class LayerStore {
     try {
       await this.driver.create(cacheId, parentRecord?.cacheId ?? null);
       const tap = new DigestTap();
-      const plain = await decompressed(tar, opts.signal);
+      const plain = await decompressedStream(tar, { ...(opts.signal ? { signal: opts.signal } : {}), maxBytes: this.maxLayerBytes });
       let tapped: Readable = plain.pipe(tap);
       plain.on('error', (err) => tap.destroy(err));
       const written: Array<string | null> = [];
@@ -277,6 +321,7 @@ export class LayerStore {
         removed++;
       }
     }
+    if (this.splitRoot !== undefined) await rm(this.scratchDir(), { recursive: true, force: true });
     // Layout files whose registration never got a row (a crash between the two).
     if (this.splitRoot !== undefined) {
       const known = new Set((this.db.prepare('SELECT cache_id FROM layers').all() as { cache_id: string }[]).map((r) => r.cache_id));
@@ -294,16 +339,48 @@ export class LayerStore {
    * while it streams: a mismatch fails the stream at its end.
    */
   async tar(chainId: ChainId): Promise<Readable> {
+    return (await this.tarWithSize(chainId, { needSize: false })).stream;
+  }
+
+  /**
+   * As `tar`, with the tar's length known before the first byte (archives need it up front).
+   * Layers without a kept layout are regenerated into a temp file first to learn it.
+   */
+  async tarWithSize(chainId: ChainId, opts: { needSize?: boolean } = {}): Promise<{ size: number; stream: Readable }> {
     const layer = this.get(chainId);
     const split = this.splitPaths(layer.cacheId);
     let paths: Array<string | null> | undefined;
     if (split) {
       paths = await readFile(split.paths, 'utf8').then((t) => JSON.parse(t) as Array<string | null>, () => undefined);
     }
-    const source = split && paths
-      ? assembleTar(split.records, paths, this.driver.contentDir(layer.cacheId))
-      : await this.driver.diff(layer.cacheId);
-    return verifiedStream(source, layer.diffId, `layer ${layer.diffId}`);
+    const what = `layer ${layer.diffId}`;
+    if (split && paths) {
+      const size = opts.needSize === false ? -1 : await assembledSize(split.records);
+      return { size, stream: verifiedStream(assembleTar(split.records, paths, this.driver.contentDir(layer.cacheId)), layer.diffId, what) };
+    }
+    const generated = await this.driver.diff(layer.cacheId);
+    if (opts.needSize === false) return { size: -1, stream: verifiedStream(generated, layer.diffId, what) };
+    const spoolDir = this.scratchDir();
+    await mkdir(spoolDir, { recursive: true, mode: 0o700 });
+    const spool = join(spoolDir, `${layer.cacheId}-${randomId().slice(0, 12)}.tar`);
+    try {
+      const fh = await open(spool, 'w', 0o600);
+      let size = 0;
+      try {
+        for await (const chunk of verifiedStream(generated, layer.diffId, what)) {
+          size += (chunk as Buffer).length;
+          await fh.write(chunk as Buffer);
+        }
+      } finally {
+        await fh.close();
+      }
+      const stream = createReadStream(spool);
+      stream.once('close', () => void rm(spool, { force: true }));
+      return { size, stream };
+    } catch (err) {
+      await rm(spool, { force: true });
+      throw err;
+    }
   }
 
   /** Creates a container's read-write layer (cache id = containerId) on top of `parent`. */

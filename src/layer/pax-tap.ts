@@ -1,7 +1,16 @@
 import { Transform, type TransformCallback } from 'node:stream';
+import { InvalidParameterError } from '../common/index.js';
 import { decodePaxRecords, parseTarNumber, tarPadding } from './tar-header.js';
 
 const BLOCK = 512;
+/** Largest PAX or GNU long-name record accepted (as Go's archive/tar): bigger ones are hostile. */
+export const MAX_SPECIAL_RECORD = 1 << 20;
+
+function checkSpecialSize(typeflag: string, size: number): void {
+  if (size > MAX_SPECIAL_RECORD) {
+    throw new InvalidParameterError(`invalid tar header: ${typeflag === 'L' || typeflag === 'K' ? 'long name' : 'PAX'} record of ${size} bytes exceeds the limit of ${MAX_SPECIAL_RECORD}`);
+  }
+}
 
 /**
  * A pass-through placed in front of tar-stream's extractor that follows the tar framing itself
@@ -64,6 +73,7 @@ export class PaxTap extends Transform {
     if (block.every((b) => b === 0)) return; // end-of-archive marker (or padding)
     const typeflag = String.fromCharCode(block[156]!);
     const size = parseTarNumber(block, 124, 12);
+    if ('xgLK'.includes(typeflag)) checkSpecialSize(typeflag, size);
     switch (typeflag) {
       case 'x':
         this.want = 'pax';

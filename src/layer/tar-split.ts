@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { InvalidParameterError, SystemError } from '../common/index.js';
 import { decodePaxRecords, parseTarNumber, tarPadding } from './tar-header.js';
+import { MAX_SPECIAL_RECORD } from './pax-tap.js';
 
 const BLOCK = 512;
 const RAW_FLUSH = 64 * 1024;
@@ -139,6 +140,9 @@ export class TarSplitRecorder extends Transform {
     }
     const typeflag = String.fromCharCode(block[156]!);
     const size = parseTarNumber(block, 124, 12);
+    if ('xgLK'.includes(typeflag) && size > MAX_SPECIAL_RECORD) {
+      throw new InvalidParameterError(`invalid tar header: record of ${size} bytes exceeds the limit of ${MAX_SPECIAL_RECORD}`);
+    }
     switch (typeflag) {
       case 'x':
       case 'g':
@@ -251,4 +255,31 @@ export function verifiedStream(source: AsyncIterable<Buffer>, expected: string, 
     if (got !== expected) throw new InvalidParameterError(`${what}: digest mismatch: expected ${expected}, got ${got}`);
   }
   return Readable.from(run(), { objectMode: false });
+}
+
+/** The length of the tar `assembleTar` produces, from the record file alone. */
+export async function assembledSize(recordPath: string): Promise<number> {
+  const fh = await open(recordPath, 'r');
+  try {
+    const { size: total } = await fh.stat();
+    let pos = 0;
+    let bytes = 0;
+    while (pos < total) {
+      const tag = (await readExactly(fh, 1, pos))[0];
+      pos += 1;
+      if (tag === TAG_RAW) {
+        const len = (await readExactly(fh, 4, pos)).readUInt32BE(0);
+        pos += 4 + len;
+        bytes += len;
+      } else if (tag === TAG_FILE) {
+        bytes += Number((await readExactly(fh, 8, pos)).readBigUInt64BE(0));
+        pos += 8;
+      } else {
+        throw new SystemError('tar layout record is corrupt');
+      }
+    }
+    return bytes;
+  } finally {
+    await fh.close();
+  }
 }

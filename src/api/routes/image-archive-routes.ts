@@ -1,10 +1,11 @@
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Route } from '../api-server.js';
 import type { ApiServices } from '../api-services.js';
 import type { ApiContext } from '../api-context.js';
 import { InvalidParameterError } from '../../common/errors.js';
-import type { ImageRunConfig } from '../../image/index.js';
+import { dockerArchive, loadArchive, resolveSaveNames, type ImageRunConfig } from '../../image/index.js';
+import { errorMessage } from '../../common/errors.js';
 
 /**
  * Streams a tar to the client. The status line goes out before the first byte; a failure after
@@ -24,7 +25,50 @@ export async function sendTarStream(ctx: ApiContext, tar: Readable): Promise<voi
 
 /** diff, export and commit of containers. */
 export function imageArchiveRoutes(s: ApiServices): Route[] {
+  const save = async (ctx: ApiContext, names: string[]): Promise<void> => {
+    if (names.length === 0) throw new InvalidParameterError('no images to save');
+    const items = resolveSaveNames(s.images, names);
+    await sendTarStream(ctx, dockerArchive({ images: s.images, layers: s.layers }, items));
+  };
   return [
+    {
+      method: 'GET', path: '/images/get', handler: async (ctx) => save(ctx, ctx.query.all('names').flatMap((n) => n.split(',')).filter(Boolean)),
+    },
+    {
+      method: 'GET', path: '/images/{name*}/get', handler: async (ctx) => save(ctx, [ctx.params['name']!]),
+    },
+    {
+      method: 'POST', path: '/images/load', handler: async (ctx) => {
+        const quiet = ctx.query.bool('quiet');
+        const ac = new AbortController();
+        ctx.req.once('aborted', () => ac.abort());
+        let out: NodeJS.WritableStream | undefined;
+        const emit = (msg: Record<string, unknown>): void => {
+          if (quiet && !('stream' in msg)) return;
+          out ??= ctx.startStream('application/json');
+          out.write(JSON.stringify(msg) + '\r\n');
+        };
+        // The loader may stop reading early (a bad archive); the request itself stays open to be drained.
+        const body = new PassThrough();
+        ctx.req.pipe(body);
+        try {
+          await loadArchive({ images: s.images, layers: s.layers }, body, { onMessage: emit, signal: ac.signal });
+        } catch (err) {
+          // Before the first message the error is the status; after it, it travels in-band.
+          if (!out) {
+            if (!ctx.req.complete) {
+              ctx.req.unpipe(body);
+              ctx.req.resume();
+              await new Promise((r) => { ctx.req.once('end', r); ctx.req.once('close', r); });
+            }
+            throw err;
+          }
+          out.write(JSON.stringify({ errorDetail: { message: errorMessage(err) }, error: errorMessage(err) }) + '\r\n');
+        }
+        if (!out) out = ctx.startStream('application/json');
+        out.end();
+      },
+    },
     {
       method: 'GET', path: '/containers/{id}/changes', handler: async (ctx) => {
         const list = await s.archive.changes(ctx.params['id']!);
