@@ -216,6 +216,8 @@ export class LayerStore {
         await mkdir(this.splitRoot!, { recursive: true, mode: 0o700 });
         recordFile = await open(split.records, 'w', 0o600);
         recorder = new TarSplitRecorder(recordFile);
+        // Errors are taken up by the extraction's pipeline (which may start a tick later).
+        recorder.on('error', () => undefined);
         tap.on('error', (err) => recorder!.destroy(err));
         tapped = tap.pipe(recorder);
       }

@@ -6,7 +6,7 @@ const BLOCK = 512;
 /** Largest PAX or GNU long-name record accepted (as Go's archive/tar): bigger ones are hostile. */
 export const MAX_SPECIAL_RECORD = 1 << 20;
 
-function checkSpecialSize(typeflag: string, size: number): void {
+export function checkSpecialSize(typeflag: string, size: number): void {
   if (size > MAX_SPECIAL_RECORD) {
     throw new InvalidParameterError(`invalid tar header: ${typeflag === 'L' || typeflag === 'K' ? 'long name' : 'PAX'} record of ${size} bytes exceeds the limit of ${MAX_SPECIAL_RECORD}`);
   }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { InvalidParameterError, SystemError } from '../common/index.js';
 import { decodePaxRecords, parseTarNumber, tarPadding } from './tar-header.js';
-import { MAX_SPECIAL_RECORD } from './pax-tap.js';
+import { checkSpecialSize } from './pax-tap.js';
 
 const BLOCK = 512;
 const RAW_FLUSH = 64 * 1024;
@@ -140,9 +140,7 @@ export class TarSplitRecorder extends Transform {
     }
     const typeflag = String.fromCharCode(block[156]!);
     const size = parseTarNumber(block, 124, 12);
-    if ('xgLK'.includes(typeflag) && size > MAX_SPECIAL_RECORD) {
-      throw new InvalidParameterError(`invalid tar header: record of ${size} bytes exceeds the limit of ${MAX_SPECIAL_RECORD}`);
-    }
+    if ('xgLK'.includes(typeflag)) checkSpecialSize(typeflag, size);
     switch (typeflag) {
       case 'x':
       case 'g':

@@ -1,0 +1,146 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync, mkdirSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { request } from 'node:http';
+import { startTestDaemon, importBusybox, type TestDaemon } from '../../helpers/daemon-harness.js';
+import { rawRequest } from './image-helpers.js';
+
+let d: TestDaemon;
+let work: string;
+
+function sha256(b: Buffer): string {
+  return `sha256:${createHash('sha256').update(b).digest('hex')}`;
+}
+
+function counts(t: TestDaemon): { layers: number; splits: number; scratch: number } {
+  const ov = join(t.dataRoot, 'overlay2');
+  const vfs = join(t.dataRoot, 'vfs', 'dir');
+  const layers = existsSync(ov) ? readdirSync(ov).filter((n) => n !== 'l' && !n.startsWith('.')).length : existsSync(vfs) ? readdirSync(vfs).length : 0;
+  const sp = join(t.dataRoot, 'layerdb', 'tar-split');
+  const tmp = join(t.dataRoot, 'layerdb', 'tmp');
+  return { layers, splits: existsSync(sp) ? readdirSync(sp).length : 0, scratch: existsSync(tmp) ? readdirSync(tmp).length : 0 };
+}
+
+/** A docker-archive with one layer holding `files`, plus extra raw members placed by `tweak`. */
+function makeArchive(name: string, files: Record<string, Buffer>, tweak?: (dir: string) => void): Buffer {
+  const dir = mkdtempSync(join(work, 'arch-'));
+  const rootfs = join(dir, 'rootfs');
+  mkdirSync(rootfs);
+  for (const [p, content] of Object.entries(files)) writeFileSync(join(rootfs, p), content);
+  mkdirSync(join(dir, 'out', 'layer1'), { recursive: true });
+  const layer = execFileSync('tar', ['-C', rootfs, '--numeric-owner', '-c', '.'], { maxBuffer: 1 << 30 });
+  writeFileSync(join(dir, 'out', 'layer1', 'layer.tar'), layer);
+  const config = JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Cmd: ['sh'] }, rootfs: { type: 'layers', diff_ids: [sha256(layer)] } });
+  writeFileSync(join(dir, 'out', `${sha256(Buffer.from(config)).slice(7)}.json`), config);
+  writeFileSync(join(dir, 'out', 'manifest.json'), JSON.stringify([{ Config: `${sha256(Buffer.from(config)).slice(7)}.json`, RepoTags: [name], Layers: ['layer1/layer.tar'] }]));
+  tweak?.(join(dir, 'out'));
+  const out = execFileSync('tar', ['-C', join(dir, 'out'), '-c', '.'], { maxBuffer: 1 << 30 });
+  rmSync(dir, { recursive: true, force: true });
+  return out;
+}
+
+before(async () => {
+  work = mkdtempSync(join(tmpdir(), 'berth-loadsafety-'));
+  d = await startTestDaemon();
+  await importBusybox(d, 'busybox:latest');
+});
+after(async () => {
+  await d?.destroy();
+  rmSync(work, { recursive: true, force: true });
+});
+
+test('archive members cannot reach outside the scratch dir: ../ names, links out, absolute links', async () => {
+  const before = counts(d);
+  const victim = join(work, 'victim');
+  writeFileSync(victim, 'keep');
+  const cases: Array<[string, (dir: string) => void]> = [
+    ['symlinked layer.tar to an absolute path', (dir) => {
+      rmSync(join(dir, 'layer1', 'layer.tar'));
+      symlinkSync(victim, join(dir, 'layer1', 'layer.tar'));
+    }],
+    ['symlinked layer.tar climbing out', (dir) => {
+      rmSync(join(dir, 'layer1', 'layer.tar'));
+      symlinkSync('../../../../../../../../etc/passwd', join(dir, 'layer1', 'layer.tar'));
+    }],
+    ['symlinked manifest.json', (dir) => {
+      rmSync(join(dir, 'manifest.json'));
+      symlinkSync('/etc/passwd', join(dir, 'manifest.json'));
+    }],
+  ];
+  for (const [what, tweak] of cases) {
+    const r = await rawRequest(d.socket, 'POST', '/images/load?quiet=1', makeArchive('hostile:1', { f: Buffer.from('x') }, tweak));
+    assert.equal(r.status, 400, `${what}: ${r.text()}`);
+    assert.match(r.text(), /points outside the archive/, what);
+  }
+  // A member named ../x (GNU tar writes it verbatim with -P).
+  const dir = mkdtempSync(join(work, 'dots-'));
+  writeFileSync(join(dir, 'x'), 'x');
+  const dots = execFileSync('tar', ['-C', dir, '-P', '-c', '--transform', 's,^,../../,', 'x']);
+  const r = await rawRequest(d.socket, 'POST', '/images/load?quiet=1', dots);
+  assert.equal(r.status, 400, r.text());
+  assert.match(r.text(), /escapes/);
+  assert.equal((await rawRequest(d.socket, 'GET', '/images/hostile:1/json')).status, 404);
+  assert.deepEqual(counts(d), before);
+  assert.equal(execFileSync('cat', [victim]).toString(), 'keep');
+});
+
+test('a truncated gzip archive is refused and leaves nothing', async () => {
+  const before = counts(d);
+  const archive = makeArchive('gz:1', { f: randomBytes(100_000) });
+  const { gzipSync } = await import('node:zlib');
+  const gz = gzipSync(archive);
+  const r = await rawRequest(d.socket, 'POST', '/images/load?quiet=1', gz.subarray(0, gz.length - 2000));
+  assert.equal(r.status, 400, r.text());
+  assert.deepEqual(counts(d), before);
+});
+
+/** Streams `body` to POST /images/load, calling `midway` once `at` bytes are sent, then the rest. */
+function slowLoad(socket: string, body: Buffer, at: number, midway: () => Promise<void>): Promise<void> {
+  return new Promise((resolve) => {
+    const req = request({ socketPath: socket, method: 'POST', path: '/images/load?quiet=1', headers: { 'Content-Type': 'application/x-tar', 'Content-Length': body.length } }, (res) => {
+      res.resume();
+      res.on('end', resolve);
+      res.on('error', () => resolve());
+    });
+    req.on('error', () => resolve());
+    req.write(body.subarray(0, at), () => {
+      void midway().then(() => {
+        req.end(body.subarray(at));
+      });
+    });
+  });
+}
+
+test('kill -9 of berthd mid-load (while receiving, while registering) leaves nothing; the next load works', async () => {
+  const archive = makeArchive('big:1', { a: randomBytes(48 * 1024 * 1024), b: Buffer.from('small') });
+  const imagesBefore = ((await d.api('GET', '/images/json')).json() as unknown[]).length;
+  const before = counts(d);
+
+  // 1) Killed while the archive is still arriving.
+  await slowLoad(d.socket, archive, archive.length >> 1, async () => {
+    for (let i = 0; i < 200 && counts(d).scratch === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    await d.crash();
+  });
+  await d.restart();
+  assert.deepEqual(counts(d), before);
+  assert.equal((await d.api('GET', '/images/big:1/json')).status, 404);
+
+  // 2) Killed while the layer is being registered (the layer dir exists, the image does not).
+  const sent = slowLoad(d.socket, archive, archive.length, async () => undefined);
+  for (let i = 0; i < 2000 && counts(d).layers === before.layers; i++) await new Promise((r) => setTimeout(r, 2));
+  await d.crash();
+  await sent;
+  await d.restart();
+  assert.deepEqual(counts(d), before);
+  assert.equal(((await d.api('GET', '/images/json')).json() as unknown[]).length, imagesBefore);
+
+  // The next attempt succeeds, and the image runs.
+  const ok = await rawRequest(d.socket, 'POST', '/images/load?quiet=1', archive);
+  assert.equal(ok.status, 200, ok.text());
+  assert.match(ok.text(), /Loaded image: big:1/);
+  assert.equal(counts(d).layers, before.layers + 1);
+});
