@@ -47,6 +47,8 @@ export const TOP_COMMANDS: Record<string, Loader> = {
   export: async () => (await import('./commands/container-archive-commands.js')).exportCommand,
   save: async () => (await import('./commands/image-archive-commands.js')).saveCommand,
   load: async () => (await import('./commands/image-archive-commands.js')).loadCommand,
+  'image prune': async () => (await import('./commands/disk-usage-commands.js')).imagePruneCommand,
+  'system df': async () => (await import('./commands/disk-usage-commands.js')).systemDfCommand,
 };
 
 /** `berth container X` and `berth image X`: sub-name -> top-level command. */
@@ -62,13 +64,13 @@ export const MANAGEMENT_COMMANDS: Record<string, Record<string, string>> = {
   image: {
     build: 'build', ls: 'images', list: 'images', rm: 'rmi', remove: 'rmi', tag: 'tag', history: 'history', import: 'import',
     inspect: 'inspect:image',
-    save: 'save', load: 'load',
+    save: 'save', load: 'load', prune: 'image prune',
   },
   volume: {
     create: 'volume create', ls: 'volume ls', list: 'volume ls', inspect: 'volume inspect', rm: 'volume rm',
     remove: 'volume rm', prune: 'volume prune',
   },
-  system: { prune: 'system prune', info: 'info', events: 'events' },
+  system: { prune: 'system prune', info: 'info', events: 'events', df: 'system df' },
 };
 
 /** One line per command for `berth --help` (the commands themselves load lazily). */

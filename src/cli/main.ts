@@ -33,6 +33,7 @@ function topUsage(): string {
     'Management Commands:',
     '  container   Manage containers',
     '  image       Manage images',
+    '  system      Manage the engine (disk usage)',
     '  volume      Manage volumes',
     '',
     'Commands:',

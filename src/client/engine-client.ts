@@ -344,10 +344,10 @@ export class EngineClient {
   }
 
   /** POST /images/create?fromSrc=-: streams a tar in, returns the JSON-lines progress response. */
-  importImage(opts: { source: Readable; repo?: string; tag?: string; message?: string; changes?: string[]; platform?: string }): Promise<IncomingMessage> {
+  importImage(opts: { source?: Readable; fromSrc?: string; repo?: string; tag?: string; message?: string; changes?: string[]; platform?: string }): Promise<IncomingMessage> {
     return this.request('POST', '/images/create', {
       query: {
-        fromSrc: '-',
+        fromSrc: opts.source ? '-' : opts.fromSrc,
         repo: opts.repo || undefined,
         tag: opts.tag || undefined,
         message: opts.message || undefined,
@@ -355,7 +355,7 @@ export class EngineClient {
         platform: opts.platform || undefined,
       },
       headers: { 'Content-Type': 'text/plain' },
-      stream: opts.source,
+      ...(opts.source ? { stream: opts.source } : {}),
     });
   }
 

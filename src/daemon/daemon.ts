@@ -32,6 +32,7 @@ import { processRoutes } from '../api/routes/process-routes.js';
 import { eventRoutes } from '../api/routes/event-routes.js';
 import { statsRoutes } from '../api/routes/stats-routes.js';
 import { imageArchiveRoutes } from '../api/routes/image-archive-routes.js';
+import { diskUsageRoutes } from '../api/routes/disk-usage-routes.js';
 import { acquireDaemonLock } from './daemon-lock.js';
 import { openListeners } from './daemon-listeners.js';
 import { OciContainerRuntime } from './oci-container-runtime.js';
@@ -223,7 +224,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   });
   const services = { containers, execs, images, events, builder, facts, volumes, archives, processes, stats, archive, layers };
   const api = new ApiServer({
-    routes: [...systemRoutes(services), ...imageRoutes(services), ...containerRoutes(services), ...volumeRoutes(services), ...buildRoutes(services), ...pruneRoutes(services, logger), ...execRoutes(services), ...archiveRoutes(services), ...processRoutes(services), ...eventRoutes(services), ...statsRoutes(services), ...imageArchiveRoutes(services)],
+    routes: [...systemRoutes(services), ...imageRoutes(services), ...containerRoutes(services), ...volumeRoutes(services), ...buildRoutes(services), ...pruneRoutes(services, logger), ...execRoutes(services), ...archiveRoutes(services), ...processRoutes(services), ...eventRoutes(services), ...statsRoutes(services), ...imageArchiveRoutes(services), ...diskUsageRoutes(services)],
     logger,
     serverVersion: BERTH_VERSION,
   });

@@ -209,6 +209,33 @@ export class ImageService {
     }
   }
 
+  /**
+   * `image prune`: removes images no container uses; only untagged ones unless `all`. `until`
+   * (unix seconds) keeps newer images; `labels`/`notLabels` are `key` or `key=value`.
+   */
+  async prune(opts: { all: boolean; until?: number; labels?: string[]; notLabels?: string[] }): Promise<{ deleted: RemoveResult; spaceReclaimed: number }> {
+    const layerBytes = (): number => this.layers.list().reduce((n, l) => n + l.size, 0);
+    const before = layerBytes();
+    const refs = this.store.allRefs();
+    const matches = (labels: Record<string, string>, l: string): boolean => {
+      const eq = l.indexOf('=');
+      return eq < 0 ? l in labels : labels[l.slice(0, eq)] === l.slice(eq + 1);
+    };
+    const deleted: RemoveResult = [];
+    for (const rec of this.store.list()) {
+      if (!opts.all && (refs.get(rec.id)?.length ?? 0) > 0) continue;
+      if (this.usage.containersUsing(rec.id).length > 0) continue;
+      const created = Date.parse(rec.config.created ?? '') / 1000;
+      if (opts.until !== undefined && !(created < opts.until)) continue;
+      const labels = rec.config.config?.Labels ?? {};
+      if (opts.labels?.some((l) => !matches(labels, l))) continue;
+      if (opts.notLabels?.some((l) => matches(labels, l))) continue;
+      if (!this.store.find(rec.id)) continue;
+      deleted.push(...(await this.remove(rec.id, { force: true, prune: true })));
+    }
+    return { deleted, spaceReclaimed: Math.max(0, before - layerBytes()) };
+  }
+
   /** Sum of the image's layer sizes. */
   size(rec: ImageRecord): number {
     return rec.topLayer ? this.layers.chainSize(rec.topLayer) : 0;

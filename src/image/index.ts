@@ -6,3 +6,4 @@ export * from './config-changes.js';
 export * from './commit-container.js';
 export * from './image-archive-writer.js';
 export * from './image-archive-reader.js';
+export * from './import-source.js';

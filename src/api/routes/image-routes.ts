@@ -3,7 +3,7 @@ import type { ApiServices } from '../api-services.js';
 import type { ApiContext } from '../api-context.js';
 import { InvalidParameterError, NotImplementedError, NotFoundError } from '../../common/errors.js';
 import type { ImageRecord } from '../../image/index.js';
-import { parseReference, familiarString } from '../../image/index.js';
+import { parseReference, familiarString, openImportUrl } from '../../image/index.js';
 
 function unixSeconds(iso: string | undefined): number {
   const t = iso ? Date.parse(iso) : NaN;
@@ -92,6 +92,11 @@ export function imageRoutes(s: ApiServices): Route[] {
             return res.some((re) => re.test(fam) || re.test(repo));
           }));
         }
+        const until = filters.get('until');
+        if (until?.length) {
+          const limit = parseUntil(until[0]!);
+          list = list.filter((r) => Date.parse(r.config.created ?? '') / 1000 < limit);
+        }
         for (const key of ['before', 'since'] as const) {
           const v = filters.get(key);
           if (v?.length) {
@@ -110,10 +115,10 @@ export function imageRoutes(s: ApiServices): Route[] {
           const from = ctx.query.string('fromImage') ?? '';
           throw new NotImplementedError(`pulling ${from} from a registry is not supported by this berthd yet; import a root filesystem with 'berth import' instead`);
         }
-        if (fromSrc !== '-') throw new NotImplementedError('importing from a URL is not supported yet; pipe the archive with fromSrc=-');
+        const source = fromSrc === '-' ? ctx.req : await openImportUrl(fromSrc);
         const repo = ctx.query.string('repo') || undefined;
         const tag = ctx.query.string('tag') || undefined;
-        const id = await s.images.importRootfs(ctx.req, {
+        const id = await s.images.importRootfs(source, {
           ...(repo ? { repo } : {}),
           ...(tag ? { tag } : {}),
           message: ctx.query.string('message') ?? '',
@@ -125,14 +130,15 @@ export function imageRoutes(s: ApiServices): Route[] {
       },
     },
     {
-      method: 'GET', path: '/images/{name*}/json', handler: (ctx) => {
+      method: 'GET', path: '/images/{name*}/json', handler: async (ctx) => {
         const rec = s.images.resolve(ctx.params['name']!);
+        const driverData = rec.topLayer ? await s.layers.driverMetadata(s.layers.get(rec.topLayer).cacheId).catch(() => null) : null;
         const size = s.images.size(rec);
         const body: Record<string, unknown> = {
           Id: rec.id,
           RepoTags: s.images.familiarRefs(rec.id),
           RepoDigests: [],
-          Parent: '',
+          Parent: (rec.config as { parent?: string }).parent ?? '',
           Comment: rec.config.comment ?? '',
           Created: rec.config.created ?? '0001-01-01T00:00:00Z',
           Container: rec.config.container ?? '',
@@ -144,7 +150,7 @@ export function imageRoutes(s: ApiServices): Route[] {
           ...(rec.config.variant ? { Variant: rec.config.variant } : {}),
           Os: rec.config.os,
           Size: size,
-          GraphDriver: { Name: s.facts.driver, Data: null },
+          GraphDriver: { Name: s.facts.driver, Data: imageDriverData(driverData) },
           RootFS: { Type: 'layers', Layers: rec.config.rootfs.diff_ids },
           Metadata: { LastTagTime: rec.lastTagTime ?? '0001-01-01T00:00:00Z' },
         };
@@ -174,6 +180,25 @@ export function imageRoutes(s: ApiServices): Route[] {
       },
     },
   ];
+}
+
+/** An image's layers are read-only: no UpperDir/WorkDir of its own beyond the top layer's files. */
+function imageDriverData(data: Record<string, string> | null): Record<string, string> | null {
+  if (!data || Object.keys(data).length === 0) return null;
+  return data;
+}
+
+/** `until` as Docker takes it: a unix timestamp, an RFC 3339 date, or a duration before now (10m, 2h30m). */
+export function parseUntil(v: string): number {
+  if (/^\d+(\.\d+)?$/.test(v)) return Number(v);
+  const dur = /^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$/.exec(v);
+  if (dur && v !== '') {
+    const secs = Number(dur[1] ?? 0) * 3600 + Number(dur[2] ?? 0) * 60 + Number(dur[3] ?? 0);
+    return Date.now() / 1000 - secs;
+  }
+  const t = Date.parse(v);
+  if (Number.isNaN(t)) throw new InvalidParameterError(`failed to parse value as time or duration: "${v}"`);
+  return t / 1000;
 }
 
 function globToRegex(p: string): RegExp {

@@ -23,20 +23,21 @@ export const importCommand: CommandSpec = {
       if (r.digest) throw new StatusError('refusing to create a tag with a digest reference', 1);
       repo = target;
     }
-    let source: Readable;
+    let source: Readable | undefined;
     if (src === '-') {
       source = ctx.stdin;
     } else if (/^https?:\/\//.test(src)) {
-      throw new StatusError('importing from a URL is not supported', 1);
+      source = undefined; // the daemon fetches it
     } else {
-      source = createReadStream(src);
+      const file = createReadStream(src);
+      source = file;
       await new Promise<void>((resolve, reject) => {
-        source.once('open', () => resolve());
-        source.once('error', (err: NodeJS.ErrnoException) => reject(new StatusError(`open ${src}: ${err.code === 'ENOENT' ? 'no such file or directory' : err.message}`, 1)));
+        file.once('open', () => resolve());
+        file.once('error', (err: NodeJS.ErrnoException) => reject(new StatusError(`open ${src}: ${err.code === 'ENOENT' ? 'no such file or directory' : err.message}`, 1)));
       });
     }
     const client = await ctx.client();
-    const opts: Parameters<typeof client.importImage>[0] = { source, changes: flags.list('change') };
+    const opts: Parameters<typeof client.importImage>[0] = { changes: flags.list('change'), ...(source ? { source } : { fromSrc: src }) };
     if (repo) opts.repo = repo;
     if (flags.string('message')) opts.message = flags.string('message');
     if (flags.string('platform')) opts.platform = flags.string('platform');

@@ -116,6 +116,11 @@ test('export streams the whole filesystem; berth export -o writes it', async () 
   const { readFileSync } = await import('node:fs');
   assert.ok(tarNames(readFileSync(out)).includes('marker'));
   // The stopped container's rootfs is unmounted again after the export.
-  const { readFileSync: rf } = await import('node:fs');
-  assert.ok(!rf('/proc/mounts', 'utf8').includes(`${id}/merged`));
+  // (the unmount follows the end of the stream, so give it a moment)
+  let mounted = true;
+  for (let i = 0; i < 100 && mounted; i++) {
+    mounted = readFileSync('/proc/mounts', 'utf8').includes(`${id}/merged`);
+    if (mounted) await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.equal(mounted, false);
 });
