@@ -33,7 +33,20 @@ npm-deps: node_modules/.stamp
 
 deps: apt-deps npm-deps
 
+# The image interop tests run a private dockerd (Debian's docker.io). Its package would start
+# docker and containerd services: a policy-rc.d keeps them from starting while it installs.
 test-tools: apt-deps
+	@if [ ! -x /usr/sbin/dockerd ]; then \
+	  echo "installing docker.io (dockerd for the interop tests; its services are not started)"; \
+	  own_policy=0; if [ ! -e /usr/sbin/policy-rc.d ]; then own_policy=1; printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; fi; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq >/dev/null; apt-get install -y -qq --no-install-recommends docker.io >/dev/null; rc=$$?; \
+	  if [ $$own_policy = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi; \
+	  if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then \
+	    systemctl disable --now docker.service docker.socket containerd.service >/dev/null 2>&1 || true; \
+	  fi; \
+	  [ $$rc = 0 ] || exit $$rc; \
+	fi
 	@if [ ! -x /usr/bin/docker ] && [ ! -x $(DOCKER20_DIR)/usr/bin/docker ]; then \
 	  echo "unpacking Debian's docker CLI into $(DOCKER20_DIR)"; \
 	  mkdir -p $(DOCKER20_DIR) && cd $(DOCKER20_DIR) && apt-get download -qq docker.io >/dev/null 2>&1 && \
