@@ -8,7 +8,7 @@ import tarStream from 'tar-stream';
 import { EngineError, InvalidParameterError, SystemError, errorMessage } from '../common/errors.js';
 import { chainIdOf, shortId, type ChainId, type DiffId, type ImageId } from '../common/ids.js';
 import { familiarString, formatReference, parseReference, withDefaultTag } from '../common/reference.js';
-import { PaxTap, cleanMemberName, decompressedStream, type LayerStore } from '../layer/index.js';
+import { PaxTap, cleanMemberName, decompressedStream, type LayerStore, type PendingLayer } from '../layer/index.js';
 
 import type { ImageConfig } from './image-config.js';
 import { hostArchitecture } from './image-config.js';
@@ -45,18 +45,26 @@ interface PlannedImage {
 class UnpackedArchive {
   readonly files = new Set<string>();
   readonly links = new Map<string, string>();
+  /** Layer tars already extracted as they streamed by (`<dir>/layer.tar` of docker save). */
+  readonly detached = new Map<string, PendingLayer>();
   constructor(readonly dir: string) {}
 
-  /** The on-disk file for a member path, following the archive's own links (never the disk's). */
-  resolve(member: string): string | undefined {
-    let path = cleanMemberName(member).join('/');
+  /** The member a path names, following the archive's own links (never the disk's). */
+  member(name: string): string | undefined {
+    let path = cleanMemberName(name).join('/');
     for (let hops = 0; hops < 16; hops++) {
-      if (this.files.has(path)) return join(this.dir, 'files', path);
+      if (this.files.has(path) || this.detached.has(path)) return path;
       const target = this.links.get(path);
       if (target === undefined) return undefined;
       path = target;
     }
     return undefined;
+  }
+
+  /** The on-disk file for a member path. */
+  resolve(name: string): string | undefined {
+    const m = this.member(name);
+    return m !== undefined && this.files.has(m) ? join(this.dir, 'files', m) : undefined;
   }
 
   async read(member: string, what: string): Promise<Buffer> {
@@ -69,8 +77,7 @@ class UnpackedArchive {
 }
 
 /** Unpacks only regular files and directories (links are recorded, never created), names contained. */
-async function unpack(input: Readable, dir: string, opts: LoadOptions): Promise<UnpackedArchive> {
-  const archive = new UnpackedArchive(dir);
+async function unpack(input: Readable, dir: string, opts: LoadOptions, layers: LayerStore, archive: UnpackedArchive): Promise<void> {
   const filesRoot = join(dir, 'files');
   await mkdir(filesRoot, { recursive: true, mode: 0o700 });
   const plain = await decompressedStream(input, {
@@ -87,6 +94,7 @@ async function unpack(input: Readable, dir: string, opts: LoadOptions): Promise<
     await mkdir(join(filesRoot, ...parts), { recursive: true, mode: 0o700 });
     for (let i = 1; i <= parts.length; i++) madeDirs.add(parts.slice(0, i).join('/'));
   };
+  let current: Promise<void> = Promise.resolve();
   extract.on('entry', (header, stream, next) => {
     stream.on('error', () => undefined);
     const handle = async (): Promise<void> => {
@@ -112,6 +120,15 @@ async function unpack(input: Readable, dir: string, opts: LoadOptions): Promise<
       }
       if (type !== 'file' && type !== 'contiguous-file') return; // nothing else belongs in an image archive
       if (madeDirs.has(key)) throw new InvalidParameterError(`invalid archive: ${key} is both a file and a directory`);
+      if (parts.length === 2 && parts[1] === 'layer.tar' && layers.supportsDetached && !archive.detached.has(key) && !archive.files.has(key)) {
+        // docker save's layer: extract it now, straight from the stream, and place it once the manifest says where.
+        opts.onMessage?.({ status: 'Loading layer', progressDetail: { current: 0, total: header.size ?? 0 }, id: shortId(key) });
+        const pending = await layers.ingestDetached(stream as unknown as Readable, opts.signal ? { signal: opts.signal } : {});
+        archive.detached.set(key, pending);
+        archive.links.delete(key);
+        opts.onMessage?.({ status: 'Loading layer', progressDetail: { current: header.size ?? 0, total: header.size ?? 0 }, id: shortId(key) });
+        return;
+      }
       await ensureDir(parts.slice(0, -1));
       const fh = await open(join(filesRoot, ...parts), 'w', 0o600);
       try {
@@ -122,7 +139,8 @@ async function unpack(input: Readable, dir: string, opts: LoadOptions): Promise<
       archive.files.add(key);
       archive.links.delete(key);
     };
-    handle().then(async () => {
+    current = handle();
+    current.then(async () => {
       for await (const _ of stream) { /* drain */ }
       next();
     }, (err: unknown) => next(err as Error));
@@ -130,10 +148,11 @@ async function unpack(input: Readable, dir: string, opts: LoadOptions): Promise<
   try {
     await pipeline(plain, new PaxTap(), extract);
   } catch (err) {
+    // An entry still being written (a layer mid-extraction) finishes its own cleanup first.
+    await current.catch(() => undefined);
     if (err instanceof EngineError) throw err;
     throw new InvalidParameterError(`invalid archive: ${errorMessage(err)}`, { cause: err });
   }
-  return archive;
 }
 
 function parseJson<T>(buf: Buffer, what: string): T {
@@ -180,7 +199,7 @@ async function planDockerArchive(a: UnpackedArchive): Promise<PlannedImage[]> {
     const configJson = (await a.read(m.Config, 'config')).toString('utf8');
     const config = checkConfig(configJson, m.Layers.length, m.Config);
     const layers = m.Layers.map((path, i) => {
-      if (!a.resolve(path)) throw new InvalidParameterError(`invalid archive: layer ${path} not found`);
+      if (a.member(path) === undefined) throw new InvalidParameterError(`invalid archive: layer ${path} not found`);
       return { path, diffId: config.rootfs.diff_ids[i] as DiffId };
     });
     out.push({ configJson, config, layers, refs: (m.RepoTags ?? []).map(canonicalTag) });
@@ -277,8 +296,11 @@ export async function loadArchive(deps: LoadDeps, input: Readable, opts: LoadOpt
   const dir = await mkdtemp(join(scratch, 'load-'));
   const newLayers: ChainId[] = [];
   const newImages: ImageId[] = [];
+  const archive = new UnpackedArchive(dir);
+  /** Detached layers already placed: the chain each went to. */
+  const attached = new Map<string, ChainId>();
   try {
-    const archive = await unpack(input, dir, opts);
+    await unpack(input, dir, opts, deps.layers, archive);
     let plan: PlannedImage[];
     if (archive.resolve('manifest.json')) plan = await planDockerArchive(archive);
     else if (archive.resolve('index.json')) plan = await planOciLayout(archive);
@@ -291,7 +313,18 @@ export async function loadArchive(deps: LoadDeps, input: Readable, opts: LoadOpt
         const layer = item.layers[i]!;
         const chainId = chainIdOf(item.config.rootfs.diff_ids.slice(0, i + 1))!;
         const short = shortId(layer.diffId);
-        if (!deps.layers.find(chainId)) {
+        const member = archive.member(layer.path)!;
+        const pending = archive.detached.get(member);
+        if (!deps.layers.find(chainId) && pending) {
+          const placed = attached.get(member);
+          // The same tar under two parents: the second copy comes from the first, byte for byte.
+          const res: { chainId: ChainId } = placed === undefined
+            ? await deps.layers.attach(pending, parent, { expectedDiffId: layer.diffId })
+            : await deps.layers.register(await deps.layers.tar(placed), parent, { expectedDiffId: layer.diffId });
+          if (placed === undefined) attached.set(member, res.chainId);
+          if (res.chainId !== chainId) throw new SystemError(`layer ${layer.diffId} registered as ${res.chainId}, expected ${chainId}`);
+          newLayers.push(chainId);
+        } else if (!deps.layers.find(chainId)) {
           const file = archive.resolve(layer.path)!;
           if (layer.blobDigest && (await fileDigest(file)) !== layer.blobDigest) {
             throw new InvalidParameterError(`invalid archive: layer ${layer.blobDigest}: digest mismatch`);
@@ -338,6 +371,9 @@ export async function loadArchive(deps: LoadDeps, input: Readable, opts: LoadOpt
     if (err instanceof EngineError) throw err;
     throw new SystemError(`loading archive: ${errorMessage(err)}`, { cause: err });
   } finally {
+    for (const [member, pending] of archive.detached) {
+      if (!attached.has(member)) await deps.layers.discard(pending).catch(() => undefined);
+    }
     await rm(dir, { recursive: true, force: true });
   }
 }

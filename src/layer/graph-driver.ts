@@ -15,6 +15,11 @@ export interface GraphDriver {
   readonly name: 'overlay2' | 'vfs';
   /** Creates an empty layer `id` on top of `parent` (null for a base layer). */
   create(id: string, parent: string | null): Promise<void>;
+  /**
+   * Puts `id`, created without a parent and filled by applyDiff, on top of `parent` afterwards.
+   * Only drivers whose layers hold their own changes alone (overlay2) can; vfs cannot.
+   */
+  setParent?(id: string, parent: string): Promise<void>;
   /** Applies a layer tar (uncompressed) into `id`'s diff, translating whiteouts. Returns bytes unpacked. */
   applyDiff(id: string, tar: Readable, opts?: ApplyDiffOptions): Promise<number>;
   /** The directory holding the files `applyDiff` wrote for `id` (where `onFile` paths are relative to). */

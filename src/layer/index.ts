@@ -2,7 +2,7 @@ export type { GraphDriver, ApplyDiffOptions } from './graph-driver.js';
 export { Overlay2Driver, type Overlay2DriverOptions } from './overlay2-driver.js';
 export { VfsDriver, type VfsDriverOptions } from './vfs-driver.js';
 export {
-  LayerStore, decompressedStream, DEFAULT_MAX_UNCOMPRESSED, type LayerStoreOptions, type LayerRecord, type RegisterOptions, type RegisterResult,
+  LayerStore, decompressedStream, DEFAULT_MAX_UNCOMPRESSED, type LayerStoreOptions, type LayerRecord, type PendingLayer, type RegisterOptions, type RegisterResult,
 } from './layer-store.js';
 export { applyTar, cleanMemberName, type ApplyTarOptions, type WhiteoutFormat } from './tar-apply.js';
 export { tarDiff, listChanges, type TarDiffSource, type TarDiffOptions, type FileChange } from './tar-diff.js';

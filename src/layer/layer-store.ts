@@ -46,6 +46,13 @@ export interface RegisterResult {
   size: number;
 }
 
+/** A layer extracted before its parent is known (LayerStore.ingestDetached). */
+export interface PendingLayer {
+  cacheId: string;
+  diffId: DiffId;
+  size: number;
+}
+
 export interface RegisterOptions {
   /** When given, a tar whose digest differs is rejected (and nothing is kept). */
   expectedDiffId?: DiffId;
@@ -192,20 +199,84 @@ export class LayerStore {
    */
   async register(tar: Readable, parent: ChainId | null, opts: RegisterOptions = {}): Promise<RegisterResult> {
     const parentRecord = parent === null ? null : this.get(parent);
+    const cacheId = this.insertPending(parent);
+    try {
+      const { diffId, size } = await this.ingest(tar, cacheId, parentRecord?.cacheId ?? null, opts);
+      return await this.finalize(cacheId, parentRecord, diffId, size, opts.expectedDiffId);
+    } catch (err) {
+      tar.destroy();
+      await this.rollback(cacheId).catch(() => undefined);
+      if (err instanceof EngineError) throw err;
+      throw new SystemError(`registering layer: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+
+  /** True when a layer's files can be written before its parent is known (see ingestDetached). */
+  get supportsDetached(): boolean {
+    return this.driver.setParent !== undefined;
+  }
+
+  /**
+   * Extracts a layer tar before its place in a chain is known (an archive names the order of
+   * its layers only at its end). The result is invisible (an incomplete row, swept at start-up)
+   * until `attach` puts it on its parent, or `discard` drops it.
+   */
+  async ingestDetached(tar: Readable, opts: { signal?: AbortSignal } = {}): Promise<PendingLayer> {
+    if (!this.supportsDetached) throw new SystemError(`the ${this.driver.name} driver cannot extract a layer before its parent`);
+    const cacheId = this.insertPending(null);
+    try {
+      const { diffId, size } = await this.ingest(tar, cacheId, null, opts);
+      return { cacheId, diffId, size };
+    } catch (err) {
+      tar.destroy();
+      await this.rollback(cacheId).catch(() => undefined);
+      if (err instanceof EngineError) throw err;
+      throw new SystemError(`registering layer: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+
+  /** Puts a detached layer on `parent` and makes it visible (or drops it when that chain exists). */
+  async attach(pending: PendingLayer, parent: ChainId | null, opts: { expectedDiffId?: DiffId } = {}): Promise<RegisterResult> {
+    try {
+      const parentRecord = parent === null ? null : this.get(parent);
+      if (parentRecord) {
+        await this.driver.setParent!(pending.cacheId, parentRecord.cacheId);
+        this.db.prepare('UPDATE layers SET parent = ? WHERE cache_id = ?').run(parentRecord.chainId, pending.cacheId);
+      }
+      return await this.finalize(pending.cacheId, parentRecord, pending.diffId, pending.size, opts.expectedDiffId);
+    } catch (err) {
+      await this.rollback(pending.cacheId).catch(() => undefined);
+      if (err instanceof EngineError) throw err;
+      throw new SystemError(`registering layer: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+
+  /** Drops a detached layer that was not attached. */
+  async discard(pending: PendingLayer): Promise<void> {
+    const row = this.db.prepare('SELECT incomplete FROM layers WHERE cache_id = ?').get(pending.cacheId) as { incomplete: number } | undefined;
+    if (row && row.incomplete === 1) await this.rollback(pending.cacheId);
+  }
+
+  private insertPending(parent: ChainId | null): string {
     const cacheId = randomId();
-    const pendingId = `${PENDING_PREFIX}${cacheId}`;
     this.db
       .prepare('INSERT INTO layers (chain_id, diff_id, parent, cache_id, size, incomplete, created_at) VALUES (?, ?, ?, ?, 0, 1, ?)')
-      .run(pendingId, '', parent, cacheId, new Date().toISOString());
-    const rollback = async (): Promise<void> => {
-      await this.driver.remove(cacheId);
-      await this.removeSplit(cacheId);
-      this.db.prepare('DELETE FROM layers WHERE cache_id = ?').run(cacheId);
-    };
+      .run(`${PENDING_PREFIX}${cacheId}`, '', parent, cacheId, new Date().toISOString());
+    return cacheId;
+  }
+
+  private async rollback(cacheId: string): Promise<void> {
+    await this.driver.remove(cacheId);
+    await this.removeSplit(cacheId);
+    this.db.prepare('DELETE FROM layers WHERE cache_id = ?').run(cacheId);
+  }
+
+  /** Creates the driver layer and extracts the tar into it, keeping its layout; returns its diffID. */
+  private async ingest(tar: Readable, cacheId: string, parentCacheId: string | null, opts: { signal?: AbortSignal }): Promise<{ diffId: DiffId; size: number }> {
     const split = this.splitPaths(cacheId);
     let recordFile: Awaited<ReturnType<typeof open>> | undefined;
     try {
-      await this.driver.create(cacheId, parentRecord?.cacheId ?? null);
+      await this.driver.create(cacheId, parentCacheId);
       const tap = new DigestTap();
       const plain = await decompressedStream(tar, { ...(opts.signal ? { signal: opts.signal } : {}), maxBytes: this.maxLayerBytes });
       let tapped: Readable = plain.pipe(tap);
@@ -244,31 +315,31 @@ export class LayerStore {
         await writeFile(split.paths, JSON.stringify(written), { mode: 0o600, flush: true });
         await fsyncDir(this.splitRoot!);
       }
-      const diffId = tap.digest();
-      if (opts.expectedDiffId !== undefined && opts.expectedDiffId !== diffId) {
-        throw new InvalidParameterError(`layer digest mismatch: expected ${opts.expectedDiffId}, got ${diffId}`);
-      }
-      const chainId = parentRecord === null ? (diffId as string as ChainId) : chainIdOf([parentRecord.chainId, diffId])!;
-      const existing = this.db.transaction((): LayerRecord | undefined => {
-        const row = this.db.prepare('SELECT * FROM layers WHERE chain_id = ?').get(chainId) as LayerRow | undefined;
-        if (row) return toRecord(row);
-        this.db
-          .prepare('UPDATE layers SET chain_id = ?, diff_id = ?, size = ?, incomplete = 0 WHERE cache_id = ?')
-          .run(chainId, diffId, size, cacheId);
-        return undefined;
-      })();
-      if (existing) {
-        await rollback();
-        return { chainId: existing.chainId, diffId: existing.diffId, size: existing.size };
-      }
-      return { chainId, diffId, size };
-    } catch (err) {
-      tar.destroy();
+      return { diffId: tap.digest(), size };
+    } finally {
       await recordFile?.close().catch(() => undefined);
-      await rollback().catch(() => undefined);
-      if (err instanceof EngineError) throw err;
-      throw new SystemError(`registering layer: ${errorMessage(err)}`, { cause: err });
     }
+  }
+
+  /** Verifies the diffID and makes the row visible under its chain id (or drops it for an existing one). */
+  private async finalize(cacheId: string, parentRecord: LayerRecord | null, diffId: DiffId, size: number, expected: DiffId | undefined): Promise<RegisterResult> {
+    if (expected !== undefined && expected !== diffId) {
+      throw new InvalidParameterError(`layer digest mismatch: expected ${expected}, got ${diffId}`);
+    }
+    const chainId = parentRecord === null ? (diffId as string as ChainId) : chainIdOf([parentRecord.chainId, diffId])!;
+    const existing = this.db.transaction((): LayerRecord | undefined => {
+      const row = this.db.prepare('SELECT * FROM layers WHERE chain_id = ?').get(chainId) as LayerRow | undefined;
+      if (row) return toRecord(row);
+      this.db
+        .prepare('UPDATE layers SET chain_id = ?, diff_id = ?, size = ?, incomplete = 0 WHERE cache_id = ?')
+        .run(chainId, diffId, size, cacheId);
+      return undefined;
+    })();
+    if (existing) {
+      await this.rollback(cacheId);
+      return { chainId: existing.chainId, diffId: existing.diffId, size: existing.size };
+    }
+    return { chainId, diffId, size };
   }
 
   get(chainId: ChainId): LayerRecord {

@@ -107,6 +107,15 @@ export class Overlay2Driver implements GraphDriver {
     }
   }
 
+  async setParent(id: string, parent: string): Promise<void> {
+    const dir = this.dir(id);
+    if (!existsSync(dir)) throw new NotFoundError(`layer ${id} not found`);
+    const lower = [`${LINK_DIR}/${await this.readLink(parent)}`, ...(await this.readLower(parent))].join(':');
+    await writeFile(join(dir, 'lower'), lower, { mode: 0o644 });
+    await mkdir(join(dir, 'work'), { recursive: true, mode: 0o700 });
+    await mkdir(join(dir, 'merged'), { recursive: true, mode: 0o700 });
+  }
+
   private async readLink(id: string): Promise<string> {
     try {
       return (await readFile(join(this.dir(id), 'link'), 'utf8')).trim();

@@ -1,4 +1,8 @@
 import { lstat, mkdir, readlink, rm, symlink, link, lchown, chmod, lutimes, open, readdir } from 'node:fs/promises';
+import {
+  chmodSync, closeSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, symlinkSync, writeSync,
+  constants as fsConstants,
+} from 'node:fs';
 import { join, posix } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
@@ -33,6 +37,8 @@ const S_IFCHR = 0o020000;
 const S_IFBLK = 0o060000;
 const S_IFIFO = 0o010000;
 const MAX_SYMLINK_HOPS = 40;
+/** Files up to this size are collected and written with one synchronous call sequence. */
+const SMALL_FILE = 256 * 1024;
 
 /**
  * Cleans a tar member name into path components relative to the destination: strips leading
@@ -92,12 +98,13 @@ class Applier {
       const p = join(this.dest, ...stack, c);
       let st;
       try {
-        st = await lstat(p);
+        // Metadata calls are synchronous: a layer of many small files is dominated by their round trips.
+        st = lstatSync(p);
       } catch (err) {
         if (errnoCode(err) !== 'ENOENT') throw err;
         if (!create) return undefined;
-        await mkdir(p);
-        await chmod(p, 0o755);
+        mkdirSync(p);
+        chmodSync(p, 0o755);
         stack.push(c);
         this.markUnpacked(stack);
         continue;
@@ -162,7 +169,7 @@ class Applier {
 
     let existing;
     try {
-      existing = await lstat(path);
+      existing = lstatSync(path);
     } catch (err) {
       if (errnoCode(err) !== 'ENOENT') throw err;
     }
@@ -171,6 +178,22 @@ class Applier {
     switch (type) {
       case 'file':
       case 'contiguous-file': {
+        if ((header.size ?? 0) <= SMALL_FILE) {
+          const chunks: Buffer[] = [];
+          for await (const chunk of stream) chunks.push(chunk as Buffer);
+          const fd = openSync(path, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o600);
+          try {
+            for (const buf of chunks) {
+              let off = 0;
+              while (off < buf.length) off += writeSync(fd, buf, off);
+              this.bytes += buf.length;
+            }
+          } finally {
+            closeSync(fd);
+          }
+          this.written = resolvedParts.join('/');
+          break;
+        }
         const fh = await open(path, 'wx', 0o600);
         try {
           for await (const chunk of stream) {
@@ -186,10 +209,10 @@ class Applier {
         break;
       }
       case 'directory':
-        if (!existing?.isDirectory()) await mkdir(path);
+        if (!existing?.isDirectory()) mkdirSync(path);
         break;
       case 'symlink':
-        await symlink(header.linkname ?? '', path);
+        symlinkSync(header.linkname ?? '', path);
         break;
       case 'link': {
         const targetParts = cleanMemberName(header.linkname ?? '');
@@ -200,7 +223,7 @@ class Applier {
         }
         const target = join(targetParent.abs, targetParts[targetParts.length - 1]!);
         try {
-          await link(target, path);
+          linkSync(target, path);
         } catch (err) {
           if (errnoCode(err) === 'ENOENT') {
             throw new InvalidParameterError(`invalid hardlink ${header.name}: target ${header.linkname} does not exist`, { cause: err });
@@ -268,9 +291,9 @@ class Applier {
   private async setAttributes(
     path: string, header: Header, pax: Map<string, Buffer>, kind: { isDir: boolean; isSymlink: boolean },
   ): Promise<void> {
-    await lchown(path, header.uid ?? 0, header.gid ?? 0);
+    lchownSync(path, header.uid ?? 0, header.gid ?? 0);
     // chmod after chown: chown clears setuid/setgid.
-    if (!kind.isSymlink) await chmod(path, (header.mode ?? (kind.isDir ? 0o755 : 0o644)) & 0o7777);
+    if (!kind.isSymlink) chmodSync(path, (header.mode ?? (kind.isDir ? 0o755 : 0o644)) & 0o7777);
     for (const [key, value] of pax) {
       if (!key.startsWith('SCHILY.xattr.')) continue;
       const name = key.slice('SCHILY.xattr.'.length);
@@ -286,7 +309,7 @@ class Applier {
     const paxMtime = pax.get('mtime');
     const time = paxMtime ? new Date(Number.parseFloat(paxMtime.toString('ascii')) * 1000) : header.mtime ?? new Date(0);
     if (kind.isDir) this.dirTimes.push({ path, time });
-    else await lutimes(path, time, time);
+    else lutimesSync(path, time, time);
   }
 
   /** Directory mtimes last: creating entries inside a directory changes its mtime. */

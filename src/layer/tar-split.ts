@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { constants as fsConstants } from 'node:fs';
-import { open, realpath, type FileHandle } from 'node:fs/promises';
+import { closeSync, constants as fsConstants, openSync, readSync, realpathSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { InvalidParameterError, SystemError } from '../common/index.js';
@@ -187,34 +187,95 @@ async function readExactly(fh: FileHandle, length: number, position: number): Pr
   return buf;
 }
 
-/** Opens a file of the layer for reading, refusing any path that passes through a symlink. */
-async function openContent(root: string, rel: string): Promise<FileHandle> {
-  const abs = join(root, rel);
-  const real = await realpath(abs).catch(() => undefined);
+/** Files up to this size are read with synchronous calls (their round trips dominate otherwise). */
+const SMALL_FILE = 256 * 1024;
+
+/**
+ * Checks that the directory holding `rel` is reached without symlinks (so reading can never leave
+ * the layer); the file itself is opened with O_NOFOLLOW. Verified directories are remembered.
+ */
+function checkDir(root: string, rel: string, verified: Set<string>): void {
+  const slash = rel.lastIndexOf('/');
+  const dir = slash < 0 ? '' : rel.slice(0, slash);
+  if (verified.has(dir)) return;
+  const abs = dir === '' ? root : join(root, dir);
+  let real: string | undefined;
+  try {
+    real = realpathSync.native(abs);
+  } catch {
+    real = undefined;
+  }
   if (real !== abs) throw new SystemError(`layer content ${rel} is missing or moved`);
-  return open(abs, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+  verified.add(dir);
+}
+
+function readSmall(root: string, rel: string, size: number, verified: Set<string>): Buffer {
+  const abs = join(root, rel);
+  checkDir(root, rel, verified);
+  const fd = openSync(abs, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+  try {
+    const buf = Buffer.allocUnsafe(size);
+    let got = 0;
+    while (got < size) {
+      const n = readSync(fd, buf, got, size - got, got);
+      if (n === 0) throw new SystemError(`layer content ${rel} is shorter than recorded`);
+      got += n;
+    }
+    return buf;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Sequential reads of the record file through a 1 MiB window (records are small and many). */
+class RecordReader {
+  private buf = Buffer.alloc(0);
+  private off = 0;
+  private pos = 0;
+  constructor(private readonly fh: FileHandle, private readonly total: number) {}
+
+  get done(): boolean {
+    return this.off >= this.buf.length && this.pos >= this.total;
+  }
+
+  async take(n: number): Promise<Buffer> {
+    if (this.buf.length - this.off < n) {
+      const rest = this.buf.subarray(this.off);
+      const want = Math.max(n - rest.length, Math.min(READ_CHUNK, this.total - this.pos));
+      const more = await readExactly(this.fh, Math.min(want, this.total - this.pos), this.pos);
+      this.pos += more.length;
+      this.buf = Buffer.concat([rest, more]);
+      this.off = 0;
+      if (this.buf.length < n) throw new SystemError('tar layout record truncated');
+    }
+    const out = this.buf.subarray(this.off, this.off + n);
+    this.off += n;
+    return out;
+  }
 }
 
 async function* assemble(recordPath: string, paths: Array<string | null>, root: string): AsyncGenerator<Buffer> {
   const fh = await open(recordPath, 'r');
   try {
     const { size: total } = await fh.stat();
-    let pos = 0;
+    const reader = new RecordReader(fh, total);
     let fileIndex = 0;
-    while (pos < total) {
-      const tag = (await readExactly(fh, 1, pos))[0];
-      pos += 1;
+    const verified = new Set<string>();
+    while (!reader.done) {
+      const tag = (await reader.take(1))[0];
       if (tag === TAG_RAW) {
-        const len = (await readExactly(fh, 4, pos)).readUInt32BE(0);
-        pos += 4;
-        yield await readExactly(fh, len, pos);
-        pos += len;
+        const len = (await reader.take(4)).readUInt32BE(0);
+        yield Buffer.from(await reader.take(len));
       } else if (tag === TAG_FILE) {
-        const size = Number((await readExactly(fh, 8, pos)).readBigUInt64BE(0));
-        pos += 8;
+        const size = Number((await reader.take(8)).readBigUInt64BE(0));
         const rel = paths[fileIndex++];
         if (rel === undefined || rel === null) throw new SystemError('layer content was not kept for a file entry');
-        const file = await openContent(root, rel);
+        if (size <= SMALL_FILE) {
+          yield readSmall(root, rel, size, verified);
+          continue;
+        }
+        checkDir(root, rel, verified);
+        const file = await open(join(root, rel), fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
         try {
           let done = 0;
           while (done < size) {
@@ -260,18 +321,16 @@ export async function assembledSize(recordPath: string): Promise<number> {
   const fh = await open(recordPath, 'r');
   try {
     const { size: total } = await fh.stat();
-    let pos = 0;
+    const reader = new RecordReader(fh, total);
     let bytes = 0;
-    while (pos < total) {
-      const tag = (await readExactly(fh, 1, pos))[0];
-      pos += 1;
+    while (!reader.done) {
+      const tag = (await reader.take(1))[0];
       if (tag === TAG_RAW) {
-        const len = (await readExactly(fh, 4, pos)).readUInt32BE(0);
-        pos += 4 + len;
+        const len = (await reader.take(4)).readUInt32BE(0);
+        await reader.take(len);
         bytes += len;
       } else if (tag === TAG_FILE) {
-        bytes += Number((await readExactly(fh, 8, pos)).readBigUInt64BE(0));
-        pos += 8;
+        bytes += Number((await reader.take(8)).readBigUInt64BE(0));
       } else {
         throw new SystemError('tar layout record is corrupt');
       }
