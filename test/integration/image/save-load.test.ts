@@ -36,7 +36,7 @@ function storeCounts(t: TestDaemon): { layers: number; splits: number; scratch: 
 before(async () => {
   work = mkdtempSync(join(tmpdir(), 'berth-saveload-'));
   d = await startTestDaemon();
-  d2 = await startTestDaemon();
+  d2 = await startTestDaemon(['--storage-driver', 'vfs']); // the other driver: archives cross between them
   base = await importBusybox(d, 'busybox:latest');
   const c = await runToExit(d, 'busybox', ['sh', '-c', 'mkdir -p /app && echo saved > /app/data && ln -s /app/data /app/link && rm /bin/ls']);
   const r = await d.api('POST', `/commit?container=${c}&repo=app&tag=1`);
