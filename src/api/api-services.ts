@@ -47,11 +47,6 @@ export interface ApiServices {
   /** diff, export and commit of containers. */
   archive: ContainerArchive;
   layers: LayerStore;
-  /**
-   * Volumes for `system df` (Docker's Volume model with UsageData {Size, RefCount}); the volume
-   * service plugs in here. Without it, the list is empty.
-   */
-  volumeDiskUsage?: () => Promise<Array<Record<string, unknown>>>;
   images: ImageService;
   events: EventBus;
   builder: Builder;

@@ -6,6 +6,7 @@ import type { ChainId } from '../../common/ids.js';
 import { familiarString, parseReference } from '../../image/index.js';
 import { containerSummary } from '../container-wire.js';
 import { parseUntil } from './image-routes.js';
+import { volumeWire } from './volume-routes.js';
 
 function unixSeconds(iso: string | undefined): number {
   const t = iso ? Date.parse(iso) : NaN;
@@ -103,7 +104,13 @@ export function diskUsageRoutes(s: ApiServices): Route[] {
           body['Images'] = imagesUsage(ctx);
         }
         if (want('container')) body['Containers'] = await containersUsage();
-        if (want('volume')) body['Volumes'] = s.volumeDiskUsage ? await s.volumeDiskUsage() : [];
+        if (want('volume')) {
+          const usage = new Map((await s.volumes.usage()).map((u) => [u.name, u]));
+          body['Volumes'] = s.volumes.list().map((v) => ({
+            ...volumeWire(v, s.volumes),
+            UsageData: { Size: usage.get(v.name)?.size ?? -1, RefCount: usage.get(v.name)?.refCount ?? 0 },
+          }));
+        }
         if (want('build-cache')) body['BuildCache'] = [];
         ctx.sendJson(200, body);
       },

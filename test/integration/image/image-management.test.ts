@@ -130,6 +130,10 @@ test('image prune: dangling by default, -a, label and until filters, the prompt 
 });
 
 test('system df: images, containers, volumes, build cache; berth system df and -v', async () => {
+  assert.equal((await d.api('POST', '/volumes/create', { Name: 'dfvol' })).status, 201);
+  const c = (await d.api('POST', '/containers/create', { Image: 'busybox', Cmd: ['sh', '-c', 'head -c 30000 /dev/zero > /data/z'], HostConfig: { Binds: ['dfvol:/data'] } })).json() as { Id: string };
+  await d.api('POST', `/containers/${c.Id}/start`);
+  await d.api('POST', `/containers/${c.Id}/wait`);
   const r = await d.api('GET', '/system/df');
   assert.equal(r.status, 200);
   const du = r.json() as Record<string, any>;
@@ -138,7 +142,9 @@ test('system df: images, containers, volumes, build cache; berth system df and -
   assert.ok(bb['Containers'] >= 1);
   assert.equal(typeof bb['SharedSize'], 'number');
   assert.ok((du['Containers'] as Array<Record<string, any>>).every((c) => typeof c['SizeRw'] === 'number'));
-  assert.deepEqual(du['Volumes'], []);
+  const vol = (du['Volumes'] as Array<Record<string, any>>).find((v) => v['Name'] === 'dfvol')!;
+  assert.deepEqual(vol['UsageData'], { Size: 30000, RefCount: 1 });
+  assert.match(vol['Mountpoint'], /dfvol\/_data$/);
   assert.deepEqual(du['BuildCache'], []);
   const only = (await d.api('GET', '/system/df?type=image')).json() as Record<string, unknown>;
   assert.deepEqual(Object.keys(only).sort(), ['Images', 'LayersSize']);
@@ -148,12 +154,12 @@ test('system df: images, containers, volumes, build cache; berth system df and -
   assert.match(lines[0]!, /^TYPE\s+TOTAL\s+ACTIVE\s+SIZE\s+RECLAIMABLE$/);
   assert.match(lines[1]!, /^Images\s+\d+\s+\d+\s+[\d.]+[kMG]?B\s+[\d.]+[kMG]?B \(\d+%\)$/);
   assert.match(lines[2]!, /^Containers\s+\d+\s+0\s+/);
-  assert.match(lines[3]!, /^Local Volumes\s+0\s+0\s+0B\s+0B$/);
+  assert.match(lines[3]!, /^Local Volumes\s+1\s+1\s+30kB\s+0B \(0%\)$/);
   assert.match(lines[4]!, /^Build Cache\s+0\s+0\s+0B\s+0B$/);
   const v = d.berth(['system', 'df', '-v']);
   assert.equal(v.code, 0, v.stderr);
   assert.match(v.stdout, /Images space usage:\n\nREPOSITORY\s+TAG\s+IMAGE ID\s+CREATED\s+SIZE\s+SHARED SIZE\s+UNIQUE SIZE\s+CONTAINERS\nbusybox\s+latest/);
   assert.match(v.stdout, /Containers space usage:\n\nCONTAINER ID\s+IMAGE\s+COMMAND/);
-  assert.match(v.stdout, /Local Volumes space usage:\n\nVOLUME NAME\s+LINKS\s+SIZE/);
+  assert.match(v.stdout, /Local Volumes space usage:\n\nVOLUME NAME\s+LINKS\s+SIZE\ndfvol\s+1\s+30kB/);
   assert.match(v.stdout, /Build cache usage: 0B/);
 });
