@@ -144,3 +144,24 @@ test('kill -9 of berthd mid-load (while receiving, while registering) leaves not
   assert.match(ok.text(), /Loaded image: big:1/);
   assert.equal(counts(d).layers, before.layers + 1);
 });
+
+test('kill -9 of berthd mid-commit leaves no layer behind; the container survives and the next commit works', async () => {
+  const c = (await d.api('POST', '/containers/create', { Image: 'busybox', Cmd: ['sh', '-c', 'head -c 60000000 /dev/urandom > /big; head -c 1000 /dev/urandom > /small'] })).json() as { Id: string };
+  await d.api('POST', `/containers/${c.Id}/start`);
+  await d.api('POST', `/containers/${c.Id}/wait`);
+  const imagesBefore = ((await d.api('GET', '/images/json')).json() as unknown[]).length;
+  const before = counts(d);
+  const commit = d.api('POST', `/commit?container=${c.Id}&repo=crashed`).catch(() => undefined);
+  for (let i = 0; i < 2000 && counts(d).layers === before.layers; i++) await new Promise((r) => setTimeout(r, 2));
+  await d.crash();
+  await commit;
+  await d.restart();
+  assert.deepEqual(counts(d), before);
+  assert.equal(((await d.api('GET', '/images/json')).json() as unknown[]).length, imagesBefore);
+  assert.equal((await d.api('GET', '/images/crashed/json')).status, 404);
+  assert.equal((await d.api('GET', `/containers/${c.Id}/json`)).status, 200);
+  const again = await d.api('POST', `/commit?container=${c.Id}&repo=crashed`);
+  assert.equal(again.status, 201, again.body);
+  const run = d.berth(['run', '--rm', 'crashed', 'sh', '-c', 'wc -c < /big']);
+  assert.equal(run.stdout.trim(), '60000000');
+});
