@@ -359,6 +359,7 @@ export async function loadArchive(deps: LoadDeps, input: Readable, opts: LoadOpt
         opts.onMessage?.({ stream: `Loaded image: ${fam}\n` });
       }
       if (l.tags.length === 0) opts.onMessage?.({ stream: `Loaded image ID: ${l.id}\n` });
+      deps.images.announce({ action: 'load', id: l.id, name: l.tags.length ? familiarString(parseReference(l.tags[0]!)) : l.id });
     }
     return loaded;
   } catch (err) {

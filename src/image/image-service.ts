@@ -25,7 +25,7 @@ export interface ImportOptions {
 export type RemoveResult = Array<{ Untagged: string } | { Deleted: string }>;
 
 export interface ImageEvent {
-  action: 'import' | 'tag' | 'untag' | 'delete';
+  action: 'import' | 'tag' | 'untag' | 'delete' | 'load' | 'save';
   id: string;
   name: string;
 }
@@ -46,6 +46,11 @@ export class ImageService {
 
   onEvent(fn: (e: ImageEvent) => void): void {
     this.listeners.push(fn);
+  }
+
+  /** Publishes an image event for work done outside this service (load, save). */
+  announce(e: ImageEvent): void {
+    this.emit(e);
   }
 
   private emit(e: ImageEvent): void {

@@ -29,6 +29,7 @@ export function imageArchiveRoutes(s: ApiServices): Route[] {
     if (names.length === 0) throw new InvalidParameterError('no images to save');
     const items = resolveSaveNames(s.images, names);
     await sendTarStream(ctx, dockerArchive({ images: s.images, layers: s.layers }, items));
+    for (const it of items) s.images.announce({ action: 'save', id: it.image.id, name: it.image.id });
   };
   return [
     {
