@@ -39,6 +39,8 @@ export const CONFIG_DIRECTIVES: ConfigDirective[] = [
   { key: 'default-runtime', kind: 'string', flags: ['--default-runtime'], option: 'defaultRuntime' },
   { key: 'runtimes', kind: 'object' },
   { key: 'seccomp-profile', kind: 'string', flags: ['--seccomp-profile'], option: 'seccompProfile' },
+  // berth's own: the cap on uncompressed layers and loaded archives (decompression bombs stop there).
+  { key: 'max-layer-size', kind: 'string', flags: ['--max-layer-size'], option: 'maxLayerSize' },
   { key: 'live-restore', kind: 'bool', flags: ['--live-restore'], option: 'liveRestore', reload: true },
   { key: 'log-driver', kind: 'string' },
   { key: 'log-opts', kind: 'map' },

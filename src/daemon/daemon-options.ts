@@ -10,6 +10,8 @@ export interface DaemonOptions {
   storageDriver: 'overlay2' | 'vfs' | undefined;
   defaultRuntime: 'runc' | 'crun';
   seccompProfile: string;
+  /** Cap on a layer's (and a loaded archive's) uncompressed size; undefined: the layer store's default. */
+  maxLayerSize: number | undefined;
   help: boolean;
   version: boolean;
   /** daemon.json; the default one may be absent, an explicit one must exist. */
@@ -62,6 +64,7 @@ Options:
       --tlscacert string          Trust certs signed only by this CA (default "~/.docker/ca.pem")
       --tlscert string            Path to TLS certificate file (default "~/.docker/cert.pem")
       --tlskey string             Path to TLS key file (default "~/.docker/key.pem")
+      --max-layer-size bytes      Largest uncompressed layer or loaded archive accepted, e.g. 64g (default 64g)
   -v, --version                   Print version information and quit
   -h, --help                      Print usage
 `;
@@ -77,6 +80,7 @@ export function parseDaemonArgs(argv: string[]): DaemonOptions {
     storageDriver: undefined,
     defaultRuntime: 'runc',
     seccompProfile: '/usr/share/containers/seccomp.json',
+    maxLayerSize: undefined,
     help: false,
     version: false,
     configFile: DEFAULT_CONFIG_FILE,
@@ -137,6 +141,7 @@ export function parseDaemonArgs(argv: string[]): DaemonOptions {
       case '--tlscacert': o.tlsCaCert = take(); break;
       case '--tlscert': o.tlsCert = take(); break;
       case '--tlskey': o.tlsKey = take(); break;
+      case '--max-layer-size': o.maxLayerSize = parseByteSize(take()); break;
       case '-h': case '--help': o.help = true; break;
       case '-v': case '--version': o.version = true; break;
       default: throw new InvalidParameterError(`unknown flag: ${arg}`);
@@ -163,6 +168,14 @@ export function parseTcpHost(h: string, tls: boolean): { host: string; port: num
   const port = m[2] ? Number(m[2]) : tls ? 2376 : 2375;
   if (port <= 0 || port > 65535) throw new InvalidParameterError(`invalid bind address (${h})`);
   return { host, port };
+}
+
+/** `1234`, `512k`, `64m`, `64g` (binary units) as bytes. */
+export function parseByteSize(v: string): number {
+  const m = /^(\d+)([kmgt]?)b?$/i.exec(v.trim());
+  if (!m) throw new InvalidParameterError(`invalid size: ${v}`);
+  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g' | 't'];
+  return Number(m[1]) * mult;
 }
 
 export function socketPath(host: string): string {

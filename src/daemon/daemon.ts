@@ -134,7 +134,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
 
   const db = openMetadataDb(join(opts.dataRoot, 'berth.db'));
   const driver = await createGraphDriver({ root: opts.dataRoot, ...(opts.storageDriver ? { preferred: opts.storageDriver } : {}) });
-  const layers = new LayerStore({ db, driver, splitRoot: join(opts.dataRoot, 'layerdb', 'tar-split') });
+  const layers = new LayerStore({
+    db, driver, splitRoot: join(opts.dataRoot, 'layerdb', 'tar-split'),
+    ...(opts.maxLayerSize !== undefined ? { maxLayerBytes: opts.maxLayerSize } : {}),
+  });
   await layers.sweepIncomplete();
   const blobs = new BlobStore(join(opts.dataRoot, 'content'));
   await blobs.sweep();

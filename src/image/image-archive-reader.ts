@@ -82,7 +82,7 @@ async function unpack(input: Readable, dir: string, opts: LoadOptions, layers: L
   await mkdir(filesRoot, { recursive: true, mode: 0o700 });
   const plain = await decompressedStream(input, {
     ...(opts.signal ? { signal: opts.signal } : {}),
-    ...(opts.maxBytes !== undefined ? { maxBytes: opts.maxBytes } : {}),
+    maxBytes: opts.maxBytes ?? layers.maxLayerBytes,
     what: 'archive',
   });
   const extract = tarStream.extract({ allowUnknownFormat: true } as Parameters<typeof tarStream.extract>[0]);

@@ -165,3 +165,25 @@ test('kill -9 of berthd mid-commit leaves no layer behind; the container survive
   const run = d.berth(['run', '--rm', 'crashed', 'sh', '-c', 'wc -c < /big']);
   assert.equal(run.stdout.trim(), '60000000');
 });
+
+test('a decompression bomb is stopped at --max-layer-size, for archives and for imported layers', async () => {
+  const small = await startTestDaemon(['--max-layer-size', '4m']);
+  try {
+    const before = counts(small);
+    const { gzipSync } = await import('node:zlib');
+    const bomb = gzipSync(makeArchive('bomb:1', { zeros: Buffer.alloc(32 * 1024 * 1024) }), { level: 9 });
+    assert.ok(bomb.length < 200 * 1024, `bomb is ${bomb.length} bytes`);
+    const r = await rawRequest(small.socket, 'POST', '/images/load?quiet=1', bomb);
+    assert.equal(r.status, 400, r.text());
+    assert.match(r.text(), /exceeds the size limit of 4194304 bytes/);
+    const dir = mkdtempSync(join(work, 'bombfs-'));
+    writeFileSync(join(dir, 'zeros'), Buffer.alloc(32 * 1024 * 1024));
+    const layer = gzipSync(execFileSync('tar', ['-C', dir, '-c', '.'], { maxBuffer: 1 << 30 }), { level: 9 });
+    const imp = await rawRequest(small.socket, 'POST', '/images/create?fromSrc=-&repo=bomb2', layer);
+    assert.equal(imp.status, 400, imp.text());
+    assert.match(imp.text(), /exceeds the size limit/);
+    assert.deepEqual(counts(small), before);
+  } finally {
+    await small.destroy();
+  }
+});
