@@ -13,6 +13,13 @@ const READ_CHUNK = 1 << 20;
 const TAG_RAW = 0x52; // 'R'
 const TAG_FILE = 0x46; // 'F'
 
+/** Old-style archives mark directories by a trailing '/' on a regular entry's name (tar-stream follows). */
+function namesDirectory(block: Buffer): boolean {
+  const end = block.indexOf(0);
+  const name = block.subarray(0, end < 0 || end > 100 ? 100 : end);
+  return name.length > 0 && name[name.length - 1] === 0x2f;
+}
+
 /** Typeflags whose content tar-apply writes into a regular file. */
 function isRegular(typeflag: string): boolean {
   return typeflag === '0' || typeflag === '\0' || typeflag === '7';
@@ -156,7 +163,7 @@ export class TarSplitRecorder extends Transform {
         const dataSize = this.localSize ?? size;
         this.localSize = undefined;
         if (dataSize <= 0) return;
-        if (isRegular(typeflag)) {
+        if (isRegular(typeflag) && !namesDirectory(block)) {
           this.fileRecord(dataSize);
           this.skipContent = dataSize;
           this.skipRaw = tarPadding(dataSize);
