@@ -209,3 +209,19 @@ test('a bad archive is refused and leaves nothing: wrong diff id, bad blob diges
   assert.equal(((await d2.api('GET', '/images/json')).json() as unknown[]).length, imagesBefore);
   assert.equal((await d2.api('GET', '/images/badoci:1/json')).status, 404);
 });
+
+test('diff and commit work on vfs too, and the commit saves with exact layer tars', async () => {
+  await importBusybox(d2, 'busybox:vfs');
+  const id = await runToExit(d2, 'busybox:vfs', ['sh', '-c', 'echo v > /vfsfile; rm /bin/ls']);
+  const changes = (await d2.api('GET', `/containers/${id}/changes`)).json() as Array<{ Path: string; Kind: number }>;
+  assert.deepEqual(changes.filter((c) => c.Path !== '/bin' && c.Path !== '/'), [{ Path: '/bin/ls', Kind: 2 }, { Path: '/vfsfile', Kind: 1 }]);
+  const r = await d2.api('POST', `/commit?container=${id}&repo=vfscommit`);
+  assert.equal(r.status, 201, r.body);
+  const run = d2.berth(['run', '--rm', 'vfscommit', 'cat', '/vfsfile']);
+  assert.equal(run.stdout, 'v\n');
+  const saved = await rawRequest(d2.socket, 'GET', '/images/vfscommit/get');
+  const m = JSON.parse(tarMember(saved.body, 'manifest.json').toString()) as Array<{ Layers: string[] }>;
+  const insp = (await d2.api('GET', '/images/vfscommit/json')).json() as { RootFS: { Layers: string[] } };
+  assert.deepEqual(m[0]!.Layers.map((l) => sha256(tarMember(saved.body, l))), insp.RootFS.Layers);
+  await d2.api('DELETE', `/containers/${id}`);
+});
