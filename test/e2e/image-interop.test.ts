@@ -196,5 +196,17 @@ for (const cli of CLIS) {
       const none = run(cli.path, d.host, ['images', '-q', '--filter', 'dangling=true']);
       assert.equal(none.stdout.trim(), '');
     });
+
+    test('system df and system df -v', () => {
+      const df = run(cli.path, d.host, ['system', 'df']);
+      assert.equal(df.code, 0, df.stderr);
+      assert.match(df.stdout, /^TYPE\s+TOTAL\s+ACTIVE\s+SIZE\s+RECLAIMABLE\nImages\s+\d+\s+\d+\s+[\d.]+[kMG]?B/);
+      assert.match(df.stdout, /Local Volumes\s+\d+/);
+      const v = run(cli.path, d.host, ['system', 'df', '-v']);
+      assert.equal(v.code, 0, v.stderr);
+      assert.match(v.stdout, /Images space usage:/);
+      assert.match(v.stdout, /busybox\s+latest\s+[0-9a-f]{12}/);
+      assert.match(v.stdout, /Containers space usage:/);
+    });
   });
 }
