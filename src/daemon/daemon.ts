@@ -142,7 +142,6 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   const blobs = new BlobStore(join(opts.dataRoot, 'content'));
   await blobs.sweep();
   const images = new ImageService(new ImageStore(db), layers, blobs);
-  await images.sweepUnusedLayers();
   const events = new EventBus();
   const runtimePath = opts.defaultRuntime === 'crun' ? '/usr/bin/crun' : '/usr/sbin/runc';
   const runtime = new OciContainerRuntime({
@@ -218,6 +217,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     images, layers, db, containers: buildContainers(containers), tmpRoot: join(opts.dataRoot, 'build', 'tmp'), logger,
   });
   await builder.sweep();
+  await images.sweepUnusedLayers({ keep: builder.cache.tops() });
   const archive = new ContainerArchive({
     // commit --pause freezes through the container service, so the container shows paused and
     // pause/unpause events go out, as with Docker.

@@ -198,12 +198,14 @@ export class ImageService {
   /**
    * Start-up: releases layers no image stands on (what a load, commit or pull killed between
    * its layers and its image row left). Every container stands on an image, so this never
-   * touches a container's parents. Returns how many went.
+   * touches a container's parents; `keep` names other tops to keep (the build cache's).
+   * Returns how many went.
    */
-  async sweepUnusedLayers(): Promise<number> {
+  async sweepUnusedLayers(opts: { keep?: Iterable<ChainId> } = {}): Promise<number> {
     let removed = 0;
+    const keep = [...(opts.keep ?? [])];
     for (;;) {
-      const tops = new Set(this.store.list().map((r) => r.topLayer).filter((t): t is ChainId => t !== null));
+      const tops = new Set([...this.store.list().map((r) => r.topLayer).filter((t): t is ChainId => t !== null), ...keep]);
       const parents = new Set(this.layers.list().map((l) => l.parent).filter((p): p is ChainId => p !== null));
       const unused = this.layers.list().filter((l) => !tops.has(l.chainId) && !parents.has(l.chainId));
       if (unused.length === 0) return removed;

@@ -187,3 +187,19 @@ test('a decompression bomb is stopped at --max-layer-size, for archives and for 
     await small.destroy();
   }
 });
+
+test('the start-up sweep of unused layers keeps the layers the build cache names', async () => {
+  const ctx = mkdtempSync(join(work, 'buildctx-'));
+  // A build that fails after its first RUN: only the cache stands on that step's layer.
+  writeFileSync(join(ctx, 'Dockerfile'), 'FROM busybox\nRUN echo cached > /cached\nRUN false\n');
+  const first = d.berth(['build', ctx]);
+  assert.notEqual(first.code, 0);
+  writeFileSync(join(ctx, 'Dockerfile'), 'FROM busybox\nRUN echo cached > /cached\nRUN true\n');
+  await d.stop();
+  await d.restart();
+  const again = d.berth(['build', '-t', 'cachedbuild:2', ctx]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stdout, /Using cache/);
+  const run = d.berth(['run', '--rm', 'cachedbuild:2', 'cat', '/cached']);
+  assert.equal(run.stdout, 'cached\n');
+});
