@@ -2,7 +2,8 @@ import type { CliContext, CommandSpec } from '../cli-context.js';
 import { pruneImages, systemDf } from '../../client/archive-client.js';
 import { tabulate } from '../tab-writer.js';
 import { humanSize, timeAgo } from '../units.js';
-import { ellipsis } from '../template-format.js';
+import { contextJSON, ellipsis, renderRows } from '../template-format.js';
+import type { TemplateObject } from '../go-template.js';
 import { filterArgs } from './filter-args.js';
 
 /** Reads one line from stdin and says whether it was a yes, as docker's prompts do. */
@@ -63,6 +64,23 @@ interface DfImage { Id: string; RepoTags: string[] | null; Created: number; Size
 interface DfContainer { Id: string; Image: string; Command: string; Mounts?: unknown[]; SizeRw?: number; Created: number; State: string; Status: string; Names: string[] }
 interface DfVolume { Name: string; UsageData?: { Size: number; RefCount: number } | null }
 
+/** One row of `system df` (formatter.diskUsage*Context): what `--format` templates see. */
+class DfRow implements TemplateObject {
+  readonly goType = '*formatter.diskUsageContext';
+  constructor(private readonly f: { type: string; total: number; active: number; size: string; reclaimable: string }) {}
+  Type(): string { return this.f.type; }
+  TotalCount(): string { return String(this.f.total); }
+  Active(): string { return String(this.f.active); }
+  Size(): string { return this.f.size; }
+  Reclaimable(): string { return this.f.reclaimable; }
+  toJSON(): Record<string, unknown> {
+    return contextJSON({ Active: this.Active(), Reclaimable: this.Reclaimable(), Size: this.Size(), TotalCount: this.TotalCount(), Type: this.Type() });
+  }
+}
+
+const DF_FORMAT = 'table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}';
+const DF_HEADERS = { Type: 'TYPE', TotalCount: 'TOTAL', Active: 'ACTIVE', Size: 'SIZE', Reclaimable: 'RECLAIMABLE' };
+
 function withPercent(reclaimable: number, total: number): string {
   return total > 0 ? `${humanSize(reclaimable)} (${Math.floor((reclaimable * 100) / total)}%)` : humanSize(reclaimable);
 }
@@ -90,14 +108,13 @@ export const systemDfCommand: CommandSpec = {
       const cReclaim = containers.filter((c) => c.State !== 'running').reduce((n, c) => n + (c.SizeRw ?? 0), 0);
       const vSize = volumes.reduce((n, v) => n + Math.max(0, v.UsageData?.Size ?? 0), 0);
       const vReclaim = volumes.filter((v) => (v.UsageData?.RefCount ?? 0) === 0).reduce((n, v) => n + Math.max(0, v.UsageData?.Size ?? 0), 0);
-      const lines = [
-        'TYPE\tTOTAL\tACTIVE\tSIZE\tRECLAIMABLE',
-        `Images\t${images.length}\t${images.filter((i) => i.Containers > 0).length}\t${humanSize(layersSize)}\t${withPercent(layersSize - used, layersSize)}`,
-        `Containers\t${containers.length}\t${containers.filter((c) => c.State === 'running').length}\t${humanSize(cSize)}\t${withPercent(cReclaim, cSize)}`,
-        `Local Volumes\t${volumes.length}\t${volumes.filter((v) => (v.UsageData?.RefCount ?? 0) > 0).length}\t${humanSize(vSize)}\t${withPercent(vReclaim, vSize)}`,
-        'Build Cache\t0\t0\t0B\t0B',
+      const rows = [
+        new DfRow({ type: 'Images', total: images.length, active: images.filter((i) => i.Containers > 0).length, size: humanSize(layersSize), reclaimable: withPercent(layersSize - used, layersSize) }),
+        new DfRow({ type: 'Containers', total: containers.length, active: containers.filter((c) => c.State === 'running').length, size: humanSize(cSize), reclaimable: withPercent(cReclaim, cSize) }),
+        new DfRow({ type: 'Local Volumes', total: volumes.length, active: volumes.filter((v) => (v.UsageData?.RefCount ?? 0) > 0).length, size: humanSize(vSize), reclaimable: withPercent(vReclaim, vSize) }),
+        new DfRow({ type: 'Build Cache', total: 0, active: 0, size: '0B', reclaimable: '0B' }),
       ];
-      ctx.stdout.write(tabulate(lines.join('\n') + '\n'));
+      ctx.stdout.write(renderRows({ format: flags.string('format'), defaultFormat: DF_FORMAT, headers: DF_HEADERS, rows }));
       return;
     }
     const out: string[] = [];

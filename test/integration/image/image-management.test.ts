@@ -156,6 +156,11 @@ test('system df: images, containers, volumes, build cache; berth system df and -
   assert.match(lines[2]!, /^Containers\s+\d+\s+0\s+/);
   assert.match(lines[3]!, /^Local Volumes\s+1\s+1\s+30kB\s+0B \(0%\)$/);
   assert.match(lines[4]!, /^Build Cache\s+0\s+0\s+0B\s+0B$/);
+  const fmt = d.berth(['system', 'df', '--format', '{{.Type}}={{.TotalCount}}']);
+  assert.equal(fmt.code, 0, fmt.stderr);
+  assert.match(fmt.stdout, /^Images=\d+\nContainers=\d+\nLocal Volumes=1\nBuild Cache=0\n$/);
+  const json = d.berth(['system', 'df', '--format', 'json']);
+  assert.equal((JSON.parse(json.stdout.split('\n')[2]!) as Record<string, string>)['Type'], 'Local Volumes');
   const v = d.berth(['system', 'df', '-v']);
   assert.equal(v.code, 0, v.stderr);
   assert.match(v.stdout, /Images space usage:\n\nREPOSITORY\s+TAG\s+IMAGE ID\s+CREATED\s+SIZE\s+SHARED SIZE\s+UNIQUE SIZE\s+CONTAINERS\nbusybox\s+latest/);
