@@ -40,13 +40,9 @@ export interface CommitRequest {
 export class ContainerArchive {
   constructor(private readonly o: ContainerArchiveOptions) {}
 
-  private excluded(rec: ContainerRecord): Set<string> {
-    const out = new Set(ENGINE_MOUNTED_FILES);
-    for (const b of rec.hostConfig.Binds ?? []) {
-      const dest = b.split(':')[1];
-      if (dest) out.add(dest.replace(/^\/+/, '').replace(/\/+$/, ''));
-    }
-    return out;
+  /** The engine's own mount points; user mounts' mount points show, as with Docker. */
+  private excluded(_rec: ContainerRecord): ReadonlySet<string> {
+    return ENGINE_MOUNTED_FILES;
   }
 
   async changes(idOrName: string): Promise<FileChange[]> {
