@@ -79,5 +79,6 @@ test('system prune: prompt, containers and (with --volumes) anonymous volumes', 
   assert.deepEqual(vols.Volumes.map((v) => v.Name), ['named-keep']);
   const all = ok(['system', 'prune', '-a'], 'y\n');
   assert.match(all, /  - all images without at least one container associated to them\n  - all build cache\n/);
-  assert.match(all, /Total reclaimed space: 0B\n$/);
+  // With -a, images no container uses go too (POST /images/prune with dangling=false).
+  assert.match(all, /Deleted Images:\nuntagged: busybox:latest\ndeleted: sha256:[0-9a-f]{64}\n\nTotal reclaimed space: [\d.]+[kM]B\n$/);
 });
