@@ -225,3 +225,13 @@ test('diff and commit work on vfs too, and the commit saves with exact layer tar
   assert.deepEqual(m[0]!.Layers.map((l) => sha256(tarMember(saved.body, l))), insp.RootFS.Layers);
   await d2.api('DELETE', `/containers/${id}`);
 });
+
+test('save and export refuse to write an archive to a terminal', () => {
+  const berth = join(process.env['BERTH_REPO'] ?? '.', 'bin/berth');
+  for (const args of [['save', 'busybox'], ['export', 'anything']]) {
+    // `script` runs the CLI with its stdout on a pseudo-terminal.
+    const r = execFileSync('script', ['-qec', `${process.execPath} ${berth} -H ${d.host} ${args.join(' ')}; echo "exit=$?"`, '/dev/null'], { encoding: 'utf8' });
+    assert.match(r, /cowardly refusing to save to a terminal\. Use the -o flag or redirect/);
+    assert.match(r, /exit=1/);
+  }
+});
