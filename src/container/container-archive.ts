@@ -74,9 +74,8 @@ export class ContainerArchive {
     if (req.repo) canonical = this.o.images.canonicalName(req.repo, req.tag);
     const freeze = req.pause && rec.state.status === 'running' && this.o.freezer !== undefined;
     if (freeze) await this.o.freezer!.pause(rec.id);
-    let id: ImageId;
     try {
-      id = await commitContainer(
+      const id = await commitContainer(
         { layers: this.o.layers, images: this.o.images },
         {
           rwLayer: rec.id,
@@ -93,13 +92,14 @@ export class ContainerArchive {
           engineVersion: this.o.engineVersion,
         },
       );
+      if (!this.o.containers.find(rec.id)) throw new ConflictError(`container ${rec.id} was removed during commit`);
+      if (canonical) this.o.images.tag(id, canonical);
+      // Inside the pause, as Docker orders them: pause, commit, unpause.
+      this.o.event?.(rec, 'commit', { comment: req.comment ?? '' });
+      return id;
     } finally {
       if (freeze) await this.o.freezer!.resume(rec.id).catch(() => undefined);
     }
-    if (!this.o.containers.find(rec.id)) throw new ConflictError(`container ${rec.id} was removed during commit`);
-    if (canonical) this.o.images.tag(id, canonical);
-    this.o.event?.(rec, 'commit', { comment: req.comment ?? '' });
-    return id;
   }
 }
 

@@ -90,8 +90,13 @@ test('commit --pause freezes a running container and lets it run on', async () =
   const id = (c.json() as { Id: string }).Id;
   assert.equal((await d.api('POST', `/containers/${id}/start`)).status, 204);
   await new Promise((r) => setTimeout(r, 300));
+  const t0 = Math.floor(Date.now() / 1000) - 1;
   const r = d.berth(['commit', id, 'livecommit']);
   assert.equal(r.code, 0, r.stderr);
+  // As with Docker, the container is paused for the commit: pause, commit, unpause events.
+  const ev = await d.api('GET', `/events?since=${t0}&until=${Math.floor(Date.now() / 1000) + 1}&filters=${encodeURIComponent(JSON.stringify({ container: [id] }))}`);
+  const actions = ev.body.trim().split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { Action: string }).Action);
+  assert.deepEqual(actions.filter((a) => ['pause', 'commit', 'unpause'].includes(a)), ['pause', 'commit', 'unpause']);
   const st = (await d.api('GET', `/containers/${id}/json`)).json() as Record<string, any>;
   assert.equal(st['State']['Status'], 'running');
   const run = d.berth(['run', '--rm', 'livecommit', 'cat', '/state']);
