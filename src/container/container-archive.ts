@@ -7,7 +7,7 @@ import { tarDiff } from '../layer/index.js';
 import type { ContainerRecord } from './container-record.js';
 import type { ContainerService } from './container-service.js';
 
-/** Freezes a container's processes (cgroup freezer through the OCI runtime). */
+/** Pauses a running container while its layer is committed (the daemon plugs in the container service's pause/unpause). */
 export interface ContainerFreezer {
   pause(id: string): Promise<void>;
   resume(id: string): Promise<void>;
