@@ -4,6 +4,7 @@ import type { LayerStore } from '../layer/index.js';
 import type { EventBus } from '../events/index.js';
 import type { VolumeService } from '../volume/index.js';
 import type { Builder } from '../build/index.js';
+import type { NetworkService } from '../network/index.js';
 
 /** Facts about the running daemon that /info and /version report. */
 export interface DaemonFacts {
@@ -52,4 +53,5 @@ export interface ApiServices {
   builder: Builder;
   facts: DaemonFacts;
   volumes: VolumeService;
+  network: NetworkService;
 }

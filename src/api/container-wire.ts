@@ -21,16 +21,11 @@ export function statusText(rec: ContainerRecord, now = Date.now()): string {
   }
 }
 
-function networkName(rec: ContainerRecord): string {
-  const m = rec.hostConfig.NetworkMode;
-  return m === 'host' || m === 'none' ? m : 'bridge';
-}
-
-function endpoint(): Record<string, unknown> {
-  return {
-    IPAMConfig: null, Links: null, Aliases: null, MacAddress: '', DriverOpts: null, NetworkID: '', EndpointID: '',
-    Gateway: '', IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, DNSNames: null,
-  };
+/** The container's network part of inspect and ps, made by network-wire.ts. */
+export interface ContainerNetWire {
+  settings: Record<string, unknown>;
+  summaryPorts: unknown[];
+  summaryNetworks: Record<string, unknown>;
 }
 
 function mounts(rec: ContainerRecord): Array<Record<string, unknown>> {
@@ -41,7 +36,7 @@ function mounts(rec: ContainerRecord): Array<Record<string, unknown>> {
   });
 }
 
-export function containerSummary(rec: ContainerRecord, imageRefShown: string): Record<string, unknown> {
+export function containerSummary(rec: ContainerRecord, imageRefShown: string, net: ContainerNetWire): Record<string, unknown> {
   return {
     Id: rec.id,
     Names: [`/${rec.name}`],
@@ -49,12 +44,12 @@ export function containerSummary(rec: ContainerRecord, imageRefShown: string): R
     ImageID: rec.imageId,
     Command: [rec.path, ...rec.args].map((a) => (/\s/.test(a) ? `'${a}'` : a)).join(' '),
     Created: Math.floor(Date.parse(rec.created) / 1000),
-    Ports: [],
+    Ports: net.summaryPorts,
     Labels: rec.config.Labels,
     State: rec.state.status,
     Status: statusText(rec),
     HostConfig: { NetworkMode: rec.hostConfig.NetworkMode },
-    NetworkSettings: { Networks: { [networkName(rec)]: endpoint() } },
+    NetworkSettings: { Networks: net.summaryNetworks },
     Mounts: mounts(rec),
   };
 }
@@ -67,6 +62,7 @@ export interface InspectPaths {
   graphDriverData: Record<string, string> | null;
   sizeRw?: number;
   sizeRootFs?: number;
+  net: ContainerNetWire;
 }
 
 export function containerInspect(rec: ContainerRecord, p: InspectPaths): Record<string, unknown> {
@@ -108,7 +104,7 @@ export function containerInspect(rec: ContainerRecord, p: InspectPaths): Record<
       ContainerIDFile: '',
       LogConfig: rec.hostConfig.LogConfig,
       NetworkMode: rec.hostConfig.NetworkMode,
-      PortBindings: {},
+      PortBindings: rec.hostConfig['PortBindings'] ?? {},
       RestartPolicy: rec.hostConfig.RestartPolicy,
       AutoRemove: rec.hostConfig.AutoRemove,
       VolumeDriver: '',
@@ -119,18 +115,18 @@ export function containerInspect(rec: ContainerRecord, p: InspectPaths): Record<
       CapAdd: rec.hostConfig.CapAdd,
       CapDrop: rec.hostConfig.CapDrop,
       CgroupnsMode: 'host',
-      Dns: [],
-      DnsOptions: [],
-      DnsSearch: [],
-      ExtraHosts: null,
+      Dns: rec.hostConfig['Dns'] ?? [],
+      DnsOptions: rec.hostConfig['DnsOptions'] ?? [],
+      DnsSearch: rec.hostConfig['DnsSearch'] ?? [],
+      ExtraHosts: rec.hostConfig['ExtraHosts'] ?? null,
       GroupAdd: null,
       IpcMode: 'private',
       Cgroup: '',
-      Links: null,
+      Links: rec.hostConfig['Links'] ?? null,
       OomScoreAdj: 0,
       PidMode: rec.hostConfig['PidMode'] ?? '',
       Privileged: rec.hostConfig.Privileged,
-      PublishAllPorts: false,
+      PublishAllPorts: Boolean(rec.hostConfig['PublishAllPorts']),
       ReadonlyRootfs: rec.hostConfig.ReadonlyRootfs,
       SecurityOpt: null,
       UTSMode: rec.hostConfig['UTSMode'] ?? '',
@@ -177,26 +173,7 @@ export function containerInspect(rec: ContainerRecord, p: InspectPaths): Record<
     GraphDriver: { Name: rec.driver, Data: p.graphDriverData },
     Mounts: mounts(rec),
     Config: rec.config,
-    NetworkSettings: {
-      Bridge: '',
-      SandboxID: '',
-      SandboxKey: '',
-      Ports: {},
-      HairpinMode: false,
-      LinkLocalIPv6Address: '',
-      LinkLocalIPv6PrefixLen: 0,
-      SecondaryIPAddresses: null,
-      SecondaryIPv6Addresses: null,
-      EndpointID: '',
-      Gateway: '',
-      GlobalIPv6Address: '',
-      GlobalIPv6PrefixLen: 0,
-      IPAddress: '',
-      IPPrefixLen: 0,
-      IPv6Gateway: '',
-      MacAddress: '',
-      Networks: { [networkName(rec)]: endpoint() },
-    },
+    NetworkSettings: p.net.settings,
   };
   if (p.sizeRw !== undefined) out['SizeRw'] = p.sizeRw;
   if (p.sizeRootFs !== undefined) out['SizeRootFs'] = p.sizeRootFs;

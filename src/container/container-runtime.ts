@@ -18,6 +18,8 @@ export interface LaunchOptions {
   terminal: boolean;
   stdin: boolean;
   stdinOnce: boolean;
+  /** Awaited after the runtime's create and before its start (network setup runs meanwhile). */
+  beforeStart?: () => Promise<void>;
 }
 
 export interface ExecLaunchOptions {

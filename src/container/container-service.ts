@@ -15,7 +15,7 @@ import { familiarString, parseReference, withDefaultTag } from '../common/refere
 import type { LayerStore } from '../layer/index.js';
 import { buildSpec, normalizeCapability, resolveCapabilities, resolveUser, type HostFacts, type SpecInput } from '../runtime/index.js';
 import { readLog, readLogFiles, resolveLogConfig, canReadLogs, logAttributes, detailsPrefix, renderLogTag, type LogConfig, type LogManager, type LogTarget } from '../logs/index.js';
-import { writeContainerNetFiles } from '../network/container-files.js';
+import type { NetworkService } from '../network/index.js';
 import type { ContainerRecord, ContainerState, HealthState, HostConfig } from './container-record.js';
 import { ZERO_TIME } from './container-record.js';
 import { canStart, canTransition, isActive, type ContainerStatus } from './container-status.js';
@@ -48,6 +48,8 @@ export interface ContainerServiceOptions {
   logManager?: LogManager;
   /** daemon.json `default-shm-size` in bytes, for containers that set none. */
   defaultShmSize?: number;
+  /** Networks, addresses and published ports of container runs. */
+  network: NetworkService;
 }
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
@@ -294,6 +296,7 @@ export class ContainerService {
     }
     name = rec.name;
     try {
+      this.o.network.registerContainer(id, hostConfig, (req.NetworkingConfig as { EndpointsConfig?: unknown } | null)?.EndpointsConfig);
       await mkdir(this.persistDir(id), { recursive: true, mode: 0o700 });
       await writeFile(this.logPath(id), '', { mode: 0o640 });
       await this.o.layers.createRwLayer(id, image.topLayer);
@@ -301,6 +304,7 @@ export class ContainerService {
       this.o.db.prepare('UPDATE containers SET incomplete = 0, record = ? WHERE id = ?').run(JSON.stringify(rec), id);
     } catch (err) {
       await releaseVolumes(rec, this.o.volumes, { removeAnonymous: true, logger: this.o.logger });
+      this.o.network.forgetContainer(id);
       await this.o.layers.removeRwLayer(id).catch(() => undefined);
       await rm(this.containerDir(id), { recursive: true, force: true });
       this.o.db.prepare('DELETE FROM containers WHERE id = ?').run(id);
@@ -355,15 +359,17 @@ export class ContainerService {
   private async launch(rec: ContainerRecord): Promise<void> {
     const id = rec.id;
     this.tornDown.delete(id);
-    const rootfs = await this.o.layers.mountRw(id);
-    const netMode = rec.hostConfig.NetworkMode;
-    // Until bridge networking arrives, other modes get a fresh namespace from the runtime
-    // (runc brings its loopback up).
-    const network: SpecInput['network'] = netMode === 'host' ? { mode: 'host' } : { mode: 'new' };
-    await writeContainerNetFiles(
-      { hostname: this.hostnamePath(id), hosts: this.hostsPath(id), resolvConf: this.resolvConfPath(id) },
-      { hostname: rec.config.Hostname, domainname: rec.config.Domainname, hostNetwork: netMode === 'host' },
-    );
+    // The network (namespace, leases, ports, /etc files) is prepared alongside the rootfs mount;
+    // netavark's setup then runs while the runtime creates the container, before it starts.
+    const [mounted, prepared] = await Promise.allSettled([
+      this.o.layers.mountRw(id),
+      this.o.network.start(rec, { hostname: this.hostnamePath(id), hosts: this.hostsPath(id), resolvConf: this.resolvConfPath(id) }),
+    ]);
+    if (prepared.status === 'rejected') throw prepared.reason;
+    if (mounted.status === 'rejected') throw mounted.reason;
+    const rootfs = mounted.value;
+    const sandbox = prepared.value;
+    const network: SpecInput['network'] = sandbox.network;
     const user = await resolveUser(rootfs, rec.config.User);
     const cwd = rec.config.WorkingDir || '/';
     if (cwd !== '/') await mkdirInRootfs(rootfs, cwd, user.uid, user.gid);
@@ -425,6 +431,7 @@ export class ContainerService {
       stdin: rec.config.OpenStdin,
       // A terminal stays open across attaches (run -it, then detach, then attach again).
       stdinOnce: rec.config.StdinOnce && !rec.config.Tty,
+      beforeStart: () => sandbox.ready,
     });
     this.setState(rec, {
       status: 'running', pid, conmonPid, error: '', exitCode: 0, oomKilled: false,
@@ -473,6 +480,7 @@ export class ContainerService {
     const warn = (what: string) => (err: unknown): void => this.o.logger.warn(`${what} failed`, { id: rec.id, err: errorMessage(err) });
     // The process is gone: the runtime's record and the host-side mounts come down independently.
     await Promise.all([
+      this.o.network.stop(rec.id, rec.name).catch(warn('network teardown')),
       this.o.runtime.delete(rec.id).catch(warn('runtime delete')),
       (async () => {
         await this.o.layers.unmountRw(rec.id).catch(warn('unmount'));
@@ -715,6 +723,7 @@ export class ContainerService {
       this.save(rec);
       throw err;
     }
+    this.o.network.forgetContainer(rec.id);
     this.o.db.prepare('DELETE FROM containers WHERE id = ?').run(rec.id);
     this.records.delete(rec.id);
     await releaseVolumes(rec, this.o.volumes, { removeAnonymous: opts.volumes, logger: this.o.logger });
@@ -854,6 +863,7 @@ export class ContainerService {
       await this.o.layers.removeRwLayer(id).catch(() => undefined);
       await rm(this.containerDir(id), { recursive: true, force: true });
       await rm(this.bundleDir(id), { recursive: true, force: true });
+      this.o.network.forgetContainer(id);
       this.o.db.prepare('DELETE FROM containers WHERE id = ?').run(id);
       swept++;
     }

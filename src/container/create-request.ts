@@ -50,8 +50,6 @@ export function mergeEnv(base: string[], over: string[]): string[] {
   return out;
 }
 
-const NETWORK_MODES = new Set(['', 'default', 'bridge', 'host', 'none']);
-
 /**
  * Validates a create request and folds in the image's defaults, as Docker does: image Env first,
  * then the request's; Entrypoint and Cmd from the request when given (a request Entrypoint
@@ -86,11 +84,9 @@ export function composeConfig(req: CreateRequest, image: ImageRunConfig, imageRe
   if (!imageEnv.some((e) => e.startsWith('PATH='))) imageEnv = [`PATH=${DEFAULT_PATH}`, ...imageEnv];
 
   const hc = (req.HostConfig ?? {}) as Partial<HostConfig>;
-  const networkMode = typeof hc.NetworkMode === 'string' ? hc.NetworkMode : 'default';
-  if (!NETWORK_MODES.has(networkMode)) {
-    throw new InvalidParameterError(`network ${networkMode} not found`);
-  }
   // Each entry is validated with the other mount sources when the container's mounts are planned.
+  // Which networks exist is the network service's to check (at create, before anything is made).
+  const networkMode = typeof hc.NetworkMode === 'string' && hc.NetworkMode ? hc.NetworkMode : 'default';
   const binds = strList(hc.Binds, 'Binds') ?? null;
   const restart = (hc.RestartPolicy ?? { Name: 'no', MaximumRetryCount: 0 }) as HostConfig['RestartPolicy'];
   if (hc.AutoRemove && restart.Name && restart.Name !== 'no') {

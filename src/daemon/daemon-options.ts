@@ -29,6 +29,14 @@ export interface DaemonOptions {
   tlsCaCert: string;
   tlsCert: string;
   tlsKey: string;
+  /** The default network's bridge device (`-b`, `--bridge`). */
+  bridge: string;
+  /** The default bridge's address and prefix (`--bip`). */
+  bip: string | undefined;
+  iptables: boolean;
+  ipForward: boolean;
+  /** `--default-address-pool base=10.10.0.0/16,size=24` (repeatable). */
+  defaultAddressPools: string[];
 }
 
 export const DEFAULT_CONFIG_FILE = '/etc/berth/daemon.json';
@@ -65,6 +73,11 @@ Options:
       --tlscert string            Path to TLS certificate file (default "~/.docker/cert.pem")
       --tlskey string             Path to TLS key file (default "~/.docker/key.pem")
       --max-layer-size bytes      Largest uncompressed layer or loaded archive accepted, e.g. 64g (default 64g)
+  -b, --bridge string             Attach containers to a network bridge (default "berth0")
+      --bip string                Specify network bridge IP
+      --default-address-pool pool Default address pools for node specific local networks
+      --iptables                  Enable addition of iptables rules (default true)
+      --ip-forward                Enable net.ipv4.ip_forward (default true)
   -v, --version                   Print version information and quit
   -h, --help                      Print usage
 `;
@@ -93,6 +106,11 @@ export function parseDaemonArgs(argv: string[]): DaemonOptions {
     tlsCaCert: '',
     tlsCert: '',
     tlsKey: '',
+    bridge: 'berth0',
+    bip: undefined,
+    iptables: true,
+    ipForward: true,
+    defaultAddressPools: [],
   };
   for (let i = 0; i < argv.length; i++) {
     let arg = argv[i]!;
@@ -142,6 +160,16 @@ export function parseDaemonArgs(argv: string[]): DaemonOptions {
       case '--tlscert': o.tlsCert = take(); break;
       case '--tlskey': o.tlsKey = take(); break;
       case '--max-layer-size': o.maxLayerSize = parseByteSize(take()); break;
+      case '-b': case '--bridge': {
+        const b = take();
+        if (!/^[a-zA-Z0-9_.-]{1,15}$/.test(b) || b === 'none') throw new InvalidParameterError(`invalid bridge name: ${b}`);
+        o.bridge = b;
+        break;
+      }
+      case '--bip': o.bip = take(); break;
+      case '--default-address-pool': o.defaultAddressPools.push(take()); break;
+      case '--iptables': o.iptables = boolValue(arg, value); break;
+      case '--ip-forward': o.ipForward = boolValue(arg, value); break;
       case '-h': case '--help': o.help = true; break;
       case '-v': case '--version': o.version = true; break;
       default: throw new InvalidParameterError(`unknown flag: ${arg}`);

@@ -10,6 +10,7 @@ import { BlobStore } from '../store/blob-store.js';
 import { createGraphDriver, LayerStore } from '../layer/index.js';
 import { ImageService, ImageStore } from '../image/index.js';
 import { ArchiveService, ContainerArchive, ContainerService, ExecService, HealthMonitor, ProcessService, RestartManager, StatsService } from '../container/index.js';
+import { NetworkService, parseAddressPool } from '../network/index.js';
 import { EventBus } from '../events/index.js';
 import { VolumeService } from '../volume/index.js';
 import { LogManager, parseLogSize, resolveLogConfig, type LogConfig } from '../logs/index.js';
@@ -33,6 +34,7 @@ import { eventRoutes } from '../api/routes/event-routes.js';
 import { statsRoutes } from '../api/routes/stats-routes.js';
 import { imageArchiveRoutes } from '../api/routes/image-archive-routes.js';
 import { diskUsageRoutes } from '../api/routes/disk-usage-routes.js';
+import { networkRoutes } from '../api/routes/network-routes.js';
 import { acquireDaemonLock } from './daemon-lock.js';
 import { openListeners } from './daemon-listeners.js';
 import { OciContainerRuntime } from './oci-container-runtime.js';
@@ -157,6 +159,17 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   const hostFacts = readHostFacts();
   const logDefaults = daemonLogConfig(opts);
   const logManager = new LogManager({ logger });
+  const network = new NetworkService({
+    db, events, logger,
+    execRoot: opts.execRoot,
+    netavarkPath: '/usr/lib/podman/netavark',
+    aardvarkPath: '/usr/lib/podman/aardvark-dns',
+    bridgeName: opts.bridge,
+    ...(opts.bip ? { bip: opts.bip } : {}),
+    addressPools: opts.defaultAddressPools.map(parseAddressPool),
+    iptables: opts.iptables,
+  });
+  if (opts.ipForward) writeFileSync('/proc/sys/net/ipv4/ip_forward', '1\n');
   const containers = new ContainerService({
     db, images, layers, runtime, events, logger,
     dataRoot: opts.dataRoot,
@@ -168,7 +181,15 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     logDefaults,
     logManager,
     ...defaultShmSize(opts),
+    network,
   });
+  network.setContainerLookup({
+    find: (idOrName) => {
+      const c = containers.find(idOrName);
+      return c && { id: c.id, name: c.name, pid: c.state.pid, running: c.state.status === 'running' || c.state.status === 'paused', networkMode: c.hostConfig.NetworkMode };
+    },
+  });
+  await network.init();
   images.setUsage({ containersUsing: (id) => containers.usingImage(id) });
   images.onEvent((e) => events.publish('image', e.action, e.id, { name: e.name }));
   const execs = new ExecService({ containers, runtime, events, logger, execRoot: join(opts.execRoot, 'exec'), hostFacts });
@@ -225,9 +246,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     engineVersion: BERTH_VERSION,
     event: (c, action, extra) => events.publish('container', action, c.id, { ...c.config.Labels, image: c.config.Image, name: c.name, ...extra }),
   });
-  const services = { containers, execs, images, events, builder, facts, volumes, archives, processes, stats, archive, layers };
+  const services = { containers, execs, images, events, builder, facts, volumes, archives, processes, stats, archive, layers, network };
   const api = new ApiServer({
-    routes: [...systemRoutes(services), ...imageRoutes(services), ...containerRoutes(services), ...volumeRoutes(services), ...buildRoutes(services), ...pruneRoutes(services, logger), ...execRoutes(services), ...archiveRoutes(services), ...processRoutes(services), ...eventRoutes(services), ...statsRoutes(services), ...imageArchiveRoutes(services), ...diskUsageRoutes(services)],
+    routes: [...systemRoutes(services), ...imageRoutes(services), ...containerRoutes(services), ...volumeRoutes(services), ...buildRoutes(services), ...pruneRoutes(services, logger), ...execRoutes(services), ...archiveRoutes(services), ...processRoutes(services), ...eventRoutes(services), ...statsRoutes(services), ...imageArchiveRoutes(services), ...diskUsageRoutes(services), ...networkRoutes(services)],
     logger,
     serverVersion: BERTH_VERSION,
   });
@@ -252,6 +273,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       }
       runtime.stopWatching();
       logManager.close();
+      await network.shutdown().catch((err) => logger.warn('network shutdown failed', { err: errorMessage(err) }));
       db.close();
       for (const h of opts.hosts) if (!h.startsWith('tcp://') && !h.startsWith('fd://')) rmSync(socketPath(h), { force: true });
       rmSync(opts.pidfile, { force: true });

@@ -62,6 +62,7 @@ export class OciContainerRuntime implements ContainerRuntime {
       stdin: opts.stdin,
       stdinOnce: opts.stdinOnce,
     });
+    if (opts.beforeStart) await opts.beforeStart();
     await this.oci.start(opts.id);
     return { pid, conmonPid };
   }

@@ -61,6 +61,32 @@ const MIGRATIONS: string[] = [
     created_at TEXT NOT NULL
   );
   `,
+  // Networks, container memberships (the ip column is the lease) and run sandboxes (ports).
+  `
+  CREATE TABLE IF NOT EXISTS networks (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    record TEXT NOT NULL,
+    created_at TEXT NOT NULL
+  );
+  CREATE TABLE IF NOT EXISTS network_endpoints (
+    container_id TEXT NOT NULL,
+    network_id TEXT NOT NULL,
+    config TEXT NOT NULL,
+    ip TEXT,
+    mac TEXT,
+    iface TEXT,
+    PRIMARY KEY (container_id, network_id)
+  );
+  CREATE UNIQUE INDEX IF NOT EXISTS network_leases ON network_endpoints(network_id, ip);
+  CREATE INDEX IF NOT EXISTS network_endpoints_network ON network_endpoints(network_id);
+  CREATE TABLE IF NOT EXISTS network_sandboxes (
+    container_id TEXT PRIMARY KEY,
+    netns TEXT NOT NULL,
+    ports TEXT NOT NULL,
+    active INTEGER NOT NULL DEFAULT 0
+  );
+  `,
 ];
 
 export function openMetadataDb(path: string): Db {

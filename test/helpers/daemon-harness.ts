@@ -2,6 +2,7 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, existsSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 
 export const REPO = process.env['BERTH_REPO'] ?? new URL('../../../', import.meta.url).pathname;
@@ -67,8 +68,47 @@ export function apiRequest(socket: string, method: string, path: string, body?: 
   });
 }
 
+/**
+ * A bridge name and address range of its own for each test daemon, so that test daemons, the demo
+ * daemon and the bench never share a bridge, a subnet or firewall rules: `bt` + random hex, and a
+ * random 10.X.0.0/16 (X in 160..229) not routed on the host; the default bridge takes its first /24
+ * and user networks the next ones.
+ */
+export function testNetworkArgs(): { args: string[]; bridge: string; prefix: string } {
+  let routes = '';
+  try { routes = execFileSync('ip', ['-4', 'route', 'show', 'table', 'all'], { encoding: 'utf8' }); } catch { /* no ip */ }
+  for (let i = 0; i < 200; i++) {
+    const x = 160 + Math.floor(Math.random() * 70);
+    const prefix = `10.${x}.`;
+    if (routes.includes(` ${prefix}`) || routes.split('\n').some((l) => l.startsWith(prefix))) continue;
+    const bridge = `bt${randomBytes(4).toString('hex')}`;
+    return { args: ['--bridge', bridge, '--bip', `${prefix}0.1/24`, '--default-address-pool', `base=${prefix}0.0/16,size=24`], bridge, prefix };
+  }
+  throw new Error('no free 10.X.0.0/16 for a test daemon');
+}
+
+/** Host-side leftovers of a test daemon's networks: links, firewall rules, namespaces. */
+export function networkLeftovers(bridges: string[], prefix: string, containerIds: string[]): string[] {
+  const out: string[] = [];
+  let links = '';
+  try { links = execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }); } catch { /* no ip */ }
+  for (const b of bridges) if (new RegExp(`^\\d+: ${b}[:@]`, 'm').test(links)) out.push(`link ${b}`);
+  let rules = '';
+  try { rules = execFileSync('iptables-save', [], { encoding: 'utf8' }); } catch { /* no iptables */ }
+  for (const l of rules.split('\n')) {
+    if (!l.startsWith('-A')) continue;
+    if (l.includes(` ${prefix}`) || bridges.some((b) => l.includes(` ${b} `) || l.endsWith(` ${b}`))) out.push(`rule ${l}`);
+  }
+  for (const id of containerIds) if (existsSync(`/run/netns/berth-${id}`)) out.push(`netns berth-${id}`);
+  return out;
+}
+
 /** Starts a private berthd on temporary roots and socket. */
 export async function startTestDaemon(extraArgs: string[] = []): Promise<TestDaemon> {
+  const net = extraArgs.includes('--bridge') || extraArgs.includes('-b') ? undefined : testNetworkArgs();
+  if (net) extraArgs = [...net.args, ...extraArgs];
+  const seenContainers = new Set<string>();
+  const seenBridges = new Set<string>(net ? [net.bridge] : []);
   const root = mkdtempSync(join(tmpdir(), 'berth-test-'));
   const dataRoot = join(root, 'data');
   const execRoot = join(root, 'exec');
@@ -110,10 +150,18 @@ export async function startTestDaemon(extraArgs: string[] = []): Promise<TestDae
       if (proc.exitCode === null && proc.signalCode === null) {
         const list = await d.api('GET', '/containers/json?all=1').catch(() => undefined);
         for (const c of (list?.json() as Array<{ Id: string }> | undefined) ?? []) {
+          seenContainers.add(c.Id);
           await d.api('DELETE', `/containers/${c.Id}?force=1`).catch(() => undefined);
+        }
+        const nets = await d.api('GET', '/networks').catch(() => undefined);
+        for (const n of (nets?.json() as Array<{ Id: string; Options?: Record<string, string> }> | undefined) ?? []) {
+          const b = n.Options?.['com.docker.network.bridge.name'];
+          seenBridges.add(b || `br-${n.Id.slice(0, 12)}`);
+          if (!b) await d.api('DELETE', `/networks/${n.Id}`).catch(() => undefined);
         }
         await d.stop();
       }
+      const netLeft = net ? networkLeftovers([...seenBridges], net.prefix, [...seenContainers]) : [];
       // Every container is gone, so no mount may remain under the roots: clean up what a bug
       // left, and fail loudly so the bug is seen.
       const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m.startsWith(root)).reverse();
@@ -122,6 +170,7 @@ export async function startTestDaemon(extraArgs: string[] = []): Promise<TestDae
       }
       if (existsSync(root)) rmSync(root, { recursive: true, force: true });
       if (mounts.length) throw new Error(`mounts left behind after removing every container: ${mounts.join(', ')}`);
+      if (netLeft.length) throw new Error(`network leftovers after removing every container: ${netLeft.join('; ')}`);
     },
   };
   return d;

@@ -5,6 +5,7 @@ import type { ApiContext } from '../api-context.js';
 import { InvalidParameterError } from '../../common/errors.js';
 import type { CreateRequest, LogEntry, WaitCondition } from '../../container/index.js';
 import { containerInspect, containerSummary } from '../container-wire.js';
+import { containerNetWire } from '../network-wire.js';
 import { MULTIPLEXED_STREAM, RAW_STREAM, stdcopyFrame } from '../stream-framing.js';
 import { DEFAULT_DETACH_KEYS, DetachKeyScanner, parseDetachKeys } from '../detach-keys.js';
 
@@ -48,7 +49,7 @@ export function containerRoutes(s: ApiServices): Route[] {
         const size = ctx.query.bool('size');
         const out = [];
         for (const rec of list) {
-          const item = containerSummary(rec, rec.config.Image);
+          const item = containerSummary(rec, rec.config.Image, containerNetWire(s.network, rec, { apiAtLeast145: ctx.atLeast('1.45') }));
           if (size) {
             item['SizeRw'] = await c.sizeRw(rec.id);
             const img = s.images.store.find(rec.imageId);
@@ -76,6 +77,7 @@ export function containerRoutes(s: ApiServices): Route[] {
           resolvConfPath: c.resolvConfPath(rec.id),
           graphDriverData: driverData,
           ...sizes,
+          net: containerNetWire(s.network, rec, { apiAtLeast145: ctx.atLeast('1.45') }),
         });
         inspect['ExecIDs'] = s.execs.runningIds(rec.id);
         ctx.sendJson(200, inspect);

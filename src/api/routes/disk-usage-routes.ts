@@ -5,6 +5,7 @@ import { InvalidParameterError } from '../../common/errors.js';
 import type { ChainId } from '../../common/ids.js';
 import { familiarString, parseReference } from '../../image/index.js';
 import { containerSummary } from '../container-wire.js';
+import { containerNetWire } from '../network-wire.js';
 import { parseUntil } from './image-routes.js';
 import { volumeWire } from './volume-routes.js';
 
@@ -60,7 +61,7 @@ export function diskUsageRoutes(s: ApiServices): Route[] {
   const containersUsage = async (): Promise<Array<Record<string, unknown>>> => {
     const out = [];
     for (const rec of s.containers.all()) {
-      const item = containerSummary(rec, rec.config.Image);
+      const item = containerSummary(rec, rec.config.Image, containerNetWire(s.network, rec, { apiAtLeast145: false }));
       const rw = await s.containers.sizeRw(rec.id);
       const img = s.images.store.find(rec.imageId);
       item['SizeRw'] = rw;

@@ -35,7 +35,8 @@ test('host config defaults and validation', () => {
   assert.equal(r.hostConfig.LogConfig.Type, 'json-file');
   assert.equal(r.hostConfig.ShmSize, 64 * 1024 * 1024);
   assert.deepEqual(r.hostConfig.RestartPolicy, { Name: 'no', MaximumRetryCount: 0 });
-  assert.throws(() => composeConfig({ Image: 'i', Cmd: ['x'], HostConfig: { NetworkMode: 'weird' } }, {}, 'i'), /network weird not found/);
+  // User network names pass through; the network service checks that they exist.
+  assert.equal(composeConfig({ Image: 'i', Cmd: ['x'], HostConfig: { NetworkMode: 'mynet' } }, {}, 'i').hostConfig.NetworkMode, 'mynet');
   assert.throws(() => composeConfig({ Image: 'i', Cmd: ['x'], HostConfig: { AutoRemove: true, RestartPolicy: { Name: 'always', MaximumRetryCount: 0 } } }, {}, 'i'), /AutoRemove/);
   assert.throws(() => composeConfig({ Image: 'i', Cmd: ['x'], WorkingDir: 'rel' }, {}, 'i'), /absolute path/);
   assert.throws(() => composeConfig({ Image: 'i', Cmd: ['x'], Tty: 'yes' as unknown as boolean }, {}, 'i'), /cannot unmarshal string/);

@@ -1,0 +1,43 @@
+import { runCommand } from '../sys/run-command.js';
+
+const STAGE1 = 'BERTH-ISOLATION-1';
+const STAGE2 = 'BERTH-ISOLATION-2';
+
+async function iptables(args: string[], okCodes: number[] = []): Promise<number> {
+  const r = await runCommand(['iptables', '-w', ...args], { okCodes, timeoutMs: 30_000 });
+  return r.code;
+}
+
+/**
+ * Keeps bridges of different networks apart, as Docker's isolation chains do: traffic that enters
+ * from one berth bridge and leaves through another is dropped. Rules exist while their network does.
+ */
+export class BridgeIsolation {
+  private ready: Promise<void> | undefined;
+
+  constructor(private readonly enabled: boolean) {}
+
+  private ensureChains(): Promise<void> {
+    this.ready ??= (async () => {
+      await iptables(['-N', STAGE1], [1]);
+      await iptables(['-N', STAGE2], [1]);
+      if ((await iptables(['-C', 'FORWARD', '-j', STAGE1], [1])) !== 0) await iptables(['-I', 'FORWARD', '1', '-j', STAGE1]);
+    })();
+    return this.ready;
+  }
+
+  async add(bridge: string): Promise<void> {
+    if (!this.enabled) return;
+    await this.ensureChains();
+    const r1 = ['-i', bridge, '!', '-o', bridge, '-j', STAGE2];
+    const r2 = ['-o', bridge, '-j', 'DROP'];
+    if ((await iptables(['-C', STAGE1, ...r1], [1])) !== 0) await iptables(['-A', STAGE1, ...r1]);
+    if ((await iptables(['-C', STAGE2, ...r2], [1])) !== 0) await iptables(['-A', STAGE2, ...r2]);
+  }
+
+  async remove(bridge: string): Promise<void> {
+    if (!this.enabled) return;
+    await iptables(['-D', STAGE1, '-i', bridge, '!', '-o', bridge, '-j', STAGE2], [1, 2]);
+    await iptables(['-D', STAGE2, '-o', bridge, '-j', 'DROP'], [1, 2]);
+  }
+}

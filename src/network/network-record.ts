@@ -1,0 +1,68 @@
+/** One network as berthd keeps it (a JSON document in the `networks` table). */
+export interface NetworkRecord {
+  id: string;
+  name: string;
+  /** `bridge` for the default and user networks; `host` and `null` for the predefined ones. */
+  driver: 'bridge' | 'host' | 'null';
+  created: string;
+  /** The bridge device netavark creates (`berth0`, `br-<id12>`); empty for host and none. */
+  bridge: string;
+  subnet: string;
+  gateway: string;
+  ipRange: string;
+  internal: boolean;
+  attachable: boolean;
+  ipv6: boolean;
+  labels: Record<string, string>;
+  options: Record<string, string>;
+  /** bridge, host and none: made by berthd, never removed. */
+  predefined: boolean;
+  /** Names resolve through aardvark-dns (user-defined bridge networks). */
+  dns: boolean;
+}
+
+/** What a container asked for on one network (create's EndpointsConfig, connect's EndpointConfig). */
+export interface EndpointConfig {
+  aliases: string[];
+  ipv4Address: string;
+  macAddress: string;
+  links: string[];
+}
+
+/** A container's membership of one network; `ip` is set while its sandbox is up (the lease). */
+export interface EndpointRow {
+  containerId: string;
+  networkId: string;
+  config: EndpointConfig;
+  ip: string | null;
+  mac: string | null;
+  iface: string | null;
+  seq: number;
+}
+
+/** The container fields networking reads (kept narrow: the container model lives above). */
+export interface NetContainer {
+  id: string;
+  name: string;
+  config: {
+    Hostname: string;
+    Domainname: string;
+    ExposedPorts?: Record<string, object>;
+    MacAddress?: string;
+  };
+  hostConfig: {
+    NetworkMode: string;
+    PortBindings?: unknown;
+    PublishAllPorts?: unknown;
+    Dns?: unknown;
+    DnsSearch?: unknown;
+    DnsOptions?: unknown;
+    ExtraHosts?: unknown;
+    Links?: unknown;
+  };
+}
+
+/** How the network service looks up other containers (links, `container:` mode). */
+export interface ContainerLookup {
+  find(idOrName: string): { id: string; name: string; pid: number; running: boolean; networkMode: string } | undefined;
+}

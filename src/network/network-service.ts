@@ -1,0 +1,922 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { createSocket } from 'node:dgram';
+import type { Db } from '../store/metadata-db.js';
+import { KeyedMutex } from '../store/keyed-mutex.js';
+import {
+  ConflictError, ForbiddenError, InvalidParameterError, NotFoundError, SystemError, errorMessage,
+} from '../common/errors.js';
+import { randomId } from '../common/ids.js';
+import type { Logger } from '../common/log.js';
+import type { EventBus } from '../events/event-bus.js';
+import { runCommand } from '../sys/run-command.js';
+import { BridgeIsolation } from './bridge-isolation.js';
+import { writeContainerNetFiles, type ContainerNetFiles, type NetFileOptions } from './container-files.js';
+import {
+  contains, formatCidr, formatIpv4, macForIpv4, overlaps, parseCidr, parseIpv4, sizeOf, type Ipv4Subnet,
+} from './ipv4.js';
+import { NetavarkDriver, type NetavarkConfig } from './netavark-driver.js';
+import { createNetns, deleteNetns, netnsName, netnsPath } from './netns.js';
+import type {
+  ContainerLookup, EndpointConfig, EndpointRow, NetContainer, NetworkRecord,
+} from './network-record.js';
+import { portRequests, type PortBindingMap, type PortMapping, type PortRequest } from './port-bindings.js';
+
+export interface AddressPool {
+  base: string;
+  size: number;
+}
+
+export interface NetworkServiceOptions {
+  db: Db;
+  events: EventBus;
+  logger: Logger;
+  /** netavark's config dir (aardvark-dns state) goes under it. */
+  execRoot: string;
+  netavarkPath: string;
+  aardvarkPath: string;
+  /** The default network's bridge device. */
+  bridgeName: string;
+  /** The default bridge's gateway address and prefix (`--bip`), or undefined to choose a free /16. */
+  bip?: string;
+  /** Where user networks without --subnet get theirs. */
+  addressPools: AddressPool[];
+  iptables: boolean;
+}
+
+export interface NetworkCreateRequest {
+  Name: string;
+  Driver?: string;
+  Internal?: boolean;
+  Attachable?: boolean;
+  EnableIPv6?: boolean;
+  IPAM?: { Driver?: string; Config?: Array<{ Subnet?: string; IPRange?: string; Gateway?: string }> | null; Options?: Record<string, string> | null } | null;
+  Options?: Record<string, string> | null;
+  Labels?: Record<string, string> | null;
+}
+
+/** Inspect's view of one container on one network. */
+export interface EndpointView {
+  network: NetworkRecord;
+  row: EndpointRow;
+}
+
+/** Start result: how the runtime joins the namespace, and a promise that the interfaces are up. */
+export interface SandboxStart {
+  network: { mode: 'new' } | { mode: 'host' } | { mode: 'path'; path: string };
+  ready: Promise<void>;
+}
+
+interface SandboxRow {
+  containerId: string;
+  netns: string;
+  ports: PortMapping[];
+  active: boolean;
+}
+
+const DEFAULT_POOLS: AddressPool[] = [
+  ...Array.from({ length: 15 }, (_, i) => ({ base: `172.${17 + i}.0.0/16`, size: 16 })),
+  { base: '192.168.0.0/16', size: 20 },
+];
+
+export function parseAddressPool(s: string): AddressPool {
+  const kv = Object.fromEntries(s.split(',').map((p) => p.split('=', 2) as [string, string]));
+  if (!kv['base'] || !kv['size']) throw new InvalidParameterError(`invalid default address pool: ${s}`);
+  const size = Number(kv['size']);
+  const base = parseCidr(kv['base']);
+  if (!(size >= base.prefix && size <= 30)) throw new InvalidParameterError(`invalid default address pool: ${s}`);
+  return { base: kv['base'], size };
+}
+
+/**
+ * The network model (SQLite), IPAM, published ports and the netavark driver. One object per
+ * daemon; containers call start/stop around their runs.
+ */
+export class NetworkService {
+  private readonly networks = new Map<string, NetworkRecord>();
+  private readonly mutex = new KeyedMutex();
+  private readonly netavark: NetavarkDriver;
+  private readonly isolation: BridgeIsolation;
+  /** Host ports in use: `proto:port` -> holders. */
+  private readonly reserved = new Map<string, Array<{ hostIp: string; containerId: string }>>();
+  /** Teardowns in flight, so a new run of the same ports or addresses waits for them. */
+  private readonly stopping = new Map<string, Promise<void>>();
+  /** netavark setups in flight (a teardown waits for them). */
+  private readonly settingUp = new Map<string, Promise<void>>();
+  private lookup: ContainerLookup = { find: () => undefined };
+
+  constructor(private readonly o: NetworkServiceOptions) {
+    this.netavark = new NetavarkDriver({ binary: o.netavarkPath, aardvarkBinary: o.aardvarkPath, configDir: `${o.execRoot}/netavark` });
+    this.isolation = new BridgeIsolation(o.iptables);
+  }
+
+  setContainerLookup(l: ContainerLookup): void { this.lookup = l; }
+
+  // ---- start-up ------------------------------------------------------------------------------
+
+  /** Loads networks, makes the predefined ones, and re-reserves the ports of running sandboxes. */
+  async init(): Promise<void> {
+    for (const r of this.o.db.prepare('SELECT record FROM networks').all() as Array<{ record: string }>) {
+      const rec = JSON.parse(r.record) as NetworkRecord;
+      this.networks.set(rec.id, rec);
+    }
+    for (const [name, driver] of [['host', 'host'], ['none', 'null']] as const) {
+      if (!this.findByName(name)) this.insert(this.blankRecord(name, driver, true));
+    }
+    await this.ensureDefaultBridge();
+    for (const s of this.sandboxes()) if (s.active) this.reservePorts(s.containerId, s.ports);
+    await Promise.all([...this.networks.values()].filter((n) => n.bridge).map((n) => this.isolation.add(n.bridge)));
+  }
+
+  /** Removes berthd's isolation rules (containers keep their networks). */
+  async shutdown(): Promise<void> {
+    await Promise.allSettled([...this.stopping.values()]);
+    await Promise.all([...this.networks.values()].filter((n) => n.bridge).map((n) => this.isolation.remove(n.bridge).catch(() => undefined)));
+  }
+
+  private blankRecord(name: string, driver: NetworkRecord['driver'], predefined: boolean): NetworkRecord {
+    return {
+      id: randomId(), name, driver, created: new Date().toISOString(), bridge: '', subnet: '', gateway: '', ipRange: '',
+      internal: false, attachable: false, ipv6: false, labels: {}, options: {}, predefined, dns: false,
+    };
+  }
+
+  private async ensureDefaultBridge(): Promise<void> {
+    const cur = this.findByName('bridge');
+    let subnet: string;
+    let gateway: string;
+    if (this.o.bip) {
+      const c = parseCidr(this.o.bip);
+      subnet = formatCidr(c);
+      gateway = formatIpv4(c.addr);
+      if (c.addr === c.base) throw new InvalidParameterError(`invalid bip: ${this.o.bip}: it must be an address with its prefix, as 172.17.0.1/16`);
+    } else if (cur && cur.subnet) {
+      subnet = cur.subnet;
+      gateway = cur.gateway;
+    } else {
+      const used = await this.usedSubnets();
+      const pick = DEFAULT_POOLS.map((p) => parseCidr(p.base)).filter((p) => p.prefix === 16).find((p) => !used.some((u) => overlaps(u, p)));
+      if (!pick) throw new SystemError('could not find a free address range for the default bridge network; set --bip');
+      subnet = formatCidr(pick);
+      gateway = formatIpv4(pick.base + 1);
+    }
+    const options = {
+      'com.docker.network.bridge.default_bridge': 'true',
+      'com.docker.network.bridge.enable_icc': 'true',
+      'com.docker.network.bridge.enable_ip_masquerade': 'true',
+      'com.docker.network.bridge.host_binding_ipv4': '0.0.0.0',
+      'com.docker.network.bridge.name': this.o.bridgeName,
+      'com.docker.network.driver.mtu': '1500',
+    };
+    if (cur) {
+      if (cur.bridge !== this.o.bridgeName || cur.subnet !== subnet) {
+        if (this.endpointsOn(cur.id).some((e) => e.ip)) {
+          this.o.logger.warn('default bridge settings changed while containers use it; keeping the old ones until they stop');
+          return;
+        }
+        await this.isolation.remove(cur.bridge).catch(() => undefined);
+        Object.assign(cur, { bridge: this.o.bridgeName, subnet, gateway, options });
+        this.save(cur);
+      }
+      return;
+    }
+    const rec = this.blankRecord('bridge', 'bridge', true);
+    Object.assign(rec, { bridge: this.o.bridgeName, subnet, gateway, options });
+    this.insert(rec);
+  }
+
+  /** Subnets routed on the host and those of berth's own networks. */
+  private async usedSubnets(): Promise<Ipv4Subnet[]> {
+    const out: Ipv4Subnet[] = [];
+    try {
+      const { stdout } = await runCommand(['ip', '-4', 'route', 'show', 'table', 'all'], { timeoutMs: 10_000 });
+      for (const line of stdout.split('\n')) {
+        const dst = line.split(' ')[0] ?? '';
+        if (/^(local|broadcast|unreachable|blackhole|prohibit)$/.test(dst)) {
+          const d = line.split(' ')[1] ?? '';
+          if (/^\d+\.\d+\.\d+\.\d+(\/\d+)?$/.test(d) && !d.startsWith('127.')) out.push(parseCidr(d.includes('/') ? d : `${d}/32`));
+          continue;
+        }
+        if (/^\d+\.\d+\.\d+\.\d+(\/\d+)?$/.test(dst)) out.push(parseCidr(dst.includes('/') ? dst : `${dst}/32`));
+      }
+    } catch (err) {
+      this.o.logger.warn('could not read the routing table', { err: errorMessage(err) });
+    }
+    for (const n of this.networks.values()) if (n.subnet) out.push(parseCidr(n.subnet));
+    return out;
+  }
+
+  // ---- persistence ---------------------------------------------------------------------------
+
+  private insert(rec: NetworkRecord): void {
+    this.o.db.prepare('INSERT INTO networks (id, name, record, created_at) VALUES (?, ?, ?, ?)').run(rec.id, rec.name, JSON.stringify(rec), rec.created);
+    this.networks.set(rec.id, rec);
+  }
+
+  private save(rec: NetworkRecord): void {
+    this.o.db.prepare('UPDATE networks SET record = ?, name = ? WHERE id = ?').run(JSON.stringify(rec), rec.name, rec.id);
+  }
+
+  private endpointRows(where: string, ...args: unknown[]): EndpointRow[] {
+    const rows = this.o.db.prepare(`SELECT rowid AS seq, container_id, network_id, config, ip, mac, iface FROM network_endpoints WHERE ${where} ORDER BY rowid`).all(...args) as Array<{
+      seq: number; container_id: string; network_id: string; config: string; ip: string | null; mac: string | null; iface: string | null;
+    }>;
+    return rows.map((r) => ({ seq: r.seq, containerId: r.container_id, networkId: r.network_id, config: JSON.parse(r.config) as EndpointConfig, ip: r.ip, mac: r.mac, iface: r.iface }));
+  }
+
+  private endpointsOf(containerId: string): EndpointRow[] {
+    return this.endpointRows('container_id = ?', containerId).filter((e) => this.networks.has(e.networkId));
+  }
+
+  private endpointsOn(networkId: string): EndpointRow[] {
+    return this.endpointRows('network_id = ?', networkId);
+  }
+
+  private sandbox(containerId: string): SandboxRow | undefined {
+    const r = this.o.db.prepare('SELECT container_id, netns, ports, active FROM network_sandboxes WHERE container_id = ?').get(containerId) as
+      { container_id: string; netns: string; ports: string; active: number } | undefined;
+    return r ? { containerId: r.container_id, netns: r.netns, ports: JSON.parse(r.ports) as PortMapping[], active: r.active === 1 } : undefined;
+  }
+
+  private sandboxes(): SandboxRow[] {
+    const rows = this.o.db.prepare('SELECT container_id, netns, ports, active FROM network_sandboxes').all() as Array<{ container_id: string; netns: string; ports: string; active: number }>;
+    return rows.map((r) => ({ containerId: r.container_id, netns: r.netns, ports: JSON.parse(r.ports) as PortMapping[], active: r.active === 1 }));
+  }
+
+  // ---- lookups -------------------------------------------------------------------------------
+
+  private findByName(name: string): NetworkRecord | undefined {
+    for (const n of this.networks.values()) if (n.name === name) return n;
+    return undefined;
+  }
+
+  /** By full id, full name, then unique id prefix (as Docker). */
+  find(idOrName: string): NetworkRecord | undefined {
+    const byId = this.networks.get(idOrName);
+    if (byId) return byId;
+    const byName = this.findByName(idOrName);
+    if (byName) return byName;
+    if (/^[0-9a-f]+$/.test(idOrName)) {
+      const m = [...this.networks.values()].filter((n) => n.id.startsWith(idOrName));
+      if (m.length === 1) return m[0];
+      if (m.length > 1) throw new InvalidParameterError(`network ${idOrName} is ambiguous (${m.length} matches found based on ID prefix)`);
+    }
+    return undefined;
+  }
+
+  get(idOrName: string): NetworkRecord {
+    const n = this.find(idOrName);
+    if (!n) throw new NotFoundError(`network ${idOrName} not found`);
+    return n;
+  }
+
+  all(): NetworkRecord[] {
+    return [...this.networks.values()].sort((a, b) => (a.created < b.created ? -1 : a.created > b.created ? 1 : a.name.localeCompare(b.name)));
+  }
+
+  list(filters: Map<string, string[]>): NetworkRecord[] {
+    for (const k of filters.keys()) {
+      if (!['name', 'id', 'driver', 'label', 'type', 'scope', 'dangling'].includes(k)) throw new InvalidParameterError(`invalid filter '${k}'`);
+    }
+    let list = this.all();
+    const f = (k: string): string[] | undefined => { const v = filters.get(k); return v && v.length ? v : undefined; };
+    const names = f('name');
+    if (names) list = list.filter((n) => names.some((x) => n.name.includes(x)));
+    const ids = f('id');
+    if (ids) list = list.filter((n) => ids.some((x) => n.id.includes(x)));
+    const drivers = f('driver');
+    if (drivers) list = list.filter((n) => drivers.includes(n.driver));
+    const labels = f('label');
+    if (labels) {
+      list = list.filter((n) => labels.every((l) => {
+        const eq = l.indexOf('=');
+        return eq < 0 ? l in n.labels : n.labels[l.slice(0, eq)] === l.slice(eq + 1);
+      }));
+    }
+    const types = f('type');
+    if (types) {
+      for (const t of types) if (t !== 'custom' && t !== 'builtin') throw new InvalidParameterError(`invalid filter: 'type'='${t}'`);
+      list = list.filter((n) => types.includes(n.predefined ? 'builtin' : 'custom'));
+    }
+    const scopes = f('scope');
+    if (scopes) list = list.filter((n) => scopes.includes('local'));
+    const dangling = f('dangling');
+    if (dangling) {
+      const want = dangling[0] === 'true' || dangling[0] === '1';
+      list = list.filter((n) => !n.predefined && (this.endpointsOn(n.id).length === 0) === want);
+    }
+    return list;
+  }
+
+  /** Containers on a network, with their leases (inspect's Containers). */
+  containersOn(networkId: string): Array<{ containerId: string; name: string; ip: string | null; mac: string | null; prefix: number }> {
+    const n = this.networks.get(networkId);
+    const prefix = n?.subnet ? parseCidr(n.subnet).prefix : 0;
+    return this.endpointsOn(networkId).filter((e) => e.ip).map((e) => ({
+      containerId: e.containerId, name: this.lookup.find(e.containerId)?.name ?? '', ip: e.ip, mac: e.mac, prefix,
+    }));
+  }
+
+  // ---- network create / remove / prune -------------------------------------------------------
+
+  async create(req: NetworkCreateRequest): Promise<{ id: string; warning: string }> {
+    const name = req.Name;
+    if (!name || typeof name !== 'string') throw new InvalidParameterError('network name must not be empty');
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) throw new InvalidParameterError(`invalid network name "${name}": it must match [a-zA-Z0-9][a-zA-Z0-9_.-]*`);
+    const driver = req.Driver || 'bridge';
+    if (['host', 'none', 'bridge', 'default'].includes(name) && this.findByName(name)?.predefined) {
+      throw new ForbiddenError(`${name} is a pre-defined network and cannot be created`);
+    }
+    if (driver !== 'bridge') {
+      if (driver === 'host' || driver === 'null') throw new ForbiddenError(`only one instance of "${driver}" network is allowed`);
+      throw new NotFoundError(`plugin "${driver}" not found`);
+    }
+    if (req.EnableIPv6) throw new InvalidParameterError('IPv6 networks are not supported by berthd');
+    return this.mutex.run('networks', async () => {
+      if (this.findByName(name)) throw new ConflictError(`network with name ${name} already exists`);
+      const configs = req.IPAM?.Config ?? [];
+      if (configs.length > 1) throw new InvalidParameterError('only one IPv4 subnet per network is supported');
+      const cfg = configs[0] ?? {};
+      let subnet: Ipv4Subnet;
+      const used = await this.usedSubnets();
+      if (cfg.Subnet) {
+        if (cfg.Subnet.includes(':')) throw new InvalidParameterError('IPv6 subnets are not supported by berthd');
+        subnet = parseCidr(cfg.Subnet);
+        if (subnet.prefix > 30) throw new InvalidParameterError(`invalid subnet ${cfg.Subnet}: too small`);
+        const clash = [...this.networks.values()].find((n) => n.subnet && overlaps(parseCidr(n.subnet), subnet));
+        if (clash) throw new ForbiddenError(`Pool overlaps with other one on this address space`);
+      } else {
+        if (cfg.IPRange || cfg.Gateway) throw new InvalidParameterError('invalid pool request: an ip-range or gateway needs a subnet');
+        const pick = this.pickSubnet(used);
+        if (!pick) throw new ForbiddenError('could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network');
+        subnet = pick;
+      }
+      let gateway = subnet.base + 1;
+      if (cfg.Gateway) {
+        const g = parseIpv4(cfg.Gateway);
+        if (g === undefined || !contains(subnet, g)) throw new InvalidParameterError(`Invalid gateway address ${cfg.Gateway}: it is not in subnet ${formatCidr(subnet)}`);
+        gateway = g;
+      }
+      let ipRange = '';
+      if (cfg.IPRange) {
+        const r = parseCidr(cfg.IPRange);
+        if (!overlaps(r, subnet) || r.prefix < subnet.prefix) throw new InvalidParameterError(`Invalid ip-range ${cfg.IPRange}: it is not in subnet ${formatCidr(subnet)}`);
+        ipRange = formatCidr(r);
+      }
+      const id = randomId();
+      const options = { ...(req.Options ?? {}) };
+      const bridge = options['com.docker.network.bridge.name'] || `br-${id.slice(0, 12)}`;
+      if (bridge.length > 15) throw new InvalidParameterError(`bridge name ${bridge} is longer than 15 characters`);
+      if ([...this.networks.values()].some((n) => n.bridge === bridge)) throw new ConflictError(`bridge name ${bridge} is already in use by another network`);
+      const rec: NetworkRecord = {
+        ...this.blankRecord(name, 'bridge', false),
+        id, bridge, subnet: formatCidr(subnet), gateway: formatIpv4(gateway), ipRange,
+        internal: Boolean(req.Internal), attachable: Boolean(req.Attachable),
+        labels: { ...(req.Labels ?? {}) }, options, dns: true,
+      };
+      await this.isolation.add(bridge);
+      this.insert(rec);
+      this.o.events.publish('network', 'create', id, { name, type: 'bridge' });
+      return { id, warning: '' };
+    });
+  }
+
+  private pickSubnet(used: Ipv4Subnet[]): Ipv4Subnet | undefined {
+    const pools = this.o.addressPools.length ? this.o.addressPools : DEFAULT_POOLS;
+    for (const p of pools) {
+      const base = parseCidr(p.base);
+      const step = 2 ** (32 - p.size);
+      for (let a = base.base; contains(base, a) && a < base.base + sizeOf(base); a += step) {
+        const cand = { base: a >>> 0, prefix: p.size };
+        if (!used.some((u) => overlaps(u, cand))) return cand;
+      }
+    }
+    return undefined;
+  }
+
+  async remove(idOrName: string): Promise<void> {
+    const n = this.get(idOrName);
+    if (n.predefined) throw new ForbiddenError(`${n.name} is a pre-defined network and cannot be removed`);
+    await this.mutex.run('networks', async () => {
+      const users = this.endpointsOn(n.id);
+      if (users.length) {
+        const names = users.map((u) => this.lookup.find(u.containerId)?.name ?? u.containerId).join(', ');
+        throw new ForbiddenError(`error while removing network: network ${n.name} id ${n.id} has active endpoints (${names})`);
+      }
+      this.o.db.prepare('DELETE FROM networks WHERE id = ?').run(n.id);
+      this.networks.delete(n.id);
+      await this.isolation.remove(n.bridge).catch((err) => this.o.logger.warn('isolation rule removal failed', { err: errorMessage(err) }));
+      this.o.events.publish('network', 'destroy', n.id, { name: n.name, type: n.driver });
+    });
+  }
+
+  async prune(filters: Map<string, string[]>): Promise<string[]> {
+    for (const k of filters.keys()) if (!['label', 'label!', 'until'].includes(k)) throw new InvalidParameterError(`invalid filter '${k}'`);
+    const out: string[] = [];
+    for (const n of this.all()) {
+      if (n.predefined || this.endpointsOn(n.id).length) continue;
+      if (!labelsMatch(n.labels, filters.get('label') ?? [], filters.get('label!') ?? [])) continue;
+      const until = filters.get('until')?.[0];
+      if (until && Date.parse(n.created) >= untilTime(until)) continue;
+      try {
+        await this.remove(n.id);
+        out.push(n.name);
+      } catch (err) {
+        this.o.logger.warn('prune: network not removed', { name: n.name, err: errorMessage(err) });
+      }
+    }
+    return out;
+  }
+
+  // ---- container membership ------------------------------------------------------------------
+
+  /** Which network a NetworkMode names; undefined for host, none and container:<x>. */
+  private primaryNetwork(mode: string): NetworkRecord | undefined {
+    if (mode === '' || mode === 'default' || mode === 'bridge') return this.get('bridge');
+    if (mode === 'host' || mode === 'none' || mode.startsWith('container:')) return undefined;
+    const n = this.get(mode);
+    if (n.driver === 'host' || n.driver === 'null') return undefined;
+    return n;
+  }
+
+  /**
+   * Validates a new container's networking and records its memberships (create). Throws
+   * Docker's errors for unknown networks and bad options.
+   */
+  registerContainer(id: string, hostConfig: NetContainer['hostConfig'], endpointsConfig: unknown): void {
+    const mode = hostConfig.NetworkMode || 'default';
+    if (mode.startsWith('container:')) {
+      const target = mode.slice('container:'.length);
+      const t = this.lookup.find(target);
+      if (!t) throw new NotFoundError(`No such container: ${target}`);
+      if (t.id === id) throw new InvalidParameterError('cannot join own network namespace');
+    }
+    const primary = this.primaryNetwork(mode);
+    const eps = (endpointsConfig && typeof endpointsConfig === 'object' ? endpointsConfig : {}) as Record<string, Record<string, unknown> | null>;
+    const hc = hostConfig;
+    if (!primary) {
+      const bad = (['PortBindings', 'PublishAllPorts'] as const).filter((k) => k === 'PortBindings' ? Object.keys((hc.PortBindings as object) ?? {}).length : hc.PublishAllPorts);
+      if ((mode === 'host' || mode === 'none') && bad.length && mode === 'none') {
+        throw new InvalidParameterError('conflicting options: port publishing and the container type network mode');
+      }
+      if (mode.startsWith('container:') && Object.keys((hc.PortBindings as object) ?? {}).length) {
+        throw new InvalidParameterError('conflicting options: port publishing and the container type network mode');
+      }
+    }
+    portRequests(hc.PortBindings as PortBindingMap, undefined, false);
+    const links = strList(hc.Links);
+    for (const l of links) {
+      const target = l.split(':')[0]!.replace(/^\//, '');
+      if (!this.lookup.find(target)) throw new InvalidParameterError(`could not get container for ${target}`);
+    }
+    for (const e of strList(hc.ExtraHosts)) parseExtraHost(e, '0.0.0.0');
+    const rows: Array<{ network: NetworkRecord; config: EndpointConfig }> = [];
+    if (primary) {
+      const key = Object.keys(eps).find((k) => k === primary.name || k === primary.id || (primary.name === 'bridge' && k === 'default'))
+        ?? Object.keys(eps).find((k) => { try { return this.get(k).id === primary.id; } catch { return false; } });
+      rows.push({ network: primary, config: this.endpointConfig(primary, key ? eps[key] : null) });
+      for (const [k, v] of Object.entries(eps)) {
+        if (k === key) continue;
+        const n = this.get(k);
+        if (n.id === primary.id || n.driver !== 'bridge') continue;
+        if (n.predefined) continue;
+        rows.push({ network: n, config: this.endpointConfig(n, v) });
+      }
+    }
+    const ins = this.o.db.prepare('INSERT INTO network_endpoints (container_id, network_id, config) VALUES (?, ?, ?)');
+    this.o.db.transaction(() => { for (const r of rows) ins.run(id, r.network.id, JSON.stringify(r.config)); })();
+  }
+
+  private endpointConfig(n: NetworkRecord, raw: Record<string, unknown> | null | undefined): EndpointConfig {
+    const ipam = (raw?.['IPAMConfig'] ?? null) as { IPv4Address?: string } | null;
+    const ipv4 = ipam?.IPv4Address ?? '';
+    if (ipv4) {
+      if (n.predefined) throw new InvalidParameterError('user specified IP address is supported on user defined networks only');
+      const ip = parseIpv4(ipv4);
+      if (ip === undefined) throw new InvalidParameterError(`invalid IPv4 address: ${ipv4}`);
+      if (!contains(parseCidr(n.subnet), ip)) throw new InvalidParameterError(`no configured subnet or ip-range contain the IP address ${ipv4}`);
+    }
+    const aliases = strList(raw?.['Aliases']);
+    if (aliases.length && n.predefined) throw new InvalidParameterError('network-scoped alias is supported only for containers in user defined networks');
+    const mac = typeof raw?.['MacAddress'] === 'string' ? raw['MacAddress'] : '';
+    if (mac && !/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(mac)) throw new InvalidParameterError(`invalid MAC address: ${mac}`);
+    return { aliases, ipv4Address: ipv4, macAddress: mac.toLowerCase(), links: strList(raw?.['Links']) };
+  }
+
+  /** The container is gone: forget its memberships and remembered ports. */
+  forgetContainer(id: string): void {
+    this.o.db.prepare('DELETE FROM network_endpoints WHERE container_id = ?').run(id);
+    this.o.db.prepare('DELETE FROM network_sandboxes WHERE container_id = ?').run(id);
+  }
+
+  // ---- run: sandbox setup / teardown ---------------------------------------------------------
+
+  /**
+   * Prepares a run's network: leases, host ports, the namespace and the container's /etc files;
+   * netavark's setup runs in the background (`ready`), alongside the runtime's create.
+   */
+  async start(c: NetContainer, files: ContainerNetFiles): Promise<SandboxStart> {
+    const prior = this.stopping.get(c.id);
+    if (prior) await prior.catch(() => undefined);
+    const mode = c.hostConfig.NetworkMode || 'default';
+    const fileOpts: NetFileOptions = {
+      hostname: c.config.Hostname, domainname: c.config.Domainname, hostNetwork: mode === 'host',
+      extraHosts: strList(c.hostConfig.ExtraHosts).map((e) => parseExtraHost(e, this.findByName('bridge')?.gateway ?? '')),
+      dns: strList(c.hostConfig.Dns), dnsSearch: strList(c.hostConfig.DnsSearch), dnsOptions: strList(c.hostConfig.DnsOptions),
+    };
+    if (mode === 'host') {
+      await writeContainerNetFiles(files, fileOpts);
+      return { network: { mode: 'host' }, ready: Promise.resolve() };
+    }
+    if (mode === 'none') {
+      await writeContainerNetFiles(files, fileOpts);
+      return { network: { mode: 'new' }, ready: Promise.resolve() };
+    }
+    if (mode.startsWith('container:')) {
+      const target = mode.slice('container:'.length);
+      const t = this.lookup.find(target);
+      if (!t) throw new NotFoundError(`No such container: ${target}`);
+      if (!t.running || !t.pid) throw new ConflictError(`cannot join network namespace of a non running container: ${t.id}`);
+      const resolvers = this.endpointsOf(t.id).map((e) => this.networks.get(e.networkId)!).filter((n) => n.dns).map((n) => n.gateway);
+      const addrs = this.endpointsOf(t.id).map((e) => e.ip).filter((x): x is string => Boolean(x));
+      await writeContainerNetFiles(files, { ...fileOpts, addresses: addrs, networkResolvers: resolvers, hostNetwork: t.networkMode === 'host' });
+      return { network: t.networkMode === 'host' ? { mode: 'host' } : { mode: 'path', path: `/proc/${t.pid}/ns/net` }, ready: Promise.resolve() };
+    }
+    return this.mutex.run(`c:${c.id}`, () => this.startBridged(c, files, fileOpts));
+  }
+
+  private async startBridged(c: NetContainer, files: ContainerNetFiles, fileOpts: NetFileOptions): Promise<SandboxStart> {
+    const eps = this.endpointsOf(c.id);
+    if (!eps.length) throw new SystemError(`container ${c.id} has no network endpoint`);
+    const ns = netnsName(c.id);
+    const previous = this.sandbox(c.id);
+    const requests = portRequests(c.hostConfig.PortBindings as PortBindingMap, c.config.ExposedPorts, Boolean(c.hostConfig.PublishAllPorts));
+    // Leases and ports are taken synchronously (no await in between), so parallel starts cannot
+    // take the same ones; the row marks the sandbox active before anything exists on the host.
+    let ports: PortMapping[] = [];
+    this.o.db.transaction(() => {
+      this.lease(c, eps);
+      ports = this.allocatePorts(c.id, requests, previous?.ports ?? []);
+      this.o.db.prepare('INSERT OR REPLACE INTO network_sandboxes (container_id, netns, ports, active) VALUES (?, ?, ?, 1)').run(c.id, ns, JSON.stringify(ports));
+    })();
+    let undo = async (): Promise<void> => { this.releaseRun(c.id); };
+    try {
+      await this.checkHostPorts(c.id, ports);
+      const leased = this.endpointsOf(c.id);
+      const [path] = await Promise.all([
+        createNetns(ns),
+        writeContainerNetFiles(files, {
+          ...fileOpts,
+          addresses: leased.map((e) => e.ip!),
+          links: this.linkEntries(c),
+          networkResolvers: leased.map((e) => this.networks.get(e.networkId)!).filter((n) => n.dns).map((n) => n.gateway),
+        }),
+      ]);
+      const cfg = this.netavarkConfig(c, leased, ports);
+      undo = async () => {
+        await this.netavark.teardown(path, cfg).catch(() => undefined);
+        await deleteNetns(ns).catch(() => undefined);
+        this.releaseRun(c.id);
+      };
+      const ready = this.netavark.setup(path, cfg).then(() => {
+        for (const e of leased) {
+          const n = this.networks.get(e.networkId)!;
+          this.o.events.publish('network', 'connect', n.id, { container: c.id, name: n.name, type: n.driver });
+        }
+      }).catch(async (err: unknown) => { await undo(); throw err; });
+      ready.catch(() => undefined);
+      this.settingUp.set(c.id, ready);
+      void ready.catch(() => undefined).finally(() => { if (this.settingUp.get(c.id) === ready) this.settingUp.delete(c.id); });
+      return { network: { mode: 'path', path }, ready };
+    } catch (err) {
+      await undo();
+      throw err;
+    }
+  }
+
+  private linkEntries(c: NetContainer): Array<{ ip: string; names: string[] }> {
+    const out: Array<{ ip: string; names: string[] }> = [];
+    for (const l of strList(c.hostConfig.Links)) {
+      const [target, alias] = l.replace(/^\//, '').split(':') as [string, string?];
+      const t = this.lookup.find(target);
+      if (!t) continue;
+      const ep = this.endpointsOf(t.id).find((e) => e.ip);
+      if (!ep?.ip) continue;
+      const a = alias ? alias.split('/').pop()! : '';
+      out.push({ ip: ep.ip, names: [...(a && a !== t.name ? [a] : []), t.id.slice(0, 12), t.name] });
+    }
+    return out;
+  }
+
+  /** Assigns an address (and MAC) on every network of the container. Runs inside a transaction. */
+  private lease(c: NetContainer, eps: EndpointRow[]): void {
+    const upd = this.o.db.prepare('UPDATE network_endpoints SET ip = ?, mac = ?, iface = ? WHERE container_id = ? AND network_id = ?');
+    eps.forEach((e, i) => {
+      const n = this.networks.get(e.networkId)!;
+      const subnet = parseCidr(n.subnet);
+      const used = new Set((this.o.db.prepare('SELECT ip FROM network_endpoints WHERE network_id = ? AND ip IS NOT NULL').all(n.id) as Array<{ ip: string }>).map((r) => r.ip));
+      let ip: string | undefined;
+      if (e.config.ipv4Address) {
+        if (used.has(e.config.ipv4Address) || e.config.ipv4Address === n.gateway) {
+          throw new ConflictError(`Address already in use`);
+        }
+        ip = e.config.ipv4Address;
+      } else {
+        const range = n.ipRange ? parseCidr(n.ipRange) : subnet;
+        const first = range.base + (range.base === subnet.base ? 1 : 0);
+        const last = range.base + sizeOf(range) - 1 - (range.base + sizeOf(range) === subnet.base + sizeOf(subnet) ? 1 : 0);
+        const gw = n.gateway;
+        for (let a = first; a <= last; a++) {
+          const s = formatIpv4(a >>> 0);
+          if (s !== gw && !used.has(s)) { ip = s; break; }
+        }
+        if (!ip) throw new ForbiddenError(`no available IPv4 addresses on this network's address pools: ${n.name} (${n.id})`);
+      }
+      const mac = (i === 0 && c.config.MacAddress) || e.config.macAddress || macForIpv4(parseIpv4(ip)!);
+      upd.run(ip, mac, `eth${i}`, c.id, n.id);
+    });
+  }
+
+  private allocatePorts(containerId: string, requests: PortRequest[], previous: PortMapping[]): PortMapping[] {
+    const out: PortMapping[] = [];
+    const taken = (proto: string, port: number, hostIp: string): boolean => {
+      const list = this.reserved.get(`${proto}:${port}`) ?? [];
+      if (list.some((r) => r.containerId !== containerId && (!r.hostIp || !hostIp || r.hostIp === hostIp))) return true;
+      return out.some((m) => m.protocol === proto && m.hostPort === port && (!m.hostIp || !hostIp || m.hostIp === hostIp));
+    };
+    const [lo, hi] = ephemeralRange();
+    for (const r of requests) {
+      let port = 0;
+      if (r.hostPortLow && r.hostPortLow === r.hostPortHigh) {
+        if (taken(r.protocol, r.hostPortLow, r.hostIp)) {
+          throw new ConflictError(`driver failed programming external connectivity on endpoint: Bind for ${r.hostIp || '0.0.0.0'}:${r.hostPortLow} failed: port is already allocated`);
+        }
+        port = r.hostPortLow;
+      } else {
+        const from = r.hostPortLow || lo;
+        const to = r.hostPortHigh || hi;
+        const prev = previous.find((p) => p.containerPort === r.containerPort && p.protocol === r.protocol && p.hostIp === r.hostIp);
+        if (prev && prev.hostPort >= from && prev.hostPort <= to && !taken(r.protocol, prev.hostPort, r.hostIp)) {
+          port = prev.hostPort;
+        } else {
+          const span = to - from + 1;
+          const start = from + Math.floor(Math.random() * span);
+          for (let k = 0; k < span; k++) {
+            const p = from + ((start - from + k) % span);
+            if (!taken(r.protocol, p, r.hostIp)) { port = p; break; }
+          }
+          if (!port) throw new ConflictError(`driver failed programming external connectivity on endpoint: Bind for ${r.hostIp || '0.0.0.0'}:${from}-${to} failed: port is already allocated`);
+        }
+      }
+      out.push({ containerPort: r.containerPort, protocol: r.protocol, hostIp: r.hostIp, hostPort: port });
+    }
+    this.reservePorts(containerId, out);
+    return out;
+  }
+
+  private reservePorts(containerId: string, ports: PortMapping[]): void {
+    for (const p of ports) {
+      const key = `${p.protocol}:${p.hostPort}`;
+      const list = this.reserved.get(key) ?? [];
+      list.push({ hostIp: p.hostIp, containerId });
+      this.reserved.set(key, list);
+    }
+  }
+
+  private unreservePorts(containerId: string): void {
+    for (const [k, list] of this.reserved) {
+      const rest = list.filter((r) => r.containerId !== containerId);
+      if (rest.length) this.reserved.set(k, rest); else this.reserved.delete(k);
+    }
+  }
+
+  /** A port some host process already listens on cannot be forwarded: say so before setup. */
+  private async checkHostPorts(containerId: string, ports: PortMapping[]): Promise<void> {
+    void containerId;
+    for (const p of ports) {
+      if (p.protocol === 'sctp') continue;
+      const err = await tryBind(p.protocol, p.hostIp || '0.0.0.0', p.hostPort);
+      if (err) {
+        throw new ConflictError(`driver failed programming external connectivity on endpoint: Error starting userland proxy: listen ${p.protocol}4 ${p.hostIp || '0.0.0.0'}:${p.hostPort}: bind: ${err}`);
+      }
+    }
+  }
+
+  private netavarkConfig(c: NetContainer, eps: EndpointRow[], ports: PortMapping[]): NetavarkConfig {
+    const cfg: NetavarkConfig = { container_id: c.id, container_name: c.name, networks: {}, network_info: {} };
+    for (const e of eps) {
+      const n = this.networks.get(e.networkId)!;
+      const aliases = n.dns ? [...new Set([c.name, ...e.config.aliases, c.id.slice(0, 12)])] : undefined;
+      cfg.networks[n.name] = {
+        interface_name: e.iface ?? 'eth0', static_ips: [e.ip!], static_mac: e.mac ?? undefined,
+        ...(aliases ? { aliases } : {}),
+      };
+      cfg.network_info[n.name] = {
+        name: n.name, id: n.id, driver: 'bridge', network_interface: n.bridge,
+        subnets: [{ subnet: n.subnet, ...(n.internal && !n.dns ? {} : { gateway: n.gateway }) }],
+        ipv6_enabled: false, internal: n.internal, dns_enabled: n.dns, ipam_options: { driver: 'host-local' },
+      };
+    }
+    if (ports.length) {
+      cfg.port_mappings = ports.map((p) => ({ host_ip: p.hostIp, container_port: p.containerPort, host_port: p.hostPort, range: 1, protocol: p.protocol }));
+    }
+    const dns = strList(c.hostConfig.Dns).filter((s) => parseIpv4(s) !== undefined);
+    if (dns.length) cfg.dns_servers = dns;
+    return cfg;
+  }
+
+  /** Gives back leases and ports of a run (DB first, then memory). */
+  private releaseRun(containerId: string): void {
+    this.o.db.transaction(() => {
+      this.o.db.prepare('UPDATE network_endpoints SET ip = NULL, iface = NULL WHERE container_id = ?').run(containerId);
+      this.o.db.prepare('UPDATE network_sandboxes SET active = 0 WHERE container_id = ?').run(containerId);
+    })();
+    this.unreservePorts(containerId);
+  }
+
+  /**
+   * Tears a run's network down (netavark teardown, namespace, leases, ports). Idempotent; also used
+   * at start-up for containers that ended while berthd was down.
+   */
+  async stop(containerId: string, name = ''): Promise<void> {
+    const setup = this.settingUp.get(containerId);
+    if (setup) await setup.catch(() => undefined);
+    const cur = this.stopping.get(containerId);
+    if (cur) return cur;
+    const sb = this.sandbox(containerId);
+    if (!sb || !sb.active) {
+      if (this.endpointsOf(containerId).some((e) => e.ip)) this.releaseRun(containerId);
+      return Promise.resolve();
+    }
+    const p = this.mutex.run(`c:${containerId}`, async () => {
+      const eps = this.endpointsOf(containerId).filter((e) => e.ip);
+      const path = netnsPath(sb.netns);
+      if (eps.length) {
+        const cfg = this.netavarkConfig({ id: containerId, name: name || (this.lookup.find(containerId)?.name ?? ''), config: { Hostname: '', Domainname: '' }, hostConfig: { NetworkMode: '' } }, eps, sb.ports);
+        await this.netavark.teardown(path, cfg).catch((err) => this.o.logger.warn('netavark teardown failed', { id: containerId, err: errorMessage(err) }));
+      }
+      await deleteNetns(sb.netns).catch((err) => this.o.logger.warn('netns removal failed', { id: containerId, err: errorMessage(err) }));
+      this.releaseRun(containerId);
+      for (const e of eps) {
+        const n = this.networks.get(e.networkId);
+        if (n) this.o.events.publish('network', 'disconnect', n.id, { container: containerId, name: n.name, type: n.driver });
+      }
+    }).finally(() => this.stopping.delete(containerId));
+    this.stopping.set(containerId, p);
+    return p;
+  }
+
+  /** Waits for teardowns in flight (tests and shutdown). */
+  async idle(): Promise<void> {
+    await Promise.allSettled([...this.stopping.values()]);
+  }
+
+  // ---- connect / disconnect ------------------------------------------------------------------
+
+  async connect(netIdOrName: string, c: NetContainer & { running: boolean }, raw: Record<string, unknown> | null): Promise<void> {
+    const n = this.get(netIdOrName);
+    const mode = c.hostConfig.NetworkMode || 'default';
+    if (n.driver !== 'bridge' || mode === 'host' || mode === 'none' || mode.startsWith('container:')) {
+      if (mode === 'host' || n.driver === 'host') throw new ForbiddenError('container cannot be disconnected from host network or connected to host network');
+      throw new ForbiddenError(`container sharing network namespace with another container or host cannot be connected to any other network`);
+    }
+    await this.mutex.run(`c:${c.id}`, async () => {
+      if (this.endpointsOf(c.id).some((e) => e.networkId === n.id)) {
+        throw new ForbiddenError(`endpoint with name ${c.name} already exists in network ${n.name}`);
+      }
+      const config = this.endpointConfig(n, raw);
+      this.o.db.prepare('INSERT INTO network_endpoints (container_id, network_id, config) VALUES (?, ?, ?)').run(c.id, n.id, JSON.stringify(config));
+      const sb = this.sandbox(c.id);
+      if (!c.running || !sb?.active) {
+        this.o.events.publish('network', 'connect', n.id, { container: c.id, name: n.name, type: n.driver });
+        return;
+      }
+      const all = this.endpointsOf(c.id);
+      const ep = all.find((e) => e.networkId === n.id)!;
+      const ifaces = new Set(all.map((e) => e.iface).filter(Boolean));
+      let k = 0;
+      while (ifaces.has(`eth${k}`)) k++;
+      try {
+        this.o.db.transaction(() => {
+          this.lease(c, [ep]);
+          this.o.db.prepare('UPDATE network_endpoints SET iface = ? WHERE container_id = ? AND network_id = ?').run(`eth${k}`, c.id, n.id);
+        })();
+        const leased = this.endpointsOf(c.id).filter((e) => e.networkId === n.id);
+        await this.netavark.setup(netnsPath(sb.netns), this.netavarkConfig(c, leased, []));
+      } catch (err) {
+        this.o.db.prepare('DELETE FROM network_endpoints WHERE container_id = ? AND network_id = ?').run(c.id, n.id);
+        throw err;
+      }
+      this.o.events.publish('network', 'connect', n.id, { container: c.id, name: n.name, type: n.driver });
+    });
+  }
+
+  async disconnect(netIdOrName: string, c: NetContainer & { running: boolean }, force: boolean): Promise<void> {
+    const n = this.get(netIdOrName);
+    void force;
+    await this.mutex.run(`c:${c.id}`, async () => {
+      const ep = this.endpointsOf(c.id).find((e) => e.networkId === n.id);
+      if (!ep) {
+        if (n.driver === 'host') throw new ForbiddenError('container cannot be disconnected from host network or connected to host network');
+        throw new ForbiddenError(`container ${c.id} is not connected to network ${n.name}`);
+      }
+      const sb = this.sandbox(c.id);
+      if (ep.ip && sb?.active) {
+        const first = this.endpointsOf(c.id)[0];
+        const ports = first?.networkId === n.id ? sb.ports : [];
+        await this.netavark.teardown(netnsPath(sb.netns), this.netavarkConfig(c, [ep], ports)).catch((err) => this.o.logger.warn('netavark teardown failed', { err: errorMessage(err) }));
+      }
+      this.o.db.prepare('DELETE FROM network_endpoints WHERE container_id = ? AND network_id = ?').run(c.id, n.id);
+      this.o.events.publish('network', 'disconnect', n.id, { container: c.id, name: n.name, type: n.driver });
+    });
+  }
+
+  // ---- inspect views -------------------------------------------------------------------------
+
+  /** The networks of a container, in connection order, with their networks' records. */
+  endpointsView(containerId: string): EndpointView[] {
+    return this.endpointsOf(containerId).map((row) => ({ network: this.networks.get(row.networkId)!, row }));
+  }
+
+  /** The host ports of the container's current (or last) run. */
+  portsOf(containerId: string, running: boolean): PortMapping[] {
+    const sb = this.sandbox(containerId);
+    return sb && (sb.active || running) ? sb.ports : [];
+  }
+
+  sandboxKey(containerId: string): string {
+    const sb = this.sandbox(containerId);
+    return sb?.active ? netnsPath(sb.netns) : '';
+  }
+
+  endpointId(containerId: string, networkId: string): string {
+    return createHash('sha256').update(`${containerId}/${networkId}`).digest('hex');
+  }
+
+  prefixOf(n: NetworkRecord): number {
+    return n.subnet ? parseCidr(n.subnet).prefix : 0;
+  }
+}
+
+function strList(v: unknown): string[] {
+  if (Array.isArray(v)) return v.filter((x): x is string => typeof x === 'string');
+  if (typeof v === 'string' && v) return [v];
+  return [];
+}
+
+/** `host:ip` or `host=ip`; `host-gateway` becomes the default bridge's gateway. */
+export function parseExtraHost(spec: string, hostGateway: string): { host: string; ip: string } {
+  const m = /^([^:=]+)[:=](.+)$/.exec(spec);
+  if (!m) throw new InvalidParameterError(`invalid IP address in add-host: "${spec}"`);
+  const host = m[1]!;
+  let ip = m[2]!.replace(/^\[|\]$/g, '');
+  if (ip === 'host-gateway') ip = hostGateway;
+  else if (parseIpv4(ip) === undefined && !/^[0-9a-fA-F:]+$/.test(ip)) throw new InvalidParameterError(`invalid IP address in add-host: "${m[2]}"`);
+  return { host, ip };
+}
+
+function labelsMatch(labels: Record<string, string>, want: string[], notWant: string[]): boolean {
+  const has = (l: string): boolean => {
+    const eq = l.indexOf('=');
+    return eq < 0 ? l in labels : labels[l.slice(0, eq)] === l.slice(eq + 1);
+  };
+  return want.every(has) && !notWant.some(has);
+}
+
+function untilTime(s: string): number {
+  if (/^\d+(\.\d+)?$/.test(s)) return Number(s) * 1000;
+  const m = /^(\d+)(s|m|h)$/.exec(s);
+  if (m) return Date.now() - Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 's' | 'm' | 'h'];
+  const t = Date.parse(s);
+  if (Number.isNaN(t)) throw new InvalidParameterError(`invalid filter 'until=${s}'`);
+  return t;
+}
+
+let cachedRange: [number, number] | undefined;
+function ephemeralRange(): [number, number] {
+  if (cachedRange) return cachedRange;
+  try {
+    const text = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8');
+    const [a, b] = text.trim().split(/\s+/).map(Number);
+    if (a && b) cachedRange = [a, b];
+  } catch { /* default below */ }
+  cachedRange ??= [32768, 60999];
+  return cachedRange;
+}
+
+/** Binds and closes the port; returns the error code when something else holds it. */
+function tryBind(proto: 'tcp' | 'udp', host: string, port: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    if (proto === 'udp') {
+      const s = createSocket('udp4');
+      s.once('error', (e: NodeJS.ErrnoException) => { s.close(); resolve(e.code === 'EADDRINUSE' ? 'address already in use' : undefined); });
+      s.bind({ port, address: host, exclusive: true }, () => s.close(() => resolve(undefined)));
+      return;
+    }
+    const srv = createServer();
+    srv.once('error', (e: NodeJS.ErrnoException) => resolve(e.code === 'EADDRINUSE' ? 'address already in use' : undefined));
+    srv.listen({ port, host, exclusive: true }, () => srv.close(() => resolve(undefined)));
+  });
+}
+
