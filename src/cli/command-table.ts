@@ -49,6 +49,14 @@ export const TOP_COMMANDS: Record<string, Loader> = {
   load: async () => (await import('./commands/image-archive-commands.js')).loadCommand,
   'image prune': async () => (await import('./commands/disk-usage-commands.js')).imagePruneCommand,
   'system df': async () => (await import('./commands/disk-usage-commands.js')).systemDfCommand,
+  port: async () => (await import('./commands/network-commands.js')).portCommand,
+  'network create': async () => (await import('./commands/network-commands.js')).networkCreateCommand,
+  'network ls': async () => (await import('./commands/network-commands.js')).networkLsCommand,
+  'network inspect': async () => (await import('./commands/network-commands.js')).networkInspectCommand,
+  'network rm': async () => (await import('./commands/network-commands.js')).networkRmCommand,
+  'network prune': async () => (await import('./commands/network-commands.js')).networkPruneCommand,
+  'network connect': async () => (await import('./commands/network-commands.js')).networkConnectCommand,
+  'network disconnect': async () => (await import('./commands/network-commands.js')).networkDisconnectCommand,
 };
 
 /** `berth container X` and `berth image X`: sub-name -> top-level command. */
@@ -56,7 +64,7 @@ export const MANAGEMENT_COMMANDS: Record<string, Record<string, string>> = {
   container: {
     ls: 'ps', list: 'ps', ps: 'ps', create: 'create', run: 'run', start: 'start', stop: 'stop', kill: 'kill',
     restart: 'restart', rm: 'rm', remove: 'rm', logs: 'logs', wait: 'wait', rename: 'rename', attach: 'attach',
-    inspect: 'inspect:container', prune: 'container prune',
+    inspect: 'inspect:container', prune: 'container prune', port: 'port',
     exec: 'exec', cp: 'cp', stats: 'stats', top: 'top', pause: 'pause', unpause: 'unpause', update: 'update',
     commit: 'commit', diff: 'diff', export: 'export',
   },
@@ -71,6 +79,10 @@ export const MANAGEMENT_COMMANDS: Record<string, Record<string, string>> = {
     remove: 'volume rm', prune: 'volume prune',
   },
   system: { prune: 'system prune', info: 'info', events: 'events', df: 'system df' },
+  network: {
+    create: 'network create', ls: 'network ls', list: 'network ls', inspect: 'network inspect', rm: 'network rm',
+    remove: 'network rm', prune: 'network prune', connect: 'network connect', disconnect: 'network disconnect',
+  },
 };
 
 /** One line per command for `berth --help` (the commands themselves load lazily). */
@@ -94,6 +106,7 @@ export const OTHER_COMMAND_SUMMARIES: Record<string, string> = {
   kill: 'Send a signal to one or more running containers',
   load: 'Load an image from a tar archive or STDIN',
   logs: "Show a container's output",
+  port: 'List port mappings or a specific mapping for the container',
   rename: 'Give a container a new name',
   restart: 'Stop and start one or more containers',
   rm: 'Remove one or more containers',

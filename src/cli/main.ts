@@ -33,6 +33,7 @@ function topUsage(): string {
     'Management Commands:',
     '  container   Manage containers',
     '  image       Manage images',
+    '  network     Manage networks',
     '  system      Manage the engine (disk usage)',
     '  volume      Manage volumes',
     '',

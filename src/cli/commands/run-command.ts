@@ -13,6 +13,7 @@ import { familiarWithDefaultTag, pullParams } from '../image-reference.js';
 import { displayJSONMessages, JSONMessageError } from '../json-message-display.js';
 import { parseMountFlag, splitVolumeFlags, tmpfsMap } from '../mount-flag.js';
 import { monitorTtySize, parseDetachKeys, proxySignals, runAttachSession } from '../attach-session.js';
+import { NETWORK_FLAGS, networkCreateOptions } from '../network-flags.js';
 
 const CONTAINER_FLAGS: FlagSpec[] = [
   { name: 'attach', short: 'a', type: 'stringArray', description: 'Attach to STDIN, STDOUT or STDERR' },
@@ -49,6 +50,7 @@ const CONTAINER_FLAGS: FlagSpec[] = [
   { name: 'workdir', short: 'w', type: 'string', description: 'Working directory inside the container' },
   ...RESOURCE_FLAGS,
   ...HEALTH_FLAGS,
+  ...NETWORK_FLAGS,
 ];
 
 const RUN_ONLY_FLAGS: FlagSpec[] = [
@@ -155,13 +157,20 @@ export function buildCreateConfig(ctx: CliContext, flags: FlagValues, opts: { de
     }
   });
   const tmpfs = tmpfsMap(flags.list('tmpfs'));
-  const network = flags.string('network') || 'default';
+  const net = networkCreateOptions(flags);
+  const network = net.networkMode;
   const restart = restartPolicy(flags.string('restart'));
   if (flags.bool('rm') && restart.Name !== 'no') throw new StatusError('conflicting options: cannot specify both --restart and --rm', 125);
   const hostConfig: HostConfig = {
     Binds: binds.length ? binds : null,
     NetworkMode: network,
-    PortBindings: {},
+    PortBindings: net.portBindings,
+    PublishAllPorts: net.publishAll,
+    Dns: net.dns,
+    DnsOptions: net.dnsOptions,
+    DnsSearch: net.dnsSearch,
+    ExtraHosts: net.extraHosts,
+    Links: net.links,
     RestartPolicy: restart,
     AutoRemove: flags.bool('rm'),
     CapAdd: flags.list('cap-add').length ? flags.list('cap-add') : null,
@@ -195,8 +204,9 @@ export function buildCreateConfig(ctx: CliContext, flags: FlagValues, opts: { de
     OnBuild: null,
     Labels: labelMap(flags),
     HostConfig: hostConfig,
-    NetworkingConfig: { EndpointsConfig: network.startsWith('container:') ? {} : { [network]: {} } },
+    NetworkingConfig: { EndpointsConfig: net.endpointsConfig },
   };
+  if (Object.keys(net.exposedPorts).length) body.ExposedPorts = net.exposedPorts;
   if (flags.string('stop-signal')) body.StopSignal = flags.string('stop-signal');
   const healthcheck = healthcheckFromFlags(flags);
   if (healthcheck) (body as unknown as Record<string, unknown>)['Healthcheck'] = healthcheck;
