@@ -17,6 +17,7 @@ import {
   contains, formatCidr, formatIpv4, macForIpv4, overlaps, parseCidr, parseIpv4, sizeOf, type Ipv4Subnet,
 } from './ipv4.js';
 import { NetavarkDriver, type NetavarkConfig } from './netavark-driver.js';
+import { NetavarkGate } from './netavark-gate.js';
 import { createNetns, deleteNetns, netnsName, netnsPath } from './netns.js';
 import type {
   ContainerLookup, EndpointConfig, EndpointRow, NetContainer, NetworkRecord,
@@ -105,6 +106,7 @@ export class NetworkService {
   /** netavark setups in flight (a teardown waits for them). */
   private readonly settingUp = new Map<string, Promise<void>>();
   private lookup: ContainerLookup = { find: () => undefined };
+  private readonly gate = new NetavarkGate();
 
   constructor(private readonly o: NetworkServiceOptions) {
     this.netavark = new NetavarkDriver({ binary: o.netavarkPath, aardvarkBinary: o.aardvarkPath, configDir: `${o.execRoot}/netavark` });
@@ -575,11 +577,11 @@ export class NetworkService {
       ]);
       const cfg = this.netavarkConfig(c, leased, ports);
       undo = async () => {
-        await this.netavark.teardown(path, cfg).catch(() => undefined);
+        await this.gate.run(() => this.netavark.teardown(path, cfg)).catch(() => undefined);
         await deleteNetns(ns).catch(() => undefined);
         this.releaseRun(c.id);
       };
-      const ready = this.netavark.setup(path, cfg).then(() => {
+      const ready = this.gate.run(() => this.netavark.setup(path, cfg)).then(() => {
         for (const e of leased) {
           const n = this.networks.get(e.networkId)!;
           this.o.events.publish('network', 'connect', n.id, { container: c.id, name: n.name, type: n.driver });
@@ -708,12 +710,14 @@ export class NetworkService {
     for (const e of eps) {
       const n = this.networks.get(e.networkId)!;
       const aliases = n.dns ? [...new Set([c.name, ...e.config.aliases, c.id.slice(0, 12)])] : undefined;
-      cfg.networks[n.name] = {
+      // netavark names its firewall chains and aardvark-dns files after the network's name: the
+      // id keeps them apart from other daemons' networks of the same name.
+      cfg.networks[n.id] = {
         interface_name: e.iface ?? 'eth0', static_ips: [e.ip!], static_mac: e.mac ?? undefined,
         ...(aliases ? { aliases } : {}),
       };
-      cfg.network_info[n.name] = {
-        name: n.name, id: n.id, driver: 'bridge', network_interface: n.bridge,
+      cfg.network_info[n.id] = {
+        name: n.id, id: n.id, driver: 'bridge', network_interface: n.bridge,
         subnets: [{ subnet: n.subnet, ...(n.internal && !n.dns ? {} : { gateway: n.gateway }) }],
         ipv6_enabled: false, internal: n.internal, dns_enabled: n.dns, ipam_options: { driver: 'host-local' },
       };
@@ -754,7 +758,8 @@ export class NetworkService {
       const path = netnsPath(sb.netns);
       if (eps.length) {
         const cfg = this.netavarkConfig({ id: containerId, name: name || (this.lookup.find(containerId)?.name ?? ''), config: { Hostname: '', Domainname: '' }, hostConfig: { NetworkMode: '' } }, eps, sb.ports);
-        await this.netavark.teardown(path, cfg).catch((err) => this.o.logger.warn('netavark teardown failed', { id: containerId, err: errorMessage(err) }));
+        await this.gate.run(() => this.netavark.teardown(path, cfg))
+          .catch((err) => this.o.logger.warn('netavark teardown failed', { id: containerId, err: errorMessage(err) }));
       }
       await deleteNetns(sb.netns).catch((err) => this.o.logger.warn('netns removal failed', { id: containerId, err: errorMessage(err) }));
       this.releaseRun(containerId);
@@ -803,7 +808,7 @@ export class NetworkService {
           this.o.db.prepare('UPDATE network_endpoints SET iface = ? WHERE container_id = ? AND network_id = ?').run(`eth${k}`, c.id, n.id);
         })();
         const leased = this.endpointsOf(c.id).filter((e) => e.networkId === n.id);
-        await this.netavark.setup(netnsPath(sb.netns), this.netavarkConfig(c, leased, []));
+        await this.gate.run(() => this.netavark.setup(netnsPath(sb.netns), this.netavarkConfig(c, leased, [])));
       } catch (err) {
         this.o.db.prepare('DELETE FROM network_endpoints WHERE container_id = ? AND network_id = ?').run(c.id, n.id);
         throw err;
@@ -825,7 +830,8 @@ export class NetworkService {
       if (ep.ip && sb?.active) {
         const first = this.endpointsOf(c.id)[0];
         const ports = first?.networkId === n.id ? sb.ports : [];
-        await this.netavark.teardown(netnsPath(sb.netns), this.netavarkConfig(c, [ep], ports)).catch((err) => this.o.logger.warn('netavark teardown failed', { err: errorMessage(err) }));
+        await this.gate.run(() => this.netavark.teardown(netnsPath(sb.netns), this.netavarkConfig(c, [ep], ports)))
+          .catch((err) => this.o.logger.warn('netavark teardown failed', { err: errorMessage(err) }));
       }
       this.o.db.prepare('DELETE FROM network_endpoints WHERE container_id = ? AND network_id = ?').run(c.id, n.id);
       this.o.events.publish('network', 'disconnect', n.id, { container: c.id, name: n.name, type: n.driver });

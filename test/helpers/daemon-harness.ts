@@ -2,7 +2,7 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, existsSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 
 export const REPO = process.env['BERTH_REPO'] ?? new URL('../../../', import.meta.url).pathname;
@@ -87,16 +87,24 @@ export function testNetworkArgs(): { args: string[]; bridge: string; prefix: str
   throw new Error('no free 10.X.0.0/16 for a test daemon');
 }
 
-/** Host-side leftovers of a test daemon's networks: links, firewall rules, namespaces. */
-export function networkLeftovers(bridges: string[], prefix: string, containerIds: string[]): string[] {
+/** netavark's chain suffix for a network (it names chains after a hash of the network's name, berth's network id). */
+export function netavarkChainHash(networkId: string): string {
+  return createHash('sha512').update(networkId).digest('hex').slice(0, 13).toUpperCase();
+}
+
+/** Host-side leftovers of a test daemon's networks: links, firewall rules and chains, namespaces. */
+export function networkLeftovers(bridges: string[], prefix: string, containerIds: string[], networkIds: string[] = []): string[] {
   const out: string[] = [];
+  const chains = networkIds.map(netavarkChainHash);
   let links = '';
   try { links = execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }); } catch { /* no ip */ }
   for (const b of bridges) if (new RegExp(`^\\d+: ${b}[:@]`, 'm').test(links)) out.push(`link ${b}`);
   let rules = '';
   try { rules = execFileSync('iptables-save', [], { encoding: 'utf8' }); } catch { /* no iptables */ }
   for (const l of rules.split('\n')) {
+    if (chains.some((h) => l.includes(`NETAVARK-${h}`) || l.includes(`NETAVARK-DN-${h}`))) { out.push(`rule ${l}`); continue; }
     if (!l.startsWith('-A')) continue;
+    if (containerIds.some((id) => l.includes(`id: ${id}`))) { out.push(`rule ${l}`); continue; }
     if (l.includes(` ${prefix}`) || bridges.some((b) => l.includes(` ${b} `) || l.endsWith(` ${b}`))) out.push(`rule ${l}`);
   }
   for (const id of containerIds) if (existsSync(`/run/netns/berth-${id}`)) out.push(`netns berth-${id}`);
@@ -109,6 +117,7 @@ export async function startTestDaemon(extraArgs: string[] = []): Promise<TestDae
   if (net) extraArgs = [...net.args, ...extraArgs];
   const seenContainers = new Set<string>();
   const seenBridges = new Set<string>(net ? [net.bridge] : []);
+  const seenNetworks = new Set<string>();
   const root = mkdtempSync(join(tmpdir(), 'berth-test-'));
   const dataRoot = join(root, 'data');
   const execRoot = join(root, 'exec');
@@ -157,11 +166,12 @@ export async function startTestDaemon(extraArgs: string[] = []): Promise<TestDae
         for (const n of (nets?.json() as Array<{ Id: string; Options?: Record<string, string> }> | undefined) ?? []) {
           const b = n.Options?.['com.docker.network.bridge.name'];
           seenBridges.add(b || `br-${n.Id.slice(0, 12)}`);
+          seenNetworks.add(n.Id);
           if (!b) await d.api('DELETE', `/networks/${n.Id}`).catch(() => undefined);
         }
         await d.stop();
       }
-      const netLeft = net ? networkLeftovers([...seenBridges], net.prefix, [...seenContainers]) : [];
+      const netLeft = net ? networkLeftovers([...seenBridges], net.prefix, [...seenContainers], [...seenNetworks]) : [];
       // Every container is gone, so no mount may remain under the roots: clean up what a bug
       // left, and fail loudly so the bug is seen.
       const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m.startsWith(root)).reverse();
