@@ -36,7 +36,27 @@ function snapshot() {
     if (existsSync(base)) cgroups.push(...readdirSync(base).filter((n) => /^[0-9a-f]{64}$/.test(n)).map((n) => `${base}/${n}`));
   }
   const tmpdirs = readdirSync(tmpdir()).filter((n) => n.startsWith('berth-')).map((n) => join(tmpdir(), n));
-  return { mounts, netns, conmon, cgroups, tmpdirs };
+  // Network leftovers: veths and test bridges, netavark's per-network and per-port rules (its
+  // global chains and jumps stay, as with podman), aardvark-dns processes.
+  let links = [];
+  try {
+    links = execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }).split('\n')
+      .map((l) => /^\d+: ([^:@]+)/.exec(l)?.[1]).filter((n) => n && /^(veth|bt[0-9a-f]{8}$|br-[0-9a-f]{12}$|berth0$)/.test(n));
+  } catch { /* no ip */ }
+  let rules = [];
+  try {
+    rules = execFileSync('iptables-save', [], { encoding: 'utf8' }).split('\n')
+      .filter((l) => /NETAVARK|BERTH/.test(l))
+      .filter((l) => !/^:(BERTH-ISOLATION-[12]|NETAVARK_FORWARD|NETAVARK-HOSTPORT-(DNAT|MASQ|SETMARK)) /.test(l))
+      .filter((l) => !/^-A (FORWARD -j BERTH-ISOLATION-1|FORWARD -m comment --comment "netavark firewall plugin rules"|PREROUTING -m addrtype|OUTPUT -m addrtype|POSTROUTING -j NETAVARK-HOSTPORT-MASQ|NETAVARK-HOSTPORT-MASQ |NETAVARK-HOSTPORT-SETMARK -j MARK)/.test(l));
+  } catch { /* no iptables */ }
+  const aardvark = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+    try {
+      const status = readFileSync(`/proc/${p}/status`, 'utf8');
+      return /^Name:\s+aardvark-dns$/m.test(status) && !/^State:\s+Z/m.test(status);
+    } catch { return false; }
+  });
+  return { mounts, netns, conmon, cgroups, tmpdirs, links, rules, aardvark };
 }
 
 function diff(before, after) {
@@ -85,7 +105,7 @@ if (leaks.length) {
   console.log(`# leak check FAILED: the tests left ${leaks.join('; ')}`);
   failed = true;
 } else {
-  console.log('# leak check: no mounts, netns, conmon processes, cgroups or temp dirs left behind');
+  console.log('# leak check: no mounts, netns, conmon processes, cgroups, temp dirs, veths, bridges, netavark rules or aardvark-dns left behind');
 }
 if (leaks.length) totals.fail += 1;
 rmSync(dirname(tapFile), { recursive: true, force: true });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { runCommand } from '../sys/run-command.js';
 
 const STAGE1 = 'BERTH-ISOLATION-1';
@@ -40,4 +41,14 @@ export class BridgeIsolation {
     await iptables(['-D', STAGE1, '-i', bridge, '!', '-o', bridge, '-j', STAGE2], [1, 2]);
     await iptables(['-D', STAGE2, '-o', bridge, '-j', 'DROP'], [1, 2]);
   }
+}
+
+/**
+ * netavark leaves a network's port-forwarding chain behind when the network's last container to
+ * leave had no published ports; once the network is gone (or its bridge is down) berthd deletes
+ * it if empty. netavark names it after a hash of the network name (berth passes the network id).
+ */
+export async function dropEmptyPortChain(networkId: string): Promise<void> {
+  const chain = `NETAVARK-DN-${createHash('sha512').update(networkId).digest('hex').slice(0, 13).toUpperCase()}`;
+  await runCommand(['iptables', '-w', '-t', 'nat', '-X', chain], { okCodes: [1, 2, 4], timeoutMs: 30_000 }).catch(() => undefined);
 }

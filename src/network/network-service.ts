@@ -11,14 +11,15 @@ import { randomId } from '../common/ids.js';
 import type { Logger } from '../common/log.js';
 import type { EventBus } from '../events/event-bus.js';
 import { runCommand } from '../sys/run-command.js';
-import { BridgeIsolation } from './bridge-isolation.js';
+import { BridgeIsolation, dropEmptyPortChain } from './bridge-isolation.js';
 import { writeContainerNetFiles, type ContainerNetFiles, type NetFileOptions } from './container-files.js';
 import {
   contains, formatCidr, formatIpv4, macForIpv4, overlaps, parseCidr, parseIpv4, sizeOf, type Ipv4Subnet,
 } from './ipv4.js';
 import { NetavarkDriver, type NetavarkConfig } from './netavark-driver.js';
 import { NetavarkGate } from './netavark-gate.js';
-import { createNetns, deleteNetns, netnsName, netnsPath } from './netns.js';
+import { plumbVeth } from './veth-plumbing.js';
+import { createNetns, deleteNetns, netnsExists, netnsName, netnsPath } from './netns.js';
 import type {
   ContainerLookup, EndpointConfig, EndpointRow, NetContainer, NetworkRecord,
 } from './network-record.js';
@@ -128,12 +129,20 @@ export class NetworkService {
     }
     await this.ensureDefaultBridge();
     for (const s of this.sandboxes()) if (s.active) this.reservePorts(s.containerId, s.ports);
+    for (const n of this.networks.values()) {
+      if (n.predefined && n.bridge && (await netnsExists(this.anchorNetns(n)))) {
+        this.anchors.set(n.id, Promise.resolve());
+        this.anchorUp.add(n.id);
+      }
+    }
     await Promise.all([...this.networks.values()].filter((n) => n.bridge).map((n) => this.isolation.add(n.bridge)));
   }
 
   /** Removes berthd's isolation rules (containers keep their networks). */
   async shutdown(): Promise<void> {
     await Promise.allSettled([...this.stopping.values()]);
+    await Promise.allSettled([...this.settingUp.values()]);
+    for (const id of [...this.anchors.keys()]) await this.dropAnchor(id);
     await Promise.all([...this.networks.values()].filter((n) => n.bridge).map((n) => this.isolation.remove(n.bridge).catch(() => undefined)));
   }
 
@@ -409,6 +418,7 @@ export class NetworkService {
       this.o.db.prepare('DELETE FROM networks WHERE id = ?').run(n.id);
       this.networks.delete(n.id);
       await this.isolation.remove(n.bridge).catch((err) => this.o.logger.warn('isolation rule removal failed', { err: errorMessage(err) }));
+      await dropEmptyPortChain(n.id);
       this.o.events.publish('network', 'destroy', n.id, { name: n.name, type: n.driver });
     });
   }
@@ -581,7 +591,17 @@ export class NetworkService {
         await deleteNetns(ns).catch(() => undefined);
         this.releaseRun(c.id);
       };
-      const ready = this.gate.run(() => this.netavark.setup(path, cfg)).then(() => {
+      const nets = leased.map((e) => this.networks.get(e.networkId)!);
+      const anchored = Promise.all(nets.filter((n) => n.predefined).map((n) => this.ensureAnchor(n)));
+      const ready = anchored.then(() => {
+        // The common case (default bridge, no published ports) skips netavark: see plumbVeth.
+        const n = nets[0]!;
+        if (nets.length === 1 && ports.length === 0 && !n.dns && !n.internal && this.anchorUp.has(n.id)) {
+          const e = leased[0]!;
+          return plumbVeth({ netns: ns, bridge: n.bridge, ip: e.ip!, prefix: parseCidr(n.subnet).prefix, gateway: n.gateway, mac: e.mac! }).then(() => undefined);
+        }
+        return this.gate.run(() => this.netavark.setup(path, cfg)).then(() => undefined);
+      }).then(() => {
         for (const e of leased) {
           const n = this.networks.get(e.networkId)!;
           this.o.events.publish('network', 'connect', n.id, { container: c.id, name: n.name, type: n.driver });
@@ -627,7 +647,8 @@ export class NetworkService {
       } else {
         const range = n.ipRange ? parseCidr(n.ipRange) : subnet;
         const first = range.base + (range.base === subnet.base ? 1 : 0);
-        const last = range.base + sizeOf(range) - 1 - (range.base + sizeOf(range) === subnet.base + sizeOf(subnet) ? 1 : 0);
+        let last = range.base + sizeOf(range) - 1 - (range.base + sizeOf(range) === subnet.base + sizeOf(subnet) ? 1 : 0);
+        if (n.predefined && last === this.anchorIp(n)) last--;
         const gw = n.gateway;
         for (let a = first; a <= last; a++) {
           const s = formatIpv4(a >>> 0);
@@ -756,7 +777,14 @@ export class NetworkService {
     const p = this.mutex.run(`c:${containerId}`, async () => {
       const eps = this.endpointsOf(containerId).filter((e) => e.ip);
       const path = netnsPath(sb.netns);
-      if (eps.length) {
+      // With no published ports, on networks without DNS whose bridge stays up (anchored),
+      // netavark's teardown would change nothing on the host: removing the namespace removes the
+      // veth pair, and the network's rules stay for the others.
+      const trivial = sb.ports.length === 0 && eps.every((e) => {
+        const n = this.networks.get(e.networkId);
+        return n && !n.dns && this.anchorUp.has(n.id);
+      });
+      if (eps.length && !trivial) {
         const cfg = this.netavarkConfig({ id: containerId, name: name || (this.lookup.find(containerId)?.name ?? ''), config: { Hostname: '', Domainname: '' }, hostConfig: { NetworkMode: '' } }, eps, sb.ports);
         await this.gate.run(() => this.netavark.teardown(path, cfg))
           .catch((err) => this.o.logger.warn('netavark teardown failed', { id: containerId, err: errorMessage(err) }));
@@ -770,6 +798,72 @@ export class NetworkService {
     }).finally(() => this.stopping.delete(containerId));
     this.stopping.set(containerId, p);
     return p;
+  }
+
+  // ---- anchors -------------------------------------------------------------------------------
+  //
+  // netavark creates a network's bridge and chains with its first container and removes them with
+  // its last, which makes a lone `run --rm` pay for both every time (about 150 ms of iptables
+  // calls). berthd keeps the default bridge up while it runs, as Docker keeps docker0: a small
+  // namespace holds one endpoint on it (the subnet's last address, never leased to containers).
+
+  private readonly anchors = new Map<string, Promise<void>>();
+  private readonly anchorUp = new Set<string>();
+
+  private anchorIp(n: NetworkRecord): number {
+    const s = parseCidr(n.subnet);
+    return s.base + sizeOf(s) - 2;
+  }
+
+  private anchorConfig(n: NetworkRecord): NetavarkConfig {
+    const id = `berth-anchor-${n.id.slice(0, 12)}`;
+    return {
+      container_id: id, container_name: id,
+      networks: { [n.id]: { interface_name: 'eth0', static_ips: [formatIpv4(this.anchorIp(n))] } },
+      network_info: {
+        [n.id]: {
+          name: n.id, id: n.id, driver: 'bridge', network_interface: n.bridge, subnets: [{ subnet: n.subnet, gateway: n.gateway }],
+          ipv6_enabled: false, internal: n.internal, dns_enabled: false, ipam_options: { driver: 'host-local' },
+        },
+      },
+    };
+  }
+
+  private anchorNetns(n: NetworkRecord): string {
+    return `berth-anchor-${n.id.slice(0, 12)}`;
+  }
+
+  private ensureAnchor(n: NetworkRecord): Promise<void> {
+    let p = this.anchors.get(n.id);
+    if (!p) {
+      p = (async () => {
+        const ns = this.anchorNetns(n);
+        if (await netnsExists(ns)) { this.anchorUp.add(n.id); return; } // left by an earlier run of berthd
+        const path = await createNetns(ns);
+        await this.gate.run(() => this.netavark.setup(path, this.anchorConfig(n)));
+        this.anchorUp.add(n.id);
+      })().catch((err) => {
+        this.o.logger.warn('bridge anchor setup failed', { network: n.name, err: errorMessage(err) });
+        this.anchors.delete(n.id);
+      });
+      this.anchors.set(n.id, p);
+    }
+    return p;
+  }
+
+  private async dropAnchor(networkId: string): Promise<void> {
+    const p = this.anchors.get(networkId);
+    this.anchors.delete(networkId);
+    this.anchorUp.delete(networkId);
+    const n = this.networks.get(networkId);
+    if (!p || !n) return;
+    await p;
+    const ns = this.anchorNetns(n);
+    if (!(await netnsExists(ns))) return;
+    await this.gate.run(() => this.netavark.teardown(netnsPath(ns), this.anchorConfig(n)))
+      .catch((err) => this.o.logger.warn('bridge anchor teardown failed', { network: n.name, err: errorMessage(err) }));
+    await deleteNetns(ns).catch(() => undefined);
+    await dropEmptyPortChain(n.id);
   }
 
   /** Waits for teardowns in flight (tests and shutdown). */
