@@ -170,7 +170,7 @@ async function main(): Promise<void> {
     const ratio = (a: Series, b2: Series | undefined): string =>
       b2 && a.times.length && b2.times.length ? `   ratio ${(median(a.times) / median(b2.times)).toFixed(2)}x` : '';
     lines.push(`docker CLI: ${docker(b.host, ['version', '--format', '{{.Client.Version}}']).trim()}, runs per case: ${RUNS}`);
-    lines.push(`run --rm busybox true (berthd: loopback-only netns; dockerd: bridge + veth, iptables off)`);
+    lines.push(`run --rm busybox true on each daemon's default bridge network (a veth on its own bridge; berthd with its NAT rules, dockerd with --iptables=false)`);
     lines.push(`                                     berthd median ${fmt(berth)}` + (dockerd ? `   dockerd median ${fmt(dockerd)}${ratio(berth, dockerd)}` : '   (dockerd not installed)'));
     lines.push(`run --rm --network none busybox true berthd median ${fmt(berthNone)}`);
     lines.push(`20 x run -d busybox sleep 60, 10 at a time: berthd ${berthParallel.toFixed(0)} ms` +
