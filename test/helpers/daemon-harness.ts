@@ -131,6 +131,8 @@ export async function startTestDaemon(extraArgs: string[] = []): Promise<TestDae
     proc.stdout!.on('data', (b: Buffer) => { logText += b.toString(); });
     proc.stderr!.on('data', (b: Buffer) => { logText += b.toString(); });
     await waitForSocket(socket, 15_000).catch((err: Error) => {
+      // A daemon that did not answer in time must not outlive the test that gave up on it.
+      proc.kill('SIGKILL');
       throw new Error(`${err.message}\n${logText}`);
     });
   };
