@@ -104,6 +104,8 @@ export class NetworkService {
   private readonly reserved = new Map<string, Array<{ hostIp: string; containerId: string }>>();
   /** Teardowns in flight, so a new run of the same ports or addresses waits for them. */
   private readonly stopping = new Map<string, Promise<void>>();
+  /** The /etc files of running containers, rewritten on connect and disconnect. */
+  private readonly runFiles = new Map<string, { files: ContainerNetFiles; opts: NetFileOptions; container: NetContainer }>();
   /** netavark setups in flight (a teardown waits for them). */
   private readonly settingUp = new Map<string, Promise<void>>();
   private lookup: ContainerLookup = { find: () => undefined };
@@ -560,7 +562,11 @@ export class NetworkService {
 
   private async startBridged(c: NetContainer, files: ContainerNetFiles, fileOpts: NetFileOptions): Promise<SandboxStart> {
     const eps = this.endpointsOf(c.id);
-    if (!eps.length) throw new SystemError(`container ${c.id} has no network endpoint`);
+    if (!eps.length) {
+      // Disconnected from every network: loopback only, as Docker.
+      await writeContainerNetFiles(files, fileOpts);
+      return { network: { mode: 'new' }, ready: Promise.resolve() };
+    }
     const ns = netnsName(c.id);
     const previous = this.sandbox(c.id);
     const requests = portRequests(c.hostConfig.PortBindings as PortBindingMap, c.config.ExposedPorts, Boolean(c.hostConfig.PublishAllPorts));
@@ -576,15 +582,8 @@ export class NetworkService {
     try {
       await this.checkHostPorts(c.id, ports);
       const leased = this.endpointsOf(c.id);
-      const [path] = await Promise.all([
-        createNetns(ns),
-        writeContainerNetFiles(files, {
-          ...fileOpts,
-          addresses: leased.map((e) => e.ip!),
-          links: this.linkEntries(c),
-          networkResolvers: leased.map((e) => this.networks.get(e.networkId)!).filter((n) => n.dns).map((n) => n.gateway),
-        }),
-      ]);
+      this.runFiles.set(c.id, { files, opts: fileOpts, container: c });
+      const [path] = await Promise.all([createNetns(ns), this.writeFiles(c.id)]);
       const cfg = this.netavarkConfig(c, leased, ports);
       undo = async () => {
         await this.gate.run(() => this.netavark.teardown(path, cfg)).catch(() => undefined);
@@ -615,6 +614,19 @@ export class NetworkService {
       await undo();
       throw err;
     }
+  }
+
+  /** Writes a running container's /etc/hosts and resolv.conf from its current networks. */
+  private async writeFiles(containerId: string): Promise<void> {
+    const rf = this.runFiles.get(containerId);
+    if (!rf) return;
+    const leased = this.endpointsOf(containerId).filter((e) => e.ip);
+    await writeContainerNetFiles(rf.files, {
+      ...rf.opts,
+      addresses: leased.map((e) => e.ip!),
+      links: this.linkEntries(rf.container),
+      networkResolvers: leased.map((e) => this.networks.get(e.networkId)!).filter((n) => n.dns).map((n) => n.gateway),
+    });
   }
 
   private linkEntries(c: NetContainer): Array<{ ip: string; names: string[] }> {
@@ -791,6 +803,7 @@ export class NetworkService {
       }
       await deleteNetns(sb.netns).catch((err) => this.o.logger.warn('netns removal failed', { id: containerId, err: errorMessage(err) }));
       this.releaseRun(containerId);
+      this.runFiles.delete(containerId);
       for (const e of eps) {
         const n = this.networks.get(e.networkId);
         if (n) this.o.events.publish('network', 'disconnect', n.id, { container: containerId, name: n.name, type: n.driver });
@@ -907,6 +920,7 @@ export class NetworkService {
         this.o.db.prepare('DELETE FROM network_endpoints WHERE container_id = ? AND network_id = ?').run(c.id, n.id);
         throw err;
       }
+      await this.writeFiles(c.id).catch((err) => this.o.logger.warn('rewriting /etc files failed', { err: errorMessage(err) }));
       this.o.events.publish('network', 'connect', n.id, { container: c.id, name: n.name, type: n.driver });
     });
   }
@@ -928,6 +942,7 @@ export class NetworkService {
           .catch((err) => this.o.logger.warn('netavark teardown failed', { err: errorMessage(err) }));
       }
       this.o.db.prepare('DELETE FROM network_endpoints WHERE container_id = ? AND network_id = ?').run(c.id, n.id);
+      await this.writeFiles(c.id).catch((err) => this.o.logger.warn('rewriting /etc files failed', { err: errorMessage(err) }));
       this.o.events.publish('network', 'disconnect', n.id, { container: c.id, name: n.name, type: n.driver });
     });
   }

@@ -153,12 +153,19 @@ test('user networks: names and aliases resolve, other networks are unreachable, 
   ok(['network', 'connect', '--alias', 'api', 'back', 'srv']);
   const viaBack = berth(['run', '--rm', '--network', 'back', 'busybox', 'wget', '-qO-', 'http://api/hostname']);
   assert.equal(viaBack.stdout.trim(), srv.slice(0, 12), viaBack.stderr);
-  const netIn = JSON.parse(ok(['network', 'inspect', 'back'])) as Array<{ Containers: Record<string, { Name: string; IPv4Address: string }> }>;
+  const netIn = JSON.parse(ok(['network', 'inspect', 'back'])) as Array<{ Containers: Record<string, { Name: string; IPv4Address: string }>; IPAM: { Config: Array<{ Gateway: string }> } }>;
   assert.equal(netIn[0]!.Containers[srv]!.Name, 'srv');
+  // The running container's /etc files follow its networks.
+  const paths = (await d.api('GET', `/containers/${srv}/json`)).json() as { HostsPath: string; ResolvConfPath: string };
+  const backIp = netIn[0]!.Containers[srv]!.IPv4Address.split('/')[0]!;
+  const { readFileSync } = await import('node:fs');
+  assert.match(readFileSync(paths.HostsPath, 'utf8'), new RegExp(`^${backIp.replace(/\./g, '\\.')}\t`, 'm'));
+  assert.match(readFileSync(paths.ResolvConfPath, 'utf8'), new RegExp(`^nameserver ${netIn[0]!.IPAM.Config[0]!.Gateway.replace(/\./g, '\\.')}$`, 'm'));
   const rm = berth(['network', 'rm', 'back']);
   assert.notEqual(rm.code, 0);
   assert.match(rm.stderr, /has active endpoints/);
   ok(['network', 'disconnect', 'back', 'srv']);
+  assert.doesNotMatch(readFileSync(paths.HostsPath, 'utf8'), new RegExp(`^${backIp.replace(/\./g, '\\.')}\t`, 'm'));
   ok(['rm', '-f', 'srv']);
   ok(['network', 'rm', 'front', 'back', 'sealed']);
   assert.equal(berth(['network', 'inspect', 'front']).code, 1);
