@@ -18,7 +18,7 @@ import {
 } from './ipv4.js';
 import { NetavarkDriver, type NetavarkConfig } from './netavark-driver.js';
 import { NetavarkGate } from './netavark-gate.js';
-import { plumbVeth } from './veth-plumbing.js';
+import { plumbNamespace } from './veth-plumbing.js';
 import { createNetns, deleteNetns, netnsExists, netnsName, netnsPath } from './netns.js';
 import type {
   ContainerLookup, EndpointConfig, EndpointRow, NetContainer, NetworkRecord,
@@ -138,6 +138,9 @@ export class NetworkService {
       }
     }
     await Promise.all([...this.networks.values()].filter((n) => n.bridge).map((n) => this.isolation.add(n.bridge)));
+    // The default bridge comes up with the daemon (in the background), as docker0 does.
+    const bridge = this.findByName('bridge');
+    if (bridge) void this.ensureAnchor(bridge);
   }
 
   /** Removes berthd's isolation rules (containers keep their networks). */
@@ -583,6 +586,19 @@ export class NetworkService {
       await this.checkHostPorts(c.id, ports);
       const leased = this.endpointsOf(c.id);
       this.runFiles.set(c.id, { files, opts: fileOpts, container: c });
+      const nets = leased.map((e) => this.networks.get(e.networkId)!);
+      const n0 = nets[0]!;
+      if (nets.length === 1 && ports.length === 0 && !n0.dns && !n0.internal && this.anchorUp.has(n0.id)) {
+        // The common case (default bridge, no published ports) skips netavark: see plumbNamespace.
+        const e = leased[0]!;
+        undo = async () => { await deleteNetns(ns).catch(() => undefined); this.releaseRun(c.id); };
+        await Promise.all([
+          plumbNamespace({ netns: ns, bridge: n0.bridge, ip: e.ip!, prefix: parseCidr(n0.subnet).prefix, gateway: n0.gateway, mac: e.mac! }),
+          this.writeFiles(c.id),
+        ]);
+        this.o.events.publish('network', 'connect', n0.id, { container: c.id, name: n0.name, type: n0.driver });
+        return { network: { mode: 'path', path: netnsPath(ns) }, ready: Promise.resolve() };
+      }
       const [path] = await Promise.all([createNetns(ns), this.writeFiles(c.id)]);
       const cfg = this.netavarkConfig(c, leased, ports);
       undo = async () => {
@@ -590,17 +606,8 @@ export class NetworkService {
         await deleteNetns(ns).catch(() => undefined);
         this.releaseRun(c.id);
       };
-      const nets = leased.map((e) => this.networks.get(e.networkId)!);
       const anchored = Promise.all(nets.filter((n) => n.predefined).map((n) => this.ensureAnchor(n)));
-      const ready = anchored.then(() => {
-        // The common case (default bridge, no published ports) skips netavark: see plumbVeth.
-        const n = nets[0]!;
-        if (nets.length === 1 && ports.length === 0 && !n.dns && !n.internal && this.anchorUp.has(n.id)) {
-          const e = leased[0]!;
-          return plumbVeth({ netns: ns, bridge: n.bridge, ip: e.ip!, prefix: parseCidr(n.subnet).prefix, gateway: n.gateway, mac: e.mac! }).then(() => undefined);
-        }
-        return this.gate.run(() => this.netavark.setup(path, cfg)).then(() => undefined);
-      }).then(() => {
+      const ready = anchored.then(() => this.gate.run(() => this.netavark.setup(path, cfg))).then(() => {
         for (const e of leased) {
           const n = this.networks.get(e.networkId)!;
           this.o.events.publish('network', 'connect', n.id, { container: c.id, name: n.name, type: n.driver });
