@@ -91,8 +91,12 @@ test('bad JSON is a 400 and a bad option is a 400 with a clear message', async (
   const badName = await d.api('POST', '/containers/create?name=' + encodeURIComponent('bad name!'), { Image: 'busybox', Cmd: ['true'] });
   assert.equal(badName.status, 400);
   assert.match(badName.body, /Invalid container name/);
+  // An unknown network is a 404, as Docker's (and nothing is left of the container).
   const badNet = await d.api('POST', '/containers/create', { Image: 'busybox', Cmd: ['true'], HostConfig: { NetworkMode: 'nonet' } });
-  assert.equal(badNet.status, 400);
+  assert.equal(badNet.status, 404);
+  assert.match(badNet.body, /network nonet not found/);
+  const all = (await d.api('GET', '/containers/json?all=1')).json() as unknown[];
+  assert.ok(!JSON.stringify(all).includes('nonet'));
   const badType = await d.api('POST', '/containers/create', { Image: 'busybox', Cmd: ['true'], Tty: 'yes' });
   assert.equal(badType.status, 400);
   assert.match(badType.body, /cannot unmarshal/);
