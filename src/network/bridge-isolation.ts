@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
 import { runCommand } from '../sys/run-command.js';
+import { FIREWALL_LOCK } from './netavark-driver.js';
 
 const STAGE1 = 'BERTH-ISOLATION-1';
 const STAGE2 = 'BERTH-ISOLATION-2';
 
 async function iptables(args: string[], okCodes: number[] = []): Promise<number> {
-  const r = await runCommand(['iptables', '-w', ...args], { okCodes, timeoutMs: 30_000 });
+  const r = await runCommand(['flock', FIREWALL_LOCK, 'iptables', '-w', ...args], { okCodes, timeoutMs: 30_000 });
   return r.code;
 }
 
@@ -50,5 +51,5 @@ export class BridgeIsolation {
  */
 export async function dropEmptyPortChain(networkId: string): Promise<void> {
   const chain = `NETAVARK-DN-${createHash('sha512').update(networkId).digest('hex').slice(0, 13).toUpperCase()}`;
-  await runCommand(['iptables', '-w', '-t', 'nat', '-X', chain], { okCodes: [1, 2, 4], timeoutMs: 30_000 }).catch(() => undefined);
+  await runCommand(['flock', FIREWALL_LOCK, 'iptables', '-w', '-t', 'nat', '-X', chain], { okCodes: [1, 2, 4], timeoutMs: 30_000 }).catch(() => undefined);
 }

@@ -2,6 +2,12 @@ import { mkdir } from 'node:fs/promises';
 import { SystemError, SubprocessError } from '../common/errors.js';
 import { runCommand } from '../sys/run-command.js';
 
+/**
+ * Serialises firewall changes across processes: iptables' nf_tables backend does not take the
+ * xtables lock, and concurrent rule changes can fail half-way.
+ */
+export const FIREWALL_LOCK = '/run/lock/berth-firewall.lock';
+
 /** One network as netavark takes it (`network_info` entries). */
 export interface NetavarkNetwork {
   name: string;
@@ -53,22 +59,28 @@ export class NetavarkDriver {
   constructor(private readonly o: { binary: string; aardvarkBinary: string; configDir: string }) {}
 
   private argv(cmd: 'setup' | 'teardown', netns: string): string[] {
-    return [this.o.binary, '--config', this.o.configDir, '--aardvark-binary', this.o.aardvarkBinary, '--rootless', 'false', cmd, netns];
+    // One host-wide lock: other berthds (and their netavark calls) change the same tables.
+    return ['flock', FIREWALL_LOCK, this.o.binary, '--config', this.o.configDir, '--aardvark-binary', this.o.aardvarkBinary, '--rootless', 'false', cmd, netns];
   }
 
   private async run(cmd: 'setup' | 'teardown', netns: string, config: NetavarkConfig): Promise<string> {
     this.dirReady ??= mkdir(this.o.configDir, { recursive: true, mode: 0o700 });
     await this.dirReady;
+    const argv = this.argv(cmd, netns);
+    let r: { stdout: string; stderr: string; code: number };
     try {
-      const { stdout } = await runCommand(this.argv(cmd, netns), { input: JSON.stringify(config), timeoutMs: 60_000, env: { ...process.env, NETAVARK_FW: 'iptables' } });
-      return stdout;
+      r = await runCommand(argv, { input: JSON.stringify(config), timeoutMs: 60_000, okCodes: [1], env: { ...process.env, NETAVARK_FW: 'iptables' } });
     } catch (err) {
-      // netavark reports {"error": "..."} on stdout or stderr; keep its words.
-      const text = err instanceof SubprocessError ? err.failure.stderrTail : '';
-      const m = /"error"\s*:\s*"((?:[^"\\]|\\.)*)"/.exec(text);
-      const msg = m ? JSON.parse(`"${m[1]!}"`) as string : (err as Error).message;
-      throw new SystemError(`netavark ${cmd}: ${msg}`, { cause: err });
+      throw new SystemError(`netavark ${cmd}: ${(err as Error).message}`, { cause: err });
     }
+    if (r.code === 0) return r.stdout;
+    // netavark reports failures as {"error": "..."} on stdout; keep its words.
+    let msg = (r.stderr.trim() || r.stdout.trim()).slice(-2000) || `exit ${r.code}`;
+    try {
+      const j = JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as { error?: string };
+      if (j.error) msg = j.error;
+    } catch { /* not JSON */ }
+    throw new SubprocessError(`netavark ${cmd}: ${msg}`, { argv, exitCode: r.code, signal: null, stderrTail: r.stderr.slice(-4096) });
   }
 
   async setup(netns: string, config: NetavarkConfig): Promise<Record<string, NetavarkStatus>> {

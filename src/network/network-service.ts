@@ -612,7 +612,9 @@ export class NetworkService {
           const n = this.networks.get(e.networkId)!;
           this.o.events.publish('network', 'connect', n.id, { container: c.id, name: n.name, type: n.driver });
         }
-      }).catch(async (err: unknown) => { await undo(); throw err; });
+      });
+      // A failed setup is undone by the caller's stop() (the run fails and is cleaned up), not
+      // here: the runtime may be using the namespace at this moment.
       ready.catch(() => undefined);
       this.settingUp.set(c.id, ready);
       void ready.catch(() => undefined).finally(() => { if (this.settingUp.get(c.id) === ready) this.settingUp.delete(c.id); });

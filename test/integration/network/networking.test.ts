@@ -113,6 +113,17 @@ test('a host port in use: Docker\'s error, and no half-started container', async
   ok(['rm', '-f', first, 'clash']);
 });
 
+test('a network whose setup fails: netavark\'s words, exit 125, nothing left', async () => {
+  ok(['network', 'create', '-o', 'com.docker.network.bridge.name=lo', 'broken']);
+  const r = berth(['run', '--rm', '--network', 'broken', 'busybox', 'true']);
+  assert.equal(r.code, 125, r.stderr);
+  assert.match(r.stderr, /netavark setup: .*\blo\b/);
+  assert.equal(ok(['ps', '-aq']), '');
+  const n = JSON.parse(ok(['network', 'inspect', 'broken'])) as Array<{ Containers: Record<string, unknown> }>;
+  assert.deepEqual(n[0]!.Containers, {});
+  ok(['network', 'rm', 'broken']);
+});
+
 test('-P publishes every exposed port to free ports; restart keeps them', async () => {
   const id = ok(['run', '-d', '-P', '--expose', '80', '--expose', '81/udp', 'busybox', 'httpd', '-f', '-p', '80', '-h', '/etc']);
   const before = (await inspect(id)).NetworkSettings.Ports;
