@@ -197,6 +197,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   const processes = new ProcessService({ containers, runtime });
   const stats = new StatsService({ containers });
   containers.load();
+  await network.sweep(new Set(containers.all().map((c) => c.id)));
   const rec = await containers.reconcile();
   await volumes.sweepMounts();
   logger.info('state reconciled', rec);

@@ -6,7 +6,7 @@ const STAGE1 = 'BERTH-ISOLATION-1';
 const STAGE2 = 'BERTH-ISOLATION-2';
 
 async function iptables(args: string[], okCodes: number[] = []): Promise<number> {
-  const r = await runCommand(['flock', FIREWALL_LOCK, 'iptables', '-w', ...args], { okCodes, timeoutMs: 30_000 });
+  const r = await runCommand(['flock', '-o', FIREWALL_LOCK, 'iptables', '-w', ...args], { okCodes, timeoutMs: 30_000 });
   return r.code;
 }
 
@@ -51,5 +51,5 @@ export class BridgeIsolation {
  */
 export async function dropEmptyPortChain(networkId: string): Promise<void> {
   const chain = `NETAVARK-DN-${createHash('sha512').update(networkId).digest('hex').slice(0, 13).toUpperCase()}`;
-  await runCommand(['flock', FIREWALL_LOCK, 'iptables', '-w', '-t', 'nat', '-X', chain], { okCodes: [1, 2, 4], timeoutMs: 30_000 }).catch(() => undefined);
+  await runCommand(['flock', '-o', FIREWALL_LOCK, 'iptables', '-w', '-t', 'nat', '-X', chain], { okCodes: [1, 2, 4], timeoutMs: 30_000 }).catch(() => undefined);
 }

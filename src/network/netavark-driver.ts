@@ -60,7 +60,7 @@ export class NetavarkDriver {
 
   private argv(cmd: 'setup' | 'teardown', netns: string): string[] {
     // One host-wide lock: other berthds (and their netavark calls) change the same tables.
-    return ['flock', FIREWALL_LOCK, this.o.binary, '--config', this.o.configDir, '--aardvark-binary', this.o.aardvarkBinary, '--rootless', 'false', cmd, netns];
+    return ['flock', '-o', FIREWALL_LOCK, this.o.binary, '--config', this.o.configDir, '--aardvark-binary', this.o.aardvarkBinary, '--rootless', 'false', cmd, netns];
   }
 
   private async run(cmd: 'setup' | 'teardown', netns: string, config: NetavarkConfig): Promise<string> {

@@ -521,6 +521,25 @@ export class NetworkService {
     return { aliases, ipv4Address: ipv4, macAddress: mac.toLowerCase(), links: strList(raw?.['Links']) };
   }
 
+  /**
+   * Start-up: drops memberships and sandboxes of containers that no longer exist (a crash between
+   * two steps of a removal), tearing down what they still hold on the host.
+   */
+  async sweep(existing: Set<string>): Promise<number> {
+    const ids = new Set([
+      ...(this.o.db.prepare('SELECT DISTINCT container_id AS id FROM network_endpoints').all() as Array<{ id: string }>).map((r) => r.id),
+      ...this.sandboxes().map((s) => s.containerId),
+    ]);
+    let n = 0;
+    for (const id of ids) {
+      if (existing.has(id)) continue;
+      await this.stop(id).catch((err) => this.o.logger.warn('teardown of a removed container failed', { id, err: errorMessage(err) }));
+      this.forgetContainer(id);
+      n++;
+    }
+    return n;
+  }
+
   /** The container is gone: forget its memberships and remembered ports. */
   forgetContainer(id: string): void {
     this.o.db.prepare('DELETE FROM network_endpoints WHERE container_id = ?').run(id);
@@ -583,7 +602,11 @@ export class NetworkService {
     })();
     let undo = async (): Promise<void> => { this.releaseRun(c.id); };
     try {
-      await this.checkHostPorts(c.id, ports);
+      const before = JSON.stringify(ports);
+      await this.checkHostPorts(c.id, ports, requests);
+      if (JSON.stringify(ports) !== before) {
+        this.o.db.prepare('UPDATE network_sandboxes SET ports = ? WHERE container_id = ?').run(JSON.stringify(ports), c.id);
+      }
       const leased = this.endpointsOf(c.id);
       this.runFiles.set(c.id, { files, opts: fileOpts, container: c });
       const nets = leased.map((e) => this.networks.get(e.networkId)!);
@@ -682,12 +705,12 @@ export class NetworkService {
     });
   }
 
-  private allocatePorts(containerId: string, requests: PortRequest[], previous: PortMapping[]): PortMapping[] {
+  private allocatePorts(containerId: string, requests: PortRequest[], previous: PortMapping[], also: PortMapping[] = []): PortMapping[] {
     const out: PortMapping[] = [];
     const taken = (proto: string, port: number, hostIp: string): boolean => {
       const list = this.reserved.get(`${proto}:${port}`) ?? [];
       if (list.some((r) => r.containerId !== containerId && (!r.hostIp || !hostIp || r.hostIp === hostIp))) return true;
-      return out.some((m) => m.protocol === proto && m.hostPort === port && (!m.hostIp || !hostIp || m.hostIp === hostIp));
+      return [...out, ...also].some((m) => m.protocol === proto && m.hostPort === port && (!m.hostIp || !hostIp || m.hostIp === hostIp));
     };
     const [lo, hi] = ephemeralRange();
     for (const r of requests) {
@@ -728,6 +751,14 @@ export class NetworkService {
     }
   }
 
+  private unreservePort(containerId: string, p: PortMapping): void {
+    const key = `${p.protocol}:${p.hostPort}`;
+    const list = this.reserved.get(key) ?? [];
+    const i = list.findIndex((r) => r.containerId === containerId && r.hostIp === p.hostIp);
+    if (i >= 0) list.splice(i, 1);
+    if (list.length) this.reserved.set(key, list); else this.reserved.delete(key);
+  }
+
   private unreservePorts(containerId: string): void {
     for (const [k, list] of this.reserved) {
       const rest = list.filter((r) => r.containerId !== containerId);
@@ -736,13 +767,23 @@ export class NetworkService {
   }
 
   /** A port some host process already listens on cannot be forwarded: say so before setup. */
-  private async checkHostPorts(containerId: string, ports: PortMapping[]): Promise<void> {
-    void containerId;
-    for (const p of ports) {
+  private async checkHostPorts(containerId: string, ports: PortMapping[], requests: PortRequest[]): Promise<void> {
+    for (let i = 0; i < ports.length; i++) {
+      const p = ports[i]!;
+      const r = requests[i]!;
       if (p.protocol === 'sctp') continue;
-      const err = await tryBind(p.protocol, p.hostIp || '0.0.0.0', p.hostPort);
-      if (err) {
-        throw new ConflictError(`driver failed programming external connectivity on endpoint: Error starting userland proxy: listen ${p.protocol}4 ${p.hostIp || '0.0.0.0'}:${p.hostPort}: bind: ${err}`);
+      const flexible = !(r.hostPortLow && r.hostPortLow === r.hostPortHigh);
+      for (let attempt = 0; ; attempt++) {
+        const err = await tryBind(p.protocol, p.hostIp || '0.0.0.0', p.hostPort);
+        if (!err) break;
+        if (!flexible || attempt >= 20) {
+          throw new ConflictError(`driver failed programming external connectivity on endpoint: Error starting userland proxy: listen ${p.protocol}4 ${p.hostIp || '0.0.0.0'}:${p.hostPort}: bind: ${err}`);
+        }
+        // A port chosen by berthd that a host process holds: choose another.
+        const [next] = this.allocatePorts(containerId, [{ ...r }], [], ports);
+        this.unreservePort(containerId, p);
+        ports[i] = next!;
+        Object.assign(p, next);
       }
     }
   }

@@ -106,11 +106,11 @@ test('a host port in use: Docker\'s error, and no half-started container', async
   const srv: Server = createServer();
   await new Promise<void>((res) => srv.listen(0, '127.0.0.1', () => res()));
   const held = (srv.address() as { port: number }).port;
-  const r2 = berth(['run', '-d', '-p', `127.0.0.1:${held}:80`, 'busybox', 'true']);
+  const r2 = berth(['run', '-d', '--name', 'held', '-p', `127.0.0.1:${held}:80`, 'busybox', 'true']);
   srv.close();
   assert.notEqual(r2.code, 0);
   assert.match(r2.stderr, /address already in use/);
-  ok(['rm', '-f', first, 'clash']);
+  ok(['rm', '-f', first, 'clash', 'held']);
 });
 
 test('a network whose setup fails: netavark\'s words, exit 125, nothing left', async () => {
