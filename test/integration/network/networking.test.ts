@@ -270,8 +270,9 @@ test('200 create/start/rm cycles with published ports leave no veth, netns, rule
   const parallel = 8;
   let next = 0;
   const ids: string[] = [];
+  let failed = false;
   const worker = async (): Promise<void> => {
-    while (next < n) {
+    while (next < n && !failed) {
       next++;
       const c = await d.api('POST', '/containers/create', {
         Image: 'busybox', Cmd: ['true'], ExposedPorts: { '80/tcp': {} },
@@ -288,7 +289,10 @@ test('200 create/start/rm cycles with published ports leave no veth, netns, rule
       assert.equal(r.status, 204, r.body);
     }
   };
-  await Promise.all(Array.from({ length: parallel }, worker));
+  // Every worker finishes before any failure is reported, so nothing is still starting when the
+  // daemon is torn down.
+  const results = await Promise.allSettled(Array.from({ length: parallel }, () => worker().catch((err: unknown) => { failed = true; throw err; })));
+  for (const r of results) if (r.status === 'rejected') throw r.reason;
   assert.equal(ids.length, n);
   const bridge = JSON.parse(ok(['network', 'inspect', 'bridge'])) as Array<{ Id: string; Containers: Record<string, unknown>; Options: Record<string, string>; IPAM: { Config: Array<{ Subnet: string }> } }>;
   assert.deepEqual(bridge[0]!.Containers, {}, 'no lease left on the bridge network');
