@@ -254,6 +254,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     serverVersion: BERTH_VERSION,
   });
   facts.warnings.push(...await openListeners(api, opts, logger));
+  await network.warmUp();
   logger.info('berthd started', { version: BERTH_VERSION, driver: driver.name, dataRoot: opts.dataRoot });
 
   let stopping: Promise<void> | undefined;

@@ -110,6 +110,7 @@ export class NetworkService {
   private readonly settingUp = new Map<string, Promise<void>>();
   private lookup: ContainerLookup = { find: () => undefined };
   private readonly gate = new NetavarkGate();
+  private warm = false;
 
   constructor(private readonly o: NetworkServiceOptions) {
     this.netavark = new NetavarkDriver({ binary: o.netavarkPath, aardvarkBinary: o.aardvarkPath, configDir: `${o.execRoot}/netavark` });
@@ -137,8 +138,16 @@ export class NetworkService {
         this.anchorUp.add(n.id);
       }
     }
+  }
+
+  /**
+   * Once berthd serves: isolation rules for every bridge network, and the default bridge comes up
+   * (in the background), as docker0 does. Nothing is changed on the host before this, so a daemon
+   * that fails to start leaves nothing behind.
+   */
+  async warmUp(): Promise<void> {
+    this.warm = true;
     await Promise.all([...this.networks.values()].filter((n) => n.bridge).map((n) => this.isolation.add(n.bridge)));
-    // The default bridge comes up with the daemon (in the background), as docker0 does.
     const bridge = this.findByName('bridge');
     if (bridge) void this.ensureAnchor(bridge);
   }
@@ -148,6 +157,7 @@ export class NetworkService {
     await Promise.allSettled([...this.stopping.values()]);
     await Promise.allSettled([...this.settingUp.values()]);
     for (const id of [...this.anchors.keys()]) await this.dropAnchor(id);
+    if (!this.warm) return;
     await Promise.all([...this.networks.values()].filter((n) => n.bridge).map((n) => this.isolation.remove(n.bridge).catch(() => undefined)));
   }
 

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { apiRequest, startTestDaemon, importBusybox, REPO } from '../../helpers/daemon-harness.js';
+import { apiRequest, startTestDaemon, importBusybox, testNetworkArgs, REPO } from '../../helpers/daemon-harness.js';
 
 test('the systemd units pass systemd-analyze verify', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'berth-units-'));
@@ -24,7 +24,7 @@ test('berthd -H fd:// serves on the socket systemd hands over', async (t) => {
   const root = mkdtempSync(join(tmpdir(), 'berth-act-'));
   const sock = join(root, 'act.sock');
   const proc = spawn('systemd-socket-activate', ['-l', sock, process.execPath, join(REPO, 'bin/berthd'), '-H', 'fd://',
-    '--data-root', join(root, 'data'), '--exec-root', join(root, 'exec')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    '--data-root', join(root, 'data'), '--exec-root', join(root, 'exec'), ...testNetworkArgs().args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   proc.stderr.on('data', (b: Buffer) => { log += b.toString(); });
   t.after(async () => {
@@ -38,7 +38,7 @@ test('berthd -H fd:// serves on the socket systemd hands over', async (t) => {
   }
   assert.equal(res?.status, 200, log);
   assert.equal(res?.body, 'OK');
-  const noFds = spawnSync(process.execPath, [join(REPO, 'bin/berthd'), '-H', 'fd://', '--data-root', join(root, 'd2'), '--exec-root', join(root, 'e2')], { encoding: 'utf8', env: { PATH: process.env['PATH'] } });
+  const noFds = spawnSync(process.execPath, [join(REPO, 'bin/berthd'), '-H', 'fd://', '--data-root', join(root, 'd2'), '--exec-root', join(root, 'e2'), ...testNetworkArgs().args], { encoding: 'utf8', env: { PATH: process.env['PATH'] } });
   assert.equal(noFds.status, 1);
   assert.match(noFds.stderr, /no sockets found via socket activation: make sure the service was started by systemd/);
 });
