@@ -89,7 +89,7 @@ for (const cli of CLIS) {
         body = await httpGet(hostPort).catch(async () => { await new Promise((r) => setTimeout(r, 100)); return ''; });
       }
       assert.equal(body.trim(), id.slice(0, 12));
-      assert.equal(await run(['run', '--rm', '--network', net, img, 'wget', '-qO-', 'http://site/hostname']), id.slice(0, 12));
+      assert.equal(await run(['run', '--rm', '--network', net, img, 'sh', '-c', 'for i in 1 2 3 4 5 6 7 8 9 10; do wget -qO- http://site/hostname && exit 0; sleep 0.5; done; exit 1']), id.slice(0, 12));
       const ps = await run(['ps', '--filter', `name=web-${cli.tag}`, '--format', '{{.Ports}}']);
       assert.equal(ps, `127.0.0.1:${hostPort}->80/tcp`);
       const ip = await run(['inspect', '--format', `{{(index .NetworkSettings.Networks "${net}").IPAddress}}`, id]);
@@ -104,7 +104,7 @@ for (const cli of CLIS) {
       await run(['network', 'connect', '--alias', 'second', other, `web-${cli.tag}`]);
       const nets = await run(['inspect', '--format', '{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}', `web-${cli.tag}`]);
       assert.deepEqual(nets.split(' ').sort(), [net, other].sort());
-      assert.equal(await run(['run', '--rm', '--network', other, img, 'wget', '-qO-', 'http://second/hostname']).then((s) => s.length), 12);
+      assert.equal(await run(['run', '--rm', '--network', other, img, 'sh', '-c', 'for i in 1 2 3 4 5 6 7 8 9 10; do wget -qO- http://second/hostname && exit 0; sleep 0.5; done; exit 1']).then((s) => s.length), 12);
       const rm = await docker(cli.path, ['network', 'rm', other]);
       assert.notEqual(rm.code, 0);
       assert.match(rm.stderr, /has active endpoints/);

@@ -51,7 +51,12 @@ function httpGet(host: string, port: number, path = '/hostname'): Promise<string
   });
 }
 
-async function retry<T>(fn: () => Promise<T>, ms = 3000): Promise<T> {
+/** A shell loop that fetches a URL, retrying while a just-started server or resolver comes up. */
+function fetchLoop(url: string): string[] {
+  return ['sh', '-c', `for i in 1 2 3 4 5 6 7 8 9 10; do wget -qO- ${url} && exit 0; sleep 0.5; done; exit 1`];
+}
+
+async function retry<T>(fn: () => Promise<T>, ms = 10_000): Promise<T> {
   const until = Date.now() + ms;
   for (;;) {
     try { return await fn(); } catch (err) { if (Date.now() > until) throw err; await new Promise((r) => setTimeout(r, 100)); }
@@ -147,10 +152,10 @@ test('user networks: names and aliases resolve, other networks are unreachable, 
   assert.ok(s.NetworkSettings.Networks['front']!.Aliases!.includes('www'));
   assert.deepEqual(s.NetworkSettings.Networks['front']!.DNSNames, ['srv', 'www', srv.slice(0, 12)]);
   assert.equal(s.NetworkSettings.IPAddress, '', 'top-level address is for the default bridge only');
-  const byName = berth(['run', '--rm', '--network', 'front', 'busybox', 'wget', '-qO-', 'http://srv/hostname']);
+  const byName = berth(['run', '--rm', '--network', 'front', 'busybox', ...fetchLoop('http://srv/hostname')]);
   assert.equal(byName.code, 0, byName.stderr);
   assert.equal(byName.stdout.trim(), srv.slice(0, 12));
-  const byAlias = berth(['run', '--rm', '--network', 'front', 'busybox', 'wget', '-qO-', 'http://www/hostname']);
+  const byAlias = berth(['run', '--rm', '--network', 'front', 'busybox', ...fetchLoop('http://www/hostname')]);
   assert.equal(byAlias.stdout.trim(), srv.slice(0, 12), byAlias.stderr);
   const ip = s.NetworkSettings.Networks['front']!.IPAddress;
   const across = berth(['run', '--rm', '--network', 'back', 'busybox', 'sh', '-c', `wget -T 2 -qO- http://${ip}/hostname; echo rc=$?; nslookup srv 2>&1 | grep -c "${ip}"`]);
@@ -162,7 +167,7 @@ test('user networks: names and aliases resolve, other networks are unreachable, 
   assert.match(sealed.stdout, /ping=1/, 'an internal network cannot reach another bridge');
   // connect a running container to a second network: it answers there by name too.
   ok(['network', 'connect', '--alias', 'api', 'back', 'srv']);
-  const viaBack = berth(['run', '--rm', '--network', 'back', 'busybox', 'wget', '-qO-', 'http://api/hostname']);
+  const viaBack = berth(['run', '--rm', '--network', 'back', 'busybox', ...fetchLoop('http://api/hostname')]);
   assert.equal(viaBack.stdout.trim(), srv.slice(0, 12), viaBack.stderr);
   const netIn = JSON.parse(ok(['network', 'inspect', 'back'])) as Array<{ Containers: Record<string, { Name: string; IPv4Address: string }>; IPAM: { Config: Array<{ Gateway: string }> } }>;
   assert.equal(netIn[0]!.Containers[srv]!.Name, 'srv');
