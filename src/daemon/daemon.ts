@@ -315,15 +315,15 @@ export async function main(argv: string[]): Promise<void> {
     process.stderr.write('configuration OK\n');
     return;
   }
-  let daemon: RunningDaemon;
-  try {
-    daemon = await startDaemon(opts);
-  } catch (err) {
+  // Signals are handled from the start: the daemon serves before start-up has finished (the
+  // network warm-up runs after the listeners open), and a signal's default action would end it.
+  const starting = startDaemon(opts);
+  starting.catch((err: unknown) => {
     process.stderr.write(`berthd: ${errorMessage(err)}\n`);
     process.exit(err instanceof EngineError ? 1 : 2);
-  }
+  });
   const onSignal = (sig: string): void => {
-    void daemon.stop().then(() => process.exit(0), (err) => {
+    void starting.then((daemon) => daemon.stop()).then(() => process.exit(0), (err) => {
       process.stderr.write(`berthd: shutdown after ${sig} failed: ${errorMessage(err)}\n`);
       process.exit(1);
     });
@@ -336,7 +336,7 @@ export async function main(argv: string[]): Promise<void> {
     logger.info('Got signal to reload configuration, reloading from: ' + opts.configFile);
     try {
       const { reloaded } = reloadDaemonOptions(opts, argv);
-      daemon.applyReload();
+      void starting.then((daemon) => daemon.applyReload());
       new Logger(opts.logLevel).info(`Reloaded configuration: ${JSON.stringify(reloaded)}`);
     } catch (err) {
       logger.error(`Error reloading configuration: ${errorMessage(err)}`);

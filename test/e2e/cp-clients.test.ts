@@ -95,7 +95,8 @@ for (const cli of CLIS) {
       assert.match(readFileSync(got, 'utf8'), /^root:x:0:0/);
       const missing = await run(cli.path, ['cp', 'cps:/no/such', join(work, 'x')]);
       assert.notEqual(missing.code, 0);
-      assert.match(missing.stderr, /Could not find the file \/no\/such in container cps/);
+      // A HEAD answer has no body: each CLI words the 404 itself (28, then 20.10).
+      assert.match(missing.stderr, /Could not find the file \/no\/such in container cps|No such container:path: cps:\/no\/such/);
     });
 
     test('cp -a keeps owners; without it files belong to root', async () => {
