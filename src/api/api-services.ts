@@ -5,6 +5,7 @@ import type { EventBus } from '../events/index.js';
 import type { VolumeService } from '../volume/index.js';
 import type { Builder } from '../build/index.js';
 import type { NetworkService } from '../network/index.js';
+import type { DistributionService } from '../distribution/index.js';
 
 /** Facts about the running daemon that /info and /version report. */
 export interface DaemonFacts {
@@ -54,4 +55,5 @@ export interface ApiServices {
   facts: DaemonFacts;
   volumes: VolumeService;
   network: NetworkService;
+  distribution: DistributionService;
 }

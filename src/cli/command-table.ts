@@ -57,6 +57,11 @@ export const TOP_COMMANDS: Record<string, Loader> = {
   'network prune': async () => (await import('./commands/network-commands.js')).networkPruneCommand,
   'network connect': async () => (await import('./commands/network-commands.js')).networkConnectCommand,
   'network disconnect': async () => (await import('./commands/network-commands.js')).networkDisconnectCommand,
+  pull: async () => (await import('./commands/registry-commands.js')).pullCommand,
+  push: async () => (await import('./commands/registry-commands.js')).pushCommand,
+  login: async () => (await import('./commands/registry-commands.js')).loginCommand,
+  logout: async () => (await import('./commands/registry-commands.js')).logoutCommand,
+  search: async () => (await import('./commands/registry-commands.js')).searchCommand,
 };
 
 /** `berth container X` and `berth image X`: sub-name -> top-level command. */
@@ -71,7 +76,7 @@ export const MANAGEMENT_COMMANDS: Record<string, Record<string, string>> = {
   builder: { build: 'build', prune: 'builder prune' },
   image: {
     build: 'build', ls: 'images', list: 'images', rm: 'rmi', remove: 'rmi', tag: 'tag', history: 'history', import: 'import',
-    inspect: 'inspect:image',
+    inspect: 'inspect:image', pull: 'pull', push: 'push',
     save: 'save', load: 'load', prune: 'image prune',
   },
   volume: {
@@ -105,6 +110,9 @@ export const OTHER_COMMAND_SUMMARIES: Record<string, string> = {
   inspect: 'Show low-level details of containers or images',
   kill: 'Send a signal to one or more running containers',
   load: 'Load an image from a tar archive or STDIN',
+  login: 'Authenticate to a registry',
+  logout: 'Log out from a registry',
+  search: 'Search a registry for images',
   logs: "Show a container's output",
   port: 'List port mappings or a specific mapping for the container',
   rename: 'Give a container a new name',
@@ -123,6 +131,8 @@ export const COMMAND_SUMMARIES: Array<[string, string]> = [
   ['exec', 'Execute a command in a running container'],
   ['ps', 'List containers'],
   ['images', 'List images'],
+  ['pull', 'Download an image from a registry'],
+  ['push', 'Upload an image to a registry'],
   ['version', 'Show the berth version information'],
   ['info', 'Display system-wide information'],
 ];

@@ -376,6 +376,27 @@ export class EngineClient {
     });
   }
 
+  /** POST /images/{name}/push: the JSON-lines progress response. */
+  pushImage(name: string, opts: { tag?: string; registryAuth?: string } = {}): Promise<IncomingMessage> {
+    return this.request('POST', `/images/${pathPart(name)}/push`, {
+      query: { tag: opts.tag || undefined },
+      headers: { 'X-Registry-Auth': opts.registryAuth ?? 'e30=' },
+    });
+  }
+
+  /** POST /auth: checks credentials with the registry (docker login). */
+  registryLogin(auth: { username?: string; password?: string; serveraddress: string }): Promise<{ Status: string; IdentityToken?: string }> {
+    return this.json<{ Status: string; IdentityToken?: string }>('POST', '/auth', { body: auth });
+  }
+
+  /** GET /images/search. */
+  searchImages(term: string, opts: { limit?: number; filters?: FilterArgs; registryAuth?: string } = {}): Promise<Array<{ name: string; description: string; star_count: number; is_official: boolean; is_automated: boolean }>> {
+    return this.json('GET', '/images/search', {
+      query: { term, limit: opts.limit, filters: encodeFilters(opts.filters) },
+      headers: { 'X-Registry-Auth': opts.registryAuth ?? 'e30=' },
+    });
+  }
+
   // --- containers ---
 
   createContainer(body: ContainerCreateRequest, opts: { name?: string; platform?: string } = {}): Promise<ContainerCreateResponse> {

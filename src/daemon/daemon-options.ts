@@ -1,5 +1,6 @@
 import { InvalidParameterError } from '../common/errors.js';
 import { isLogLevel, type LogLevel } from '../common/log.js';
+import { validateInsecureRegistry, validateMirror } from '../distribution/index.js';
 
 export interface DaemonOptions {
   hosts: string[];
@@ -12,6 +13,14 @@ export interface DaemonOptions {
   seccompProfile: string;
   /** Cap on a layer's (and a loaded archive's) uncompressed size; undefined: the layer store's default. */
   maxLayerSize: number | undefined;
+  /** Registries reached over HTTP or unverified TLS (host[:port] or CIDR); 127.0.0.0/8 always. */
+  insecureRegistries: string[];
+  /** Pull-through mirrors for docker.io. */
+  registryMirrors: string[];
+  maxConcurrentDownloads: number;
+  maxConcurrentUploads: number;
+  /** Docker's certs.d layout: <dir>/<host:port>/ca.crt, client.cert, client.key. */
+  registryCertsDir: string;
   help: boolean;
   version: boolean;
   /** daemon.json; the default one may be absent, an explicit one must exist. */
@@ -78,6 +87,11 @@ Options:
       --default-address-pool pool Default address pools for node specific local networks
       --iptables                  Enable addition of iptables rules (default true)
       --ip-forward                Enable net.ipv4.ip_forward (default true)
+      --insecure-registry list    Enable insecure registry communication
+      --registry-mirror list      Preferred registry mirror
+      --max-concurrent-downloads int  Set the max concurrent downloads (default 3)
+      --max-concurrent-uploads int    Set the max concurrent uploads (default 5)
+      --registry-certs-dir string Directory of per-registry TLS files, <dir>/<host:port>/ca.crt (default "/etc/docker/certs.d")
   -v, --version                   Print version information and quit
   -h, --help                      Print usage
 `;
@@ -94,6 +108,11 @@ export function parseDaemonArgs(argv: string[]): DaemonOptions {
     defaultRuntime: 'runc',
     seccompProfile: '/usr/share/containers/seccomp.json',
     maxLayerSize: undefined,
+    insecureRegistries: [],
+    registryMirrors: [],
+    maxConcurrentDownloads: 3,
+    maxConcurrentUploads: 5,
+    registryCertsDir: '/etc/docker/certs.d',
     help: false,
     version: false,
     configFile: DEFAULT_CONFIG_FILE,
@@ -170,6 +189,11 @@ export function parseDaemonArgs(argv: string[]): DaemonOptions {
       case '--default-address-pool': o.defaultAddressPools.push(take()); break;
       case '--iptables': o.iptables = boolValue(arg, value); break;
       case '--ip-forward': o.ipForward = boolValue(arg, value); break;
+      case '--insecure-registry': o.insecureRegistries.push(validateInsecureRegistry(take())); break;
+      case '--registry-mirror': o.registryMirrors.push(validateMirror(take())); break;
+      case '--max-concurrent-downloads': o.maxConcurrentDownloads = positiveInt(arg, take()); break;
+      case '--max-concurrent-uploads': o.maxConcurrentUploads = positiveInt(arg, take()); break;
+      case '--registry-certs-dir': o.registryCertsDir = take(); break;
       case '-h': case '--help': o.help = true; break;
       case '-v': case '--version': o.version = true; break;
       default: throw new InvalidParameterError(`unknown flag: ${arg}`);
@@ -204,6 +228,12 @@ export function parseByteSize(v: string): number {
   if (!m) throw new InvalidParameterError(`invalid size: ${v}`);
   const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g' | 't'];
   return Number(m[1]) * mult;
+}
+
+function positiveInt(flag: string, v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n < 1) throw new InvalidParameterError(`invalid value "${v}" for flag ${flag}: must be a positive integer`);
+  return n;
 }
 
 export function socketPath(host: string): string {

@@ -35,6 +35,8 @@ import { statsRoutes } from '../api/routes/stats-routes.js';
 import { imageArchiveRoutes } from '../api/routes/image-archive-routes.js';
 import { diskUsageRoutes } from '../api/routes/disk-usage-routes.js';
 import { networkRoutes } from '../api/routes/network-routes.js';
+import { distributionRoutes } from '../api/routes/distribution-routes.js';
+import { DistributionService } from '../distribution/index.js';
 import { acquireDaemonLock } from './daemon-lock.js';
 import { openListeners } from './daemon-listeners.js';
 import { OciContainerRuntime } from './oci-container-runtime.js';
@@ -247,9 +249,17 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     engineVersion: BERTH_VERSION,
     event: (c, action, extra) => events.publish('container', action, c.id, { ...c.config.Labels, image: c.config.Image, name: c.name, ...extra }),
   });
-  const services = { containers, execs, images, events, builder, facts, volumes, archives, processes, stats, archive, layers, network };
+  const distribution = new DistributionService({
+    db, images, layers, blobs, logger,
+    insecureRegistries: opts.insecureRegistries,
+    mirrors: opts.registryMirrors,
+    certsDir: opts.registryCertsDir,
+    maxConcurrentDownloads: opts.maxConcurrentDownloads,
+    maxConcurrentUploads: opts.maxConcurrentUploads,
+  });
+  const services = { containers, execs, images, events, builder, facts, volumes, archives, processes, stats, archive, layers, network, distribution };
   const api = new ApiServer({
-    routes: [...systemRoutes(services), ...imageRoutes(services), ...containerRoutes(services), ...volumeRoutes(services), ...buildRoutes(services), ...pruneRoutes(services, logger), ...execRoutes(services), ...archiveRoutes(services), ...processRoutes(services), ...eventRoutes(services), ...statsRoutes(services), ...imageArchiveRoutes(services), ...diskUsageRoutes(services), ...networkRoutes(services)],
+    routes: [...systemRoutes(services), ...distributionRoutes(distribution), ...imageRoutes(services), ...containerRoutes(services), ...volumeRoutes(services), ...buildRoutes(services), ...pruneRoutes(services, logger), ...execRoutes(services), ...archiveRoutes(services), ...processRoutes(services), ...eventRoutes(services), ...statsRoutes(services), ...imageArchiveRoutes(services), ...diskUsageRoutes(services), ...networkRoutes(services)],
     logger,
     serverVersion: BERTH_VERSION,
   });
@@ -276,6 +286,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       runtime.stopWatching();
       logManager.close();
       await network.shutdown().catch((err) => logger.warn('network shutdown failed', { err: errorMessage(err) }));
+      distribution.close();
       db.close();
       for (const h of opts.hosts) if (!h.startsWith('tcp://') && !h.startsWith('fd://')) rmSync(socketPath(h), { force: true });
       rmSync(opts.pidfile, { force: true });

@@ -176,8 +176,8 @@ export class ImageService {
     const top = this.store.delete(rec.id);
     await this.blobs.remove(rec.id as string as Digest);
     out.push({ Deleted: rec.id });
-    this.emit({ action: 'delete', id: rec.id, name: rec.id });
     if (top && opts.prune) await this.releaseChain(top);
+    this.emit({ action: 'delete', id: rec.id, name: rec.id });
     return out;
   }
 
@@ -274,6 +274,11 @@ export class ImageService {
       });
     }
     return out.reverse();
+  }
+
+  /** RepoDigests as Docker shows them: `busybox@sha256:..`, `localhost:5000/x@sha256:..`. */
+  familiarRepoDigests(id: string): string[] {
+    return this.store.repoDigestsOf(id).map((r) => familiarString(parseReference(r)));
   }
 
   familiarRefs(id: string): string[] {

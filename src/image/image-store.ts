@@ -75,7 +75,8 @@ export class ImageStore {
       canonical = undefined;
     }
     if (canonical) {
-      const row = this.db.prepare('SELECT image_id FROM refs WHERE name = ?').get(canonical) as { image_id: string } | undefined;
+      const table = canonical.includes('@') ? 'repo_digests' : 'refs';
+      const row = this.db.prepare(`SELECT image_id FROM ${table} WHERE name = ?`).get(canonical.replace(/:[^/@]+@/, '@')) as { image_id: string } | undefined;
       if (row) return this.find(row.image_id);
     }
     const prefix = /^(?:sha256:)?([0-9a-f]{1,63})$/.exec(name);
@@ -124,6 +125,16 @@ export class ImageStore {
       out.set(r.image_id, list);
     }
     return out;
+  }
+
+  /** Records that `repo@digest` (canonical) names the image (a manifest pulled or pushed). */
+  addRepoDigest(id: ImageId, canonicalDigestRef: string): void {
+    this.db.prepare('INSERT INTO repo_digests (name, image_id) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET image_id = excluded.image_id').run(canonicalDigestRef, id);
+  }
+
+  /** Canonical `repo@sha256:..` names of the image. */
+  repoDigestsOf(id: string): string[] {
+    return (this.db.prepare('SELECT name FROM repo_digests WHERE image_id = ? ORDER BY name').all(id) as { name: string }[]).map((r) => r.name);
   }
 
   /** Deletes the image row (refs must be gone). Returns its top layer for the caller to release. */

@@ -87,6 +87,28 @@ const MIGRATIONS: string[] = [
     active INTEGER NOT NULL DEFAULT 0
   );
   `,
+  // Registry metadata: the manifest digests an image is known by (RepoDigests, name@sha256:..),
+  // and which compressed blob in which repository holds each layer (so a push of a pulled image
+  // sends the very same blobs, and can mount or skip them).
+  `
+  CREATE TABLE IF NOT EXISTS repo_digests (
+    name TEXT PRIMARY KEY,
+    image_id TEXT NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS repo_digests_image ON repo_digests(image_id);
+  CREATE TRIGGER IF NOT EXISTS repo_digests_image_gone AFTER DELETE ON images
+  BEGIN DELETE FROM repo_digests WHERE image_id = old.id; END;
+  CREATE TABLE IF NOT EXISTS layer_blobs (
+    diff_id TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    media_type TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    registry TEXT NOT NULL,
+    repository TEXT NOT NULL,
+    PRIMARY KEY (diff_id, digest, registry, repository)
+  );
+  CREATE INDEX IF NOT EXISTS layer_blobs_digest ON layer_blobs(digest);
+  `,
 ];
 
 export function openMetadataDb(path: string): Db {

@@ -1,6 +1,7 @@
 import type { Route } from '../api-server.js';
 import type { ApiServices } from '../api-services.js';
 import type { ApiContext } from '../api-context.js';
+import { pullHandler } from './distribution-routes.js';
 import { InvalidParameterError, NotImplementedError, NotFoundError } from '../../common/errors.js';
 import type { ImageRecord } from '../../image/index.js';
 import { parseReference, familiarString, openImportUrl } from '../../image/index.js';
@@ -52,7 +53,7 @@ export function imageRoutes(s: ApiServices): Route[] {
       Id: rec.id,
       Labels: rec.config.config?.Labels ?? {},
       ParentId: '',
-      RepoDigests: untaggedShape(ctx, [], 'digests'),
+      RepoDigests: untaggedShape(ctx, s.images.familiarRepoDigests(rec.id), 'digests'),
       RepoTags: untaggedShape(ctx, tags, 'tags'),
       SharedSize: -1,
       Size: size,
@@ -112,8 +113,8 @@ export function imageRoutes(s: ApiServices): Route[] {
       method: 'POST', path: '/images/create', handler: async (ctx) => {
         const fromSrc = ctx.query.string('fromSrc');
         if (fromSrc === undefined) {
-          const from = ctx.query.string('fromImage') ?? '';
-          throw new NotImplementedError(`pulling ${from} from a registry is not supported by this berthd yet; import a root filesystem with 'berth import' instead`);
+          await pullHandler(s.distribution, ctx);
+          return;
         }
         const source = fromSrc === '-' ? ctx.req : await openImportUrl(fromSrc);
         const repo = ctx.query.string('repo') || undefined;
@@ -137,7 +138,7 @@ export function imageRoutes(s: ApiServices): Route[] {
         const body: Record<string, unknown> = {
           Id: rec.id,
           RepoTags: s.images.familiarRefs(rec.id),
-          RepoDigests: [],
+          RepoDigests: s.images.familiarRepoDigests(rec.id),
           Parent: (rec.config as { parent?: string }).parent ?? '',
           Comment: rec.config.comment ?? '',
           Created: rec.config.created ?? '0001-01-01T00:00:00Z',

@@ -10,6 +10,7 @@ import type { EngineClient } from '../../client/engine-client.js';
 import { daemonStatusOf } from '../../client/status-errors.js';
 import { NotFoundError } from '../../common/errors.js';
 import { familiarWithDefaultTag, pullParams } from '../image-reference.js';
+import { registryAuthFor } from '../docker-config.js';
 import { displayJSONMessages, JSONMessageError } from '../json-message-display.js';
 import { parseMountFlag, splitVolumeFlags, tmpfsMap } from '../mount-flag.js';
 import { monitorTtySize, parseDetachKeys, proxySignals, runAttachSession } from '../attach-session.js';
@@ -216,7 +217,7 @@ export function buildCreateConfig(ctx: CliContext, flags: FlagValues, opts: { de
 
 async function pullImage(ctx: CliContext, client: EngineClient, image: string, opts: { platform: string; quiet: boolean }): Promise<void> {
   const params = pullParams(image);
-  const res = await client.pullImage({ fromImage: params.fromImage, tag: params.tag, ...(opts.platform ? { platform: opts.platform } : {}) });
+  const res = await client.pullImage({ fromImage: params.fromImage, tag: params.tag, registryAuth: registryAuthFor(ctx.env, image), ...(opts.platform ? { platform: opts.platform } : {}) });
   try {
     if (opts.quiet) {
       for await (const _ of res) { /* drain */ }
