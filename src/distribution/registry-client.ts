@@ -1,5 +1,6 @@
 import { request as httpRequest, type IncomingMessage, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import {
   EngineError, ForbiddenError, InvalidParameterError, NotFoundError, SystemError, UnauthorizedError, UnavailableError, errorMessage,
@@ -251,13 +252,14 @@ export class RegistrySession {
   }
 
   /** The bearer token flow: GET realm?service=&scope= (basic credentials when we have them). */
-  async fetchToken(scopes: string[], signal?: AbortSignal): Promise<string> {
+  async fetchToken(scopes: string[], signal?: AbortSignal, opts: { fresh?: boolean } = {}): Promise<string> {
     const c = this.challenge!;
     const realm = c.params['realm'];
     if (!realm) throw new UnauthorizedError('unauthorized: the registry gave no token realm');
     const uniq = [...new Set(scopes)].sort();
-    const key = `${realm}|${c.params['service'] ?? ''}|${this.auth.username ?? ''}|${uniq.join(' ')}`;
-    const cached = this.tokens.get(key);
+    const secret = createHash('sha256').update(`${this.auth.username ?? ''}:${this.auth.password ?? ''}`).digest('hex');
+    const key = `${realm}|${c.params['service'] ?? ''}|${secret}|${uniq.join(' ')}`;
+    const cached = opts.fresh ? undefined : this.tokens.get(key);
     if (cached) return cached;
     const u = new URL(realm);
     if (c.params['service']) u.searchParams.set('service', c.params['service']);
@@ -293,7 +295,7 @@ export class RegistrySession {
     const c = this.challenge;
     if (!c) return;
     if (c.scheme === 'bearer') {
-      await this.fetchToken([], signal);
+      await this.fetchToken([], signal, { fresh: true });
       return;
     }
     const authz = await this.authorization(signal);
@@ -318,6 +320,10 @@ export class RegistrySession {
       const res = await rawRequest(method, url, this.agentFor, { ...opts, headers });
       if (res.status >= 500 || res.status === 429) {
         throw await registryError(res, `${method} ${url}`);
+      }
+      if (res.status === 401 && this.challenge?.scheme === 'basic' && !this.hasCredentials()) {
+        res.body.resume();
+        throw new UnauthorizedError(`${method === 'HEAD' ? 'Head' : method === 'GET' ? 'Get' : method} "${url}": no basic auth credentials`);
       }
       if (res.status === 401 && this.challenge?.scheme === 'bearer' && !renewed && canRetry) {
         // The token may have expired or lacked a scope: ask for a fresh one once.
