@@ -296,6 +296,8 @@ export class PullService {
       const total = l.size || Number(res.headers['content-length'] ?? 0);
       const bar = new ByteProgress(out, id, 'Downloading', total);
       const counter = new ByteCounter(l.size || Number.MAX_SAFE_INTEGER, (n) => bar.update(n));
+      // Errors reach the consumer through the iterator; a late one after it stopped is moot.
+      counter.on('error', () => undefined);
       res.body.on('error', (err) => counter.destroy(err));
       res.body.pipe(counter);
       try {
@@ -320,6 +322,7 @@ export class PullService {
       const bar = new ByteProgress(out, id, 'Extracting', l.size);
       const src: Readable = this.o.blobs.open(l.digest);
       const counter = new ByteCounter(Number.MAX_SAFE_INTEGER, (n) => bar.update(n));
+      counter.on('error', () => undefined);
       src.on('error', (err) => counter.destroy(err));
       src.pipe(counter);
       try {

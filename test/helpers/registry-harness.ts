@@ -117,3 +117,16 @@ export function berthFull(d: { socket: string }, args: string[], opts: { input?:
   });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
+
+/** berthFull without blocking the event loop (for tests that serve something in-process). */
+export function berthAsync(d: { socket: string }, args: string[], opts: { env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  const repo = process.env['BERTH_REPO'] ?? new URL('../../../', import.meta.url).pathname;
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [join(repo, 'bin/berth'), '-H', `unix://${d.socket}`, ...args], { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout!.on('data', (b: Buffer) => { stdout += b.toString(); });
+    p.stderr!.on('data', (b: Buffer) => { stderr += b.toString(); });
+    p.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
