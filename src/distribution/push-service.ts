@@ -11,7 +11,7 @@ import type { LayerStore } from '../layer/index.js';
 import type { BlobStore } from '../store/index.js';
 import type { AuthConfig } from './auth-config.js';
 import type { BlobRecords, LayerBlob } from './blob-records.js';
-import { MEDIA } from './media-types.js';
+import { MEDIA, layerCompression } from './media-types.js';
 import { ByteProgress, shortDigest, type ProgressSink } from './progress.js';
 import type { RegistryAccess } from './registry-access.js';
 import { RegistryError, asEngineError, registryError, repositoryScope, type RegistrySession } from './registry-client.js';
@@ -148,7 +148,10 @@ export class PushService {
   }
 
   private async pushLayer(session: RegistrySession, ref: Reference, p: LayerPlan, out: ProgressSink, signal?: AbortSignal): Promise<void> {
-    const known = this.o.records.forDiffId(p.diffId).filter((b) => b.mediaType !== MEDIA.ociLayer);
+    // A schema2 manifest names gzip layers with Docker's media type (an OCI gzip blob is the same bytes).
+    const known = this.o.records.forDiffId(p.diffId)
+      .filter((b) => layerCompression(b.mediaType) === 'gzip')
+      .map((b) => ({ ...b, mediaType: MEDIA.dockerLayer }));
     // A blob already in the target repository (recorded, then confirmed by HEAD).
     for (const b of known.filter((k) => k.registry === ref.domain && k.repository === ref.path)) {
       if (await this.exists(session, ref, b.digest, signal)) {
