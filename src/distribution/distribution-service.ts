@@ -57,7 +57,10 @@ export class DistributionService {
     const rows = this.db
       .prepare('SELECT DISTINCT digest FROM layer_blobs WHERE diff_id NOT IN (SELECT diff_id FROM layers WHERE incomplete = 0)')
       .all() as Array<{ digest: string }>;
-    for (const r of rows) await this.blobs.remove(r.digest as Digest);
+    for (const r of rows) {
+      if (this.pulls.busy()) return 0;
+      await this.blobs.remove(r.digest as Digest);
+    }
     this.db.prepare('DELETE FROM layer_blobs WHERE diff_id NOT IN (SELECT diff_id FROM layers WHERE incomplete = 0)').run();
     return rows.length;
   }

@@ -1,4 +1,4 @@
-import { Transform, type TransformCallback, type Readable } from 'node:stream';
+import { PassThrough, Transform, type TransformCallback, type Readable } from 'node:stream';
 import {
   EngineError, InvalidParameterError, NotImplementedError, SystemError, errorMessage,
 } from '../common/errors.js';
@@ -8,7 +8,7 @@ import {
   familiarString, formatReference, parseReference, repositoryName, type Reference,
 } from '../common/reference.js';
 import type { ImageService } from '../image/index.js';
-import type { LayerStore } from '../layer/index.js';
+import type { LayerStore, PendingLayer } from '../layer/index.js';
 import type { BlobStore } from '../store/index.js';
 import { KeyedMutex } from '../store/index.js';
 import type { AuthConfig } from './auth-config.js';
@@ -19,7 +19,7 @@ import {
 import { MANIFEST_ACCEPT, layerCompression } from './media-types.js';
 import { ByteProgress, shortDigest, type ProgressSink } from './progress.js';
 import { pullError, type RegistryAccess } from './registry-access.js';
-import { RegistryError, readBody, registryError, withRetry, type RegistrySession } from './registry-client.js';
+import { RegistryError, isTransient, readBody, registryError, sleep, withRetry, type RegistrySession } from './registry-client.js';
 
 export interface PullServiceOptions {
   access: RegistryAccess;
@@ -45,6 +45,34 @@ export interface PreparedPull {
   manifest: ImageManifest;
   /** Tags to pull when the request named none (`pull -a`). */
   tags?: string[];
+}
+
+/** A stream that receives a blob's bytes as they are downloaded, if this pull downloads it. */
+interface LiveTap {
+  stream: PassThrough;
+  used: Promise<boolean>;
+  decide: (used: boolean) => void;
+}
+
+/** Waits until a writable can take more (or is gone). */
+function drained(w: PassThrough): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      w.off('drain', done);
+      w.off('close', done);
+      resolve();
+    };
+    w.on('drain', done);
+    w.on('close', done);
+  });
+}
+
+async function writeBoth(a: PassThrough, b: PassThrough | undefined, chunk: Buffer): Promise<void> {
+  const waits: Array<Promise<void>> = [];
+  if (!a.write(chunk)) waits.push(drained(a));
+  if (b && !b.destroyed && !b.write(chunk)) waits.push(drained(b));
+  if (a.destroyed) throw new SystemError('blob store write failed');
+  await Promise.all(waits);
 }
 
 /** Counts bytes, fails past `limit`. */
@@ -200,23 +228,88 @@ export class PullService {
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
       // Downloads start at once, N at a time; registration follows in layer order.
+      const parallel = this.o.layers.supportsDetached;
+      // Extraction reads each blob once it is stored and verified (the layer store's detached
+      // ingest is not fed from a live download: an aborted download must not strand it).
+      const taps: Array<LiveTap | undefined> = manifest.layers.map(() => undefined);
       const downloads = manifest.layers.map((l, i) => {
         if (present[i]) return Promise.resolve();
-        return this.download(session, ref, l, ids[i]!, out, controller.signal);
+        return this.download(session, ref, l, ids[i]!, out, controller.signal, taps[i]);
       });
       downloads.forEach((d) => d.catch(() => undefined));
-      let parent: ChainId | null = null;
-      for (let i = 0; i < manifest.layers.length; i++) {
-        if (present[i]) {
-          parent = chains[i]!;
-          continue;
+      const firstMissing = present.indexOf(false);
+      if (firstMissing >= 0 && parallel) {
+        // overlay2: every missing layer is extracted at once, before its parent is in place,
+        // while its blob downloads; then they are put on each other in order.
+        const missing = manifest.layers.map((_, i) => i).filter((i) => i >= firstMissing);
+        const pendings = missing.map((i) => (async (): Promise<PendingLayer> => {
+          // The bytes as they arrive when this pull fetches the blob, else the stored blob.
+          let stream: Readable;
+          const tap = taps[i];
+          if (tap && await tap.used) {
+            stream = tap.stream;
+          } else {
+            await downloads[i];
+            stream = this.extractionStream(manifest.layers[i]!, ids[i]!, out);
+          }
+          // No signal here: an abort ends the stream (the download stops), which ends the extraction.
+          const pending = await this.o.layers.ingestDetached(stream);
+          try {
+            await downloads[i];
+            if (pending.diffId !== diffIds[i]) throw new InvalidParameterError(`layer digest mismatch: expected ${diffIds[i]}, got ${pending.diffId}`);
+          } catch (err) {
+            await this.o.layers.discard(pending).catch(() => undefined);
+            throw err;
+          }
+          return pending;
+        })());
+        const settled = await Promise.allSettled(pendings);
+        const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failed) {
+          for (const r of settled) if (r.status === 'fulfilled') await this.o.layers.discard(r.value).catch(() => undefined);
+          // A download that failed (a blob whose digest is wrong) explains an extraction that broke.
+          for (const r of await Promise.allSettled(downloads)) {
+            if (r.status === 'rejected' && r.reason instanceof EngineError) throw r.reason;
+          }
+          const err: unknown = failed.reason;
+          if (err instanceof EngineError && /layer digest mismatch/.test(err.message)) {
+            throw new InvalidParameterError(`failed to register layer: ${err.message}`, { cause: err });
+          }
+          throw err;
         }
-        await downloads[i];
-        const layer = manifest.layers[i]!;
-        const fresh = await this.registerLayer(layer, diffIds[i]!, chains[i]!, parent, ids[i]!, out, controller.signal);
-        if (fresh) added.push(chains[i]!);
-        parent = chains[i]!;
-        out.write({ status: 'Pull complete', progressDetail: {}, id: ids[i]! });
+        const ready = settled.map((r) => (r as PromiseFulfilledResult<PendingLayer>).value);
+        await this.registering.run('chain', async () => {
+          let parent: ChainId | null = firstMissing === 0 ? null : chains[firstMissing - 1]!;
+          for (let k = 0; k < missing.length; k++) {
+            const i = missing[k]!;
+            const fresh = !this.o.layers.find(chains[i]!);
+            let r;
+            try {
+              r = await this.o.layers.attach(ready[k]!, parent, { expectedDiffId: diffIds[i]! });
+            } catch (err) {
+              for (const rest of ready.slice(k + 1)) await this.o.layers.discard(rest).catch(() => undefined);
+              throw err;
+            }
+            if (r.chainId !== chains[i]) throw new InvalidParameterError(`layer chain mismatch: expected ${chains[i]}, got ${r.chainId}`);
+            if (fresh) added.push(chains[i]!);
+            parent = r.chainId;
+            out.write({ status: 'Pull complete', progressDetail: {}, id: ids[i]! });
+          }
+        });
+      } else {
+        let parent: ChainId | null = null;
+        for (let i = 0; i < manifest.layers.length; i++) {
+          if (present[i]) {
+            parent = chains[i]!;
+            continue;
+          }
+          await downloads[i];
+          const layer = manifest.layers[i]!;
+          const fresh = await this.registerLayer(layer, diffIds[i]!, chains[i]!, parent, ids[i]!, out, controller.signal);
+          if (fresh) added.push(chains[i]!);
+          parent = chains[i]!;
+          out.write({ status: 'Pull complete', progressDetail: {}, id: ids[i]! });
+        }
       }
       const top = chains.length ? chains[chains.length - 1]! : null;
       const canonical = ref.tag !== undefined ? formatReference({ domain: ref.domain, path: ref.path, tag: ref.tag }) : undefined;
@@ -229,6 +322,8 @@ export class PullService {
       }
       this.o.images.store.addRepoDigest(id, `${repositoryName(ref)}@${p.manifestDigest}`);
       if (canonical) this.o.images.tag(id, canonical);
+      const shown = familiarString(ref);
+      this.o.images.announce({ action: 'pull', id: shown, name: shown });
       return { id, newer: before !== id };
     } catch (err) {
       controller.abort(err);
@@ -271,48 +366,103 @@ export class PullService {
   }
 
   /** Downloads a layer blob into the blob store (shared with any concurrent pull of it). */
-  private async download(session: RegistrySession, ref: Reference, l: Descriptor, id: string, out: ProgressSink, signal: AbortSignal): Promise<void> {
-    if (await this.o.blobs.has(l.digest)) {
+  private async download(session: RegistrySession, ref: Reference, l: Descriptor, id: string, out: ProgressSink, signal: AbortSignal, live?: LiveTap): Promise<void> {
+    try {
+      if (await this.o.blobs.has(l.digest)) {
+        out.write({ status: 'Download complete', progressDetail: {}, id });
+        return;
+      }
+      let shared = this.inflight.get(l.digest);
+      if (!shared) {
+        shared = this.slot(() => {
+          live?.decide(true);
+          return this.fetchBlob(session, ref, l, id, out, signal, live?.stream);
+        }, () => out.write({ status: 'Waiting', progressDetail: {}, id }));
+        this.inflight.set(l.digest, shared);
+        shared.then(() => this.inflight.delete(l.digest), () => this.inflight.delete(l.digest));
+        await shared;
+      } else {
+        out.write({ status: 'Waiting', progressDetail: {}, id });
+        await shared;
+      }
       out.write({ status: 'Download complete', progressDetail: {}, id });
-      return;
+    } finally {
+      live?.decide(false);
     }
-    let shared = this.inflight.get(l.digest);
-    if (!shared) {
-      shared = this.slot(() => this.fetchBlob(session, ref, l, id, out, signal), () => out.write({ status: 'Waiting', progressDetail: {}, id }));
-      this.inflight.set(l.digest, shared);
-      shared.then(() => this.inflight.delete(l.digest), () => this.inflight.delete(l.digest));
-      await shared;
-    } else {
-      out.write({ status: 'Waiting', progressDetail: {}, id });
-      await shared;
-    }
-    out.write({ status: 'Download complete', progressDetail: {}, id });
   }
 
-  private async fetchBlob(session: RegistrySession, ref: Reference, l: Descriptor, id: string, out: ProgressSink, signal: AbortSignal): Promise<void> {
-    await withRetry(async () => {
-      const res = await session.request('GET', `/v2/${ref.path}/blobs/${l.digest}`, { signal });
-      if (res.status !== 200) throw await registryError(res, 'fetching layer');
-      const total = l.size || Number(res.headers['content-length'] ?? 0);
-      const bar = new ByteProgress(out, id, 'Downloading', total);
-      const counter = new ByteCounter(l.size || Number.MAX_SAFE_INTEGER, (n) => bar.update(n));
-      // Errors reach the consumer through the iterator; a late one after it stopped is moot.
-      counter.on('error', () => undefined);
-      res.body.on('error', (err) => counter.destroy(err));
-      res.body.pipe(counter);
+  /**
+   * Fetches a blob into the blob store, verified by digest as it streams. A dropped connection is
+   * resumed with a Range request (with back-off); `live`, when given, receives the same bytes as
+   * they arrive (extraction while downloading).
+   */
+  private async fetchBlob(session: RegistrySession, ref: Reference, l: Descriptor, id: string, out: ProgressSink, signal: AbortSignal, live?: PassThrough): Promise<void> {
+    const bar = new ByteProgress(out, id, 'Downloading', l.size);
+    const toIngest = new PassThrough();
+    // Its errors reach the blob store's reader; one after that reader stopped is moot.
+    toIngest.on('error', () => undefined);
+    const ingested = this.o.blobs.ingest(toIngest as AsyncIterable<Buffer>, { expected: l.digest, durable: false });
+    ingested.catch(() => undefined);
+    const fail = (err: unknown): void => {
+      toIngest.destroy(err as Error);
+      live?.destroy(err as Error);
+    };
+    let received = 0;
+    for (let attempt = 0; ; attempt++) {
       try {
-        await this.o.blobs.ingest(counter as AsyncIterable<Buffer>, { expected: l.digest });
-      } catch (err) {
-        res.body.destroy();
-        if (err instanceof InvalidParameterError && /digest mismatch/.test(err.message)) {
-          throw new InvalidParameterError(`filesystem layer verification failed for digest ${l.digest}`, { cause: err });
+        const res = await session.request('GET', `/v2/${ref.path}/blobs/${l.digest}`, { signal, ...(received > 0 ? { headers: { Range: `bytes=${received}-` } } : {}) });
+        if (received > 0 && res.status !== 206) {
+          res.body.resume();
+          throw new InvalidParameterError(`the registry cannot resume the download of ${l.digest} (status ${res.status})`);
         }
-        throw err;
+        if (received === 0 && res.status !== 200) throw await registryError(res, 'fetching layer');
+        for await (const chunk of res.body as AsyncIterable<Buffer>) {
+          received += chunk.length;
+          if (l.size && received > l.size) throw new InvalidParameterError(`filesystem layer verification failed for digest ${l.digest}: more than ${l.size} bytes`);
+          bar.update(received);
+          await writeBoth(toIngest, live, chunk);
+        }
+        break;
+      } catch (err) {
+        if (attempt + 1 >= 5 || !isTransient(err) || signal.aborted) {
+          fail(err);
+          throw err;
+        }
+        this.o.logger.warn('download interrupted, resuming', { digest: l.digest, at: received, attempt: attempt + 1, err: errorMessage(err) });
+        try {
+          await sleep(250 * 2 ** attempt, signal);
+        } catch (e) {
+          fail(e);
+          throw e;
+        }
       }
-      if (l.size && counter.count !== l.size) throw new InvalidParameterError(`filesystem layer verification failed for digest ${l.digest}: short read`);
-      bar.update(counter.count, true);
-      out.write({ status: 'Verifying Checksum', progressDetail: {}, id });
-    }, { signal, onRetry: (err, n) => this.o.logger.warn('download failed, retrying', { digest: l.digest, attempt: n, err: errorMessage(err) }) });
+    }
+    toIngest.end();
+    try {
+      await ingested;
+    } catch (err) {
+      const mapped = err instanceof InvalidParameterError && /digest mismatch/.test(err.message)
+        ? new InvalidParameterError(`filesystem layer verification failed for digest ${l.digest}`, { cause: err })
+        : err;
+      live?.destroy(mapped as Error);
+      throw mapped;
+    }
+    live?.end();
+    if (l.size && received !== l.size) throw new InvalidParameterError(`filesystem layer verification failed for digest ${l.digest}: short read`);
+    bar.update(received, true);
+    out.write({ status: 'Verifying Checksum', progressDetail: {}, id });
+  }
+
+  /** The downloaded blob as a stream, reporting Extracting progress as it is read. */
+  private extractionStream(l: Descriptor, id: string, out: ProgressSink): Readable {
+    const bar = new ByteProgress(out, id, 'Extracting', l.size);
+    const src: Readable = this.o.blobs.open(l.digest);
+    const counter = new ByteCounter(Number.MAX_SAFE_INTEGER, (n) => bar.update(n));
+    counter.on('error', () => undefined);
+    counter.on('end', () => bar.update(l.size, true));
+    src.on('error', (err) => counter.destroy(err));
+    src.pipe(counter);
+    return counter;
   }
 
   /** Registers the layer unless an equal chain appeared meanwhile; true when this call added it. */

@@ -5,7 +5,7 @@ import { createGzip } from 'node:zlib';
 import { InvalidParameterError, NotFoundError, errorMessage } from '../common/errors.js';
 import { sha256Digest, type ChainId, type Digest } from '../common/ids.js';
 import type { Logger } from '../common/log.js';
-import { familiarName, formatReference, parseReference, repositoryName, type Reference } from '../common/reference.js';
+import { familiarName, familiarString, formatReference, parseReference, repositoryName, type Reference } from '../common/reference.js';
 import type { ImageRecord, ImageService } from '../image/index.js';
 import type { LayerStore } from '../layer/index.js';
 import type { BlobStore } from '../store/index.js';
@@ -135,6 +135,8 @@ export class PushService {
     res.body.resume();
     const digest = sha256Digest(body);
     this.o.images.store.addRepoDigest(image.id, `${repositoryName(ref)}@${digest}`);
+    const shown = familiarString({ ...ref, tag });
+    this.o.images.announce({ action: 'push', id: shown, name: shown });
     out.write({ status: `${tag}: digest: ${digest} size: ${body.length}` });
     out.write({ progressDetail: {}, aux: { Tag: tag, Digest: digest, Size: body.length } });
   }

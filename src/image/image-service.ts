@@ -25,7 +25,7 @@ export interface ImportOptions {
 export type RemoveResult = Array<{ Untagged: string } | { Deleted: string }>;
 
 export interface ImageEvent {
-  action: 'import' | 'tag' | 'untag' | 'delete' | 'load' | 'save';
+  action: 'import' | 'tag' | 'untag' | 'delete' | 'load' | 'save' | 'pull' | 'push';
   id: string;
   name: string;
 }
@@ -48,7 +48,7 @@ export class ImageService {
     this.listeners.push(fn);
   }
 
-  /** Publishes an image event for work done outside this service (load, save). */
+  /** Publishes an image event for work done outside this service (load, save, pull, push). */
   announce(e: ImageEvent): void {
     this.emit(e);
   }
@@ -147,9 +147,19 @@ export class ImageService {
       out.push({ Untagged: fam });
     };
     const canonical = safeCanonical(name);
-    const byId = !(canonical && refs.includes(canonical));
     let quiet = false;
-    if (!byId) {
+    // `name@sha256:..`: that digest reference goes; the image only once nothing else names it.
+    const digestRef = canonical?.includes('@') ? canonical.replace(/:[^/@]+@/, '@') : undefined;
+    if (digestRef && this.store.repoDigestsOf(rec.id).includes(digestRef)) {
+      this.store.removeRepoDigest(digestRef);
+      const fam = familiarString(parseReference(digestRef));
+      this.emit({ action: 'untag', id: rec.id, name: fam });
+      out.push({ Untagged: fam });
+      if (refs.length || this.store.repoDigestsOf(rec.id).length) return out;
+      quiet = true;
+    }
+    const byId = !quiet && !(canonical && refs.includes(canonical));
+    if (!byId && !quiet) {
       if (!opts.force && refs.length === 1 && users.length) {
         throw new ConflictError(`conflict: unable to remove repository reference "${name}" (must force) - container ${shortId(users[0]!.id)} is using its referenced image ${shortId(rec.id)}`);
       }
@@ -173,6 +183,8 @@ export class ImageService {
     for (const r of refs) untag(r);
     // A stopped container still stands on the image's layers: keep the image, untagged.
     if (users.length) return out;
+    // Its digest references go with it, as Docker lists them.
+    for (const d of this.store.repoDigestsOf(rec.id)) out.push({ Untagged: familiarString(parseReference(d)) });
     const top = this.store.delete(rec.id);
     await this.blobs.remove(rec.id as string as Digest);
     out.push({ Deleted: rec.id });

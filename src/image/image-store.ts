@@ -132,6 +132,10 @@ export class ImageStore {
     this.db.prepare('INSERT INTO repo_digests (name, image_id) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET image_id = excluded.image_id').run(canonicalDigestRef, id);
   }
 
+  removeRepoDigest(canonicalDigestRef: string): void {
+    this.db.prepare('DELETE FROM repo_digests WHERE name = ?').run(canonicalDigestRef);
+  }
+
   /** Canonical `repo@sha256:..` names of the image. */
   repoDigestsOf(id: string): string[] {
     return (this.db.prepare('SELECT name FROM repo_digests WHERE image_id = ? ORDER BY name').all(id) as { name: string }[]).map((r) => r.name);

@@ -278,6 +278,9 @@ export class LayerStore {
     try {
       await this.driver.create(cacheId, parentCacheId);
       const tap = new DigestTap();
+      // Its errors (a source that fails mid-way) reach the extraction through its pipeline; one
+      // emitted while nothing listens yet must not bring the daemon down.
+      tap.on('error', () => undefined);
       const plain = await decompressedStream(tar, { ...(opts.signal ? { signal: opts.signal } : {}), maxBytes: this.maxLayerBytes });
       let tapped: Readable = plain.pipe(tap);
       plain.on('error', (err) => tap.destroy(err));

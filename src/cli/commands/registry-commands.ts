@@ -146,7 +146,7 @@ export const logoutCommand: CommandSpec = {
 };
 
 function truncate(s: string, n: number): string {
-  return [...s].length > n ? `${[...s].slice(0, n).join('')}…` : s;
+  return [...s].length > n ? `${[...s].slice(0, n - 1).join('')}…` : s;
 }
 
 export const searchCommand: CommandSpec = {

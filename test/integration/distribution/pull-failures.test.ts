@@ -154,3 +154,48 @@ test('a tampered blob fails the pull with a verification error and leaves nothin
   const leftovers = (() => { try { return readdirSync(ingest).filter((f) => statSync(join(ingest, f)).isFile()); } catch { return []; } })();
   assert.deepEqual(leftovers, []);
 });
+
+test('a connection dropped mid-blob is resumed with a Range request and the pull succeeds', async () => {
+  // Start from nothing: the earlier tests left the image (and its layer) behind.
+  assert.equal((await dst.api('DELETE', `/images/127.0.0.1:${proxy.port}/big/img:v1`)).status, 200);
+  assert.equal(await imageCount(dst), 0);
+  await new Promise((r) => setTimeout(r, 200));
+  // A proxy that cuts the first response carrying more than 2 MB, once.
+  let cut = false;
+  const sockets = new Set<Socket>();
+  const flaky = createServer((client) => {
+    const upstream = connect(reg.port, '127.0.0.1');
+    sockets.add(client);
+    sockets.add(upstream);
+    let sent = 0;
+    client.on('close', () => { sockets.delete(client); upstream.destroy(); });
+    upstream.on('close', () => { sockets.delete(upstream); client.destroy(); });
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+    client.pipe(upstream);
+    upstream.on('data', (chunk: Buffer) => {
+      sent += chunk.length;
+      if (!cut && sent > 2 << 20) {
+        cut = true;
+        client.destroy();
+        upstream.destroy();
+        return;
+      }
+      client.write(chunk);
+    });
+    upstream.on('end', () => client.end());
+  });
+  await new Promise<void>((r) => flaky.listen(0, '127.0.0.1', () => r()));
+  const port = (flaky.address() as { port: number }).port;
+  try {
+    const ref = `127.0.0.1:${port}/big/img:v1`;
+    const out = await berthAsync(dst, ['pull', ref]);
+    assert.equal(out.code, 0, out.stderr);
+    assert.ok(cut, 'the proxy cut a download');
+    assert.match(dst.log(), /download interrupted, resuming/);
+    assert.equal((await dst.api('GET', `/images/${ref}/json`)).status, 200);
+  } finally {
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((r) => flaky.close(() => r()));
+  }
+});

@@ -123,3 +123,39 @@ test('pull -a pulls every tag of the repository', async () => {
   assert.match(out.stdout, /x: Pulling from other\/bb/);
   assert.equal((await dst.api('GET', `/images/${reg.host}/other/bb:x/json`)).status, 200);
 });
+
+test('docker.io pulls go to --registry-mirror first', async () => {
+  // The mirror is the test registry holding library/mirrored:1.
+  assert.equal((await src.api('POST', `/images/busybox:latest/tag?repo=${encodeURIComponent(`${reg.host}/library/mirrored`)}&tag=1`)).status, 201);
+  assert.equal(src.berth(['push', `${reg.host}/library/mirrored:1`]).code, 0);
+  const m = await startTestDaemon(['--registry-mirror', `http://${reg.host}`]);
+  try {
+    const out = m.berth(['pull', 'mirrored:1']);
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(out.stdout, /1: Pulling from library\/mirrored/);
+    assert.match(out.stdout, /Status: Downloaded newer image for mirrored:1/);
+    assert.match(out.stdout, /docker\.io\/library\/mirrored:1/);
+    const inspect = (await m.api('GET', '/images/mirrored:1/json')).json() as { Id: string; RepoDigests: string[] };
+    assert.equal(inspect.Id, imageId);
+    assert.match(inspect.RepoDigests[0]!, /^mirrored@sha256:/);
+  } finally {
+    await m.destroy();
+  }
+});
+
+test('rmi of name@digest removes only that reference; rmi of the last tag removes the image and its digests', async () => {
+  for (const img of (await dst.api('GET', '/images/json')).json() as Array<{ Id: string }>) {
+    assert.equal((await dst.api('DELETE', `/images/${img.Id}?force=1`)).status, 200);
+  }
+  const out = dst.berth(['pull', `${repo}:v1`]);
+  assert.equal(out.code, 0, out.stderr);
+  const rmDigest = dst.berth(['rmi', `${repo}@${pushedDigest}`]);
+  assert.equal(rmDigest.code, 0, rmDigest.stderr);
+  assert.equal(rmDigest.stdout.trim(), `Untagged: ${repo}@${pushedDigest}`);
+  const still = (await dst.api('GET', `/images/${repo}:v1/json`)).json() as { RepoDigests: string[] };
+  assert.deepEqual(still.RepoDigests, []);
+  assert.equal((await dst.api('GET', `/images/${repo}@${pushedDigest}/json`)).status, 404);
+  assert.equal(dst.berth(['pull', `${repo}@${pushedDigest}`]).code, 0);
+  const rmTag = dst.berth(['rmi', `${repo}:v1`]);
+  assert.equal(rmTag.stdout.trim(), `Untagged: ${repo}:v1\nUntagged: ${repo}@${pushedDigest}\nDeleted: ${imageId}`, 'the last tag takes the digest references along');
+});
