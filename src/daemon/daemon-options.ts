@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { InvalidParameterError } from '../common/errors.js';
 import { isLogLevel, type LogLevel } from '../common/log.js';
 import { validateInsecureRegistry, validateMirror } from '../distribution/index.js';
@@ -46,6 +47,10 @@ export interface DaemonOptions {
   ipForward: boolean;
   /** `--default-address-pool base=10.10.0.0/16,size=24` (repeatable). */
   defaultAddressPools: string[];
+  /** `--dns`, `--dns-search`, `--dns-opt` (repeatable): for containers that set none of their own. */
+  dns: string[];
+  dnsSearch: string[];
+  dnsOptions: string[];
 }
 
 export const DEFAULT_CONFIG_FILE = '/etc/berth/daemon.json';
@@ -92,6 +97,10 @@ Options:
       --max-concurrent-downloads int  Set the max concurrent downloads (default 3)
       --max-concurrent-uploads int    Set the max concurrent uploads (default 5)
       --registry-certs-dir string Directory of per-registry TLS files, <dir>/<host:port>/ca.crt (default "/etc/docker/certs.d")
+      --icc                       Enable inter-container communication (default true)
+      --dns list                  DNS server to use
+      --dns-search list           DNS search domains to use
+      --dns-opt list              DNS options to use
   -v, --version                   Print version information and quit
   -h, --help                      Print usage
 `;
@@ -130,6 +139,9 @@ export function parseDaemonArgs(argv: string[]): DaemonOptions {
     iptables: true,
     ipForward: true,
     defaultAddressPools: [],
+    dns: [],
+    dnsSearch: [],
+    dnsOptions: [],
   };
   for (let i = 0; i < argv.length; i++) {
     let arg = argv[i]!;
@@ -187,13 +199,27 @@ export function parseDaemonArgs(argv: string[]): DaemonOptions {
       }
       case '--bip': o.bip = take(); break;
       case '--default-address-pool': o.defaultAddressPools.push(take()); break;
-      case '--iptables': o.iptables = boolValue(arg, value); break;
+      case '--iptables':
+        o.iptables = boolValue(arg, value);
+        if (!o.iptables) throw new InvalidParameterError('iptables=false is not supported by berthd: netavark 1.4 always programs the firewall for NAT and published ports');
+        break;
       case '--ip-forward': o.ipForward = boolValue(arg, value); break;
       case '--insecure-registry': o.insecureRegistries.push(validateInsecureRegistry(take())); break;
       case '--registry-mirror': o.registryMirrors.push(validateMirror(take())); break;
       case '--max-concurrent-downloads': o.maxConcurrentDownloads = positiveInt(arg, take()); break;
       case '--max-concurrent-uploads': o.maxConcurrentUploads = positiveInt(arg, take()); break;
       case '--registry-certs-dir': o.registryCertsDir = take(); break;
+      case '--icc':
+        if (!boolValue(arg, value)) throw new InvalidParameterError('icc=false is not supported by berthd: containers on the default bridge always reach each other');
+        break;
+      case '--dns': {
+        const d = take();
+        if (!isIP(d)) throw new InvalidParameterError(`${d} is not an ip address`);
+        o.dns.push(d);
+        break;
+      }
+      case '--dns-search': o.dnsSearch.push(take()); break;
+      case '--dns-opt': o.dnsOptions.push(take()); break;
       case '-h': case '--help': o.help = true; break;
       case '-v': case '--version': o.version = true; break;
       default: throw new InvalidParameterError(`unknown flag: ${arg}`);

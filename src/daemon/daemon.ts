@@ -170,6 +170,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     ...(opts.bip ? { bip: opts.bip } : {}),
     addressPools: opts.defaultAddressPools.map(parseAddressPool),
     iptables: opts.iptables,
+    dnsDefaults: { dns: opts.dns, dnsSearch: opts.dnsSearch, dnsOptions: opts.dnsOptions },
   });
   if (opts.ipForward) writeFileSync('/proc/sys/net/ipv4/ip_forward', '1\n');
   const containers = new ContainerService({
@@ -189,6 +190,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     find: (idOrName) => {
       const c = containers.find(idOrName);
       return c && { id: c.id, name: c.name, pid: c.state.pid, running: c.state.status === 'running' || c.state.status === 'paused', networkMode: c.hostConfig.NetworkMode };
+    },
+    runFiles: (id) => {
+      const c = containers.find(id);
+      if (!c || (c.state.status !== 'running' && c.state.status !== 'paused')) return undefined;
+      return { container: c, files: { hostname: containers.hostnamePath(c.id), hosts: containers.hostsPath(c.id), resolvConf: containers.resolvConfPath(c.id) } };
     },
   });
   await network.init();

@@ -65,4 +65,13 @@ export interface NetContainer {
 /** How the network service looks up other containers (links, `container:` mode). */
 export interface ContainerLookup {
   find(idOrName: string): { id: string; name: string; pid: number; running: boolean; networkMode: string } | undefined;
+  /** A running container and its /etc files (for containers already running when berthd started). */
+  runFiles?(id: string): { container: NetContainer; files: ContainerNetFilePaths } | undefined;
+}
+
+/** Where a container's /etc/hostname, /etc/hosts and /etc/resolv.conf are kept. */
+export interface ContainerNetFilePaths {
+  hostname: string;
+  hosts: string;
+  resolvConf: string;
 }

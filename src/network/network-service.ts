@@ -45,6 +45,8 @@ export interface NetworkServiceOptions {
   /** Where user networks without --subnet get theirs. */
   addressPools: AddressPool[];
   iptables: boolean;
+  /** The daemon's `dns`, `dns-search`, `dns-opts`: used by containers that set none of their own. */
+  dnsDefaults?: { dns: string[]; dnsSearch: string[]; dnsOptions: string[] };
 }
 
 export interface NetworkCreateRequest {
@@ -566,11 +568,7 @@ export class NetworkService {
     const prior = this.stopping.get(c.id);
     if (prior) await prior.catch(() => undefined);
     const mode = c.hostConfig.NetworkMode || 'default';
-    const fileOpts: NetFileOptions = {
-      hostname: c.config.Hostname, domainname: c.config.Domainname, hostNetwork: mode === 'host',
-      extraHosts: strList(c.hostConfig.ExtraHosts).map((e) => parseExtraHost(e, this.findByName('bridge')?.gateway ?? '')),
-      dns: strList(c.hostConfig.Dns), dnsSearch: strList(c.hostConfig.DnsSearch), dnsOptions: strList(c.hostConfig.DnsOptions),
-    };
+    const fileOpts = this.fileOptions(c);
     if (mode === 'host') {
       await writeContainerNetFiles(files, fileOpts);
       return { network: { mode: 'host' }, ready: Promise.resolve() };
@@ -658,10 +656,30 @@ export class NetworkService {
     }
   }
 
+  /** The /etc files' settings of a container: its own, or the daemon's DNS defaults where it sets none. */
+  private fileOptions(c: NetContainer): NetFileOptions {
+    const d = this.o.dnsDefaults;
+    const own = (v: unknown, dflt: string[] | undefined): string[] => {
+      const l = strList(v);
+      return l.length ? l : [...(dflt ?? [])];
+    };
+    return {
+      hostname: c.config.Hostname, domainname: c.config.Domainname, hostNetwork: (c.hostConfig.NetworkMode || 'default') === 'host',
+      extraHosts: strList(c.hostConfig.ExtraHosts).map((e) => parseExtraHost(e, this.findByName('bridge')?.gateway ?? '')),
+      dns: own(c.hostConfig.Dns, d?.dns), dnsSearch: own(c.hostConfig.DnsSearch, d?.dnsSearch), dnsOptions: own(c.hostConfig.DnsOptions, d?.dnsOptions),
+    };
+  }
+
   /** Writes a running container's /etc/hosts and resolv.conf from its current networks. */
   private async writeFiles(containerId: string): Promise<void> {
-    const rf = this.runFiles.get(containerId);
-    if (!rf) return;
+    let rf = this.runFiles.get(containerId);
+    if (!rf) {
+      // A container that was already running when berthd started: its files are found again.
+      const run = this.lookup.runFiles?.(containerId);
+      if (!run) return;
+      rf = { files: run.files, opts: this.fileOptions(run.container), container: run.container };
+      this.runFiles.set(containerId, rf);
+    }
     const leased = this.endpointsOf(containerId).filter((e) => e.ip);
     await writeContainerNetFiles(rf.files, {
       ...rf.opts,
@@ -818,7 +836,8 @@ export class NetworkService {
     if (ports.length) {
       cfg.port_mappings = ports.map((p) => ({ host_ip: p.hostIp, container_port: p.containerPort, host_port: p.hostPort, range: 1, protocol: p.protocol }));
     }
-    const dns = strList(c.hostConfig.Dns).filter((s) => parseIpv4(s) !== undefined);
+    const own = strList(c.hostConfig.Dns);
+    const dns = (own.length ? own : this.o.dnsDefaults?.dns ?? []).filter((s) => parseIpv4(s) !== undefined);
     if (dns.length) cfg.dns_servers = dns;
     return cfg;
   }

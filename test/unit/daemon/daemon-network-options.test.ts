@@ -1,0 +1,45 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseDaemonArgs } from '../../../src/daemon/daemon-options.js';
+import { loadDaemonOptions } from '../../../src/daemon/daemon-config.js';
+
+test('--dns, --dns-search, --dns-opt are repeatable; a bad --dns is refused', () => {
+  const o = parseDaemonArgs(['--dns', '10.0.0.1', '--dns=10.0.0.2', '--dns-search', 'a.example', '--dns-opt', 'ndots:2']);
+  assert.deepEqual(o.dns, ['10.0.0.1', '10.0.0.2']);
+  assert.deepEqual(o.dnsSearch, ['a.example']);
+  assert.deepEqual(o.dnsOptions, ['ndots:2']);
+  assert.throws(() => parseDaemonArgs(['--dns', 'nope']), /nope is not an ip address/);
+});
+
+test('daemon.json dns, dns-search, dns-opts reach the same options', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-unit-'));
+  try {
+    const f = join(dir, 'daemon.json');
+    writeFileSync(f, JSON.stringify({ dns: ['10.1.1.1'], 'dns-search': ['b.example'], 'dns-opts': ['timeout:2'] }));
+    const o = loadDaemonOptions(['--config-file', f]);
+    assert.deepEqual(o.dns, ['10.1.1.1']);
+    assert.deepEqual(o.dnsSearch, ['b.example']);
+    assert.deepEqual(o.dnsOptions, ['timeout:2']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('--iptables=false and --icc=false are refused in clear words (flag or daemon.json); true is accepted', () => {
+  assert.throws(() => parseDaemonArgs(['--iptables=false']), /iptables=false is not supported/);
+  assert.throws(() => parseDaemonArgs(['--icc=false']), /icc=false is not supported/);
+  assert.equal(parseDaemonArgs(['--iptables=true', '--icc']).iptables, true);
+  const dir = mkdtempSync(join(tmpdir(), 'berth-unit-'));
+  try {
+    const f = join(dir, 'daemon.json');
+    writeFileSync(f, JSON.stringify({ icc: false }));
+    assert.throws(() => loadDaemonOptions(['--config-file', f]), /icc=false is not supported/);
+    writeFileSync(f, JSON.stringify({ iptables: false }));
+    assert.throws(() => loadDaemonOptions(['--config-file', f]), /iptables=false is not supported/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
