@@ -32,11 +32,12 @@ export const inspectCommand: CommandSpec = {
     for (const name of flags.args) {
       let raw: string | undefined;
       let lastErr: unknown;
-      const kinds: Array<'containers' | 'images' | 'volumes'> = type === 'container' ? ['containers'] : type === 'image' ? ['images']
-        : type === 'volume' ? ['volumes'] : type ? [] : ['containers', 'images', 'volumes'];
+      const kinds: Array<'containers' | 'images' | 'networks' | 'volumes'> = type === 'container' ? ['containers'] : type === 'image' ? ['images']
+        : type === 'network' ? ['networks'] : type === 'volume' ? ['volumes'] : type ? [] : ['containers', 'images', 'networks', 'volumes'];
       for (const kind of kinds) {
         try {
           raw = kind === 'volumes' ? await client.inspectVolumeRaw(name)
+            : kind === 'networks' ? JSON.stringify(await client.json<unknown>('GET', `/networks/${encodeURIComponent(name)}`))
             : await client.inspectRaw(kind, name, { size: kind === 'containers' && flags.bool('size') });
           break;
         } catch (err) {

@@ -55,3 +55,28 @@ test('after a berthd restart, connect and disconnect still rewrite a running con
     d.berth(['network', 'rm', 'nf-after']);
   }
 });
+
+test('inspect NAME finds networks and volumes too; --type network|volume narrows the lookup', () => {
+  ok(['network', 'create', 'nf-inspect']);
+  ok(['volume', 'create', 'nf-vol']);
+  try {
+    const net = JSON.parse(ok(['inspect', 'nf-inspect'])) as Array<{ Name: string; Driver: string; IPAM: unknown }>;
+    assert.equal(net[0]!.Name, 'nf-inspect');
+    assert.equal(net[0]!.Driver, 'bridge');
+    assert.equal(ok(['inspect', '--type', 'network', '-f', '{{.Name}} {{.Driver}}', 'nf-inspect']), 'nf-inspect bridge');
+    assert.equal(ok(['inspect', '-f', '{{.Name}}', 'nf-vol']), 'nf-vol');
+    assert.equal(ok(['inspect', '--type', 'volume', '-f', '{{.Driver}}', 'nf-vol']), 'local');
+    const wrong = d.berth(['inspect', '--type', 'volume', 'nf-inspect']);
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, /no such volume/i);
+    const wrongNet = d.berth(['inspect', '--type', 'network', 'nf-vol']);
+    assert.equal(wrongNet.code, 1);
+    assert.match(wrongNet.stderr, /network nf-vol not found/);
+    const none = d.berth(['inspect', 'nf-nothing-here']);
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /Error: No such object: nf-nothing-here/);
+  } finally {
+    d.berth(['network', 'rm', 'nf-inspect']);
+    d.berth(['volume', 'rm', 'nf-vol']);
+  }
+});
