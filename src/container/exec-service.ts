@@ -149,9 +149,11 @@ export class ExecService {
     const attached = !opts.detach && (ex.config.attachStdout || ex.config.attachStderr || ex.config.attachStdin);
     const logPath = attached && (ex.config.attachStdout || ex.config.attachStderr) ? join(ex.bundleDir, 'exec.log') : null;
     try {
-      await rm(ex.bundleDir, { recursive: true, force: true });
-      await mkdir(ex.bundleDir, { recursive: true, mode: 0o700 });
-      const process = await this.processSpec(rec, ex, opts.consoleSize);
+      // The exec's id is fresh, so its directory is too: create it while the spec is prepared.
+      const [, process] = await Promise.all([
+        mkdir(ex.bundleDir, { recursive: true, mode: 0o700 }),
+        this.processSpec(rec, ex, opts.consoleSize),
+      ]);
       this.event(rec, `exec_start: ${ex.config.cmd.join(' ')}`, { execID: ex.id });
       launched = await this.o.runtime.exec({
         containerId: rec.id, execId: ex.id, bundleDir: ex.bundleDir, process, logPath, stdin: attached && ex.config.attachStdin,

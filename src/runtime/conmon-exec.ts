@@ -61,9 +61,12 @@ export function conmonExecArgs(o: ConmonExecOptions, specPath: string): string[]
  * and reports the pid and then the exit code on the sync pipe.
  */
 export async function conmonExec(o: ConmonExecOptions): Promise<ConmonExecStarted> {
-  await Promise.all(['exits', 'persist'].map((d) => mkdir(join(o.bundle, d), { recursive: true })));
   const specPath = join(o.bundle, 'process.json');
-  await writeFile(specPath, JSON.stringify(o.process), { mode: 0o600 });
+  await Promise.all([
+    mkdir(join(o.bundle, 'exits')),
+    mkdir(join(o.bundle, 'persist')),
+    writeFile(specPath, JSON.stringify(o.process), { mode: 0o600 }),
+  ]);
   const args = conmonExecArgs(o, specPath);
   const child = spawn(o.conmonPath, args, {
     cwd: o.bundle,
