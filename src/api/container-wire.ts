@@ -1,11 +1,11 @@
 import type { ContainerRecord } from '../container/index.js';
-import { ZERO_TIME, mountsView } from '../container/index.js';
+import { ZERO_TIME, mountsView, publicStatus } from '../container/index.js';
 import { humanDuration } from '../common/human-duration.js';
 
 /** The `Status` column of `docker ps`. */
 export function statusText(rec: ContainerRecord, now = Date.now()): string {
   const st = rec.state;
-  switch (st.status) {
+  switch (publicStatus(rec)) {
     case 'running': {
       const up = `Up ${humanDuration(now - Date.parse(st.startedAt))}`;
       const h = st.health?.Status;
@@ -46,7 +46,7 @@ export function containerSummary(rec: ContainerRecord, imageRefShown: string, ne
     Created: Math.floor(Date.parse(rec.created) / 1000),
     Ports: net.summaryPorts,
     Labels: rec.config.Labels,
-    State: rec.state.status,
+    State: publicStatus(rec),
     Status: statusText(rec),
     HostConfig: { NetworkMode: rec.hostConfig.NetworkMode },
     NetworkSettings: { Networks: net.summaryNetworks },
@@ -67,16 +67,17 @@ export interface InspectPaths {
 
 export function containerInspect(rec: ContainerRecord, p: InspectPaths): Record<string, unknown> {
   const st = rec.state;
+  const status = publicStatus(rec);
   const out: Record<string, unknown> = {
     Id: rec.id,
     Created: rec.created,
     Path: rec.path,
     Args: rec.args,
     State: {
-      Status: st.status,
-      Running: st.status === 'running' || st.status === 'paused',
-      Paused: st.status === 'paused',
-      Restarting: st.status === 'restarting',
+      Status: status,
+      Running: status === 'running' || status === 'paused' || status === 'restarting',
+      Paused: status === 'paused',
+      Restarting: status === 'restarting',
       OOMKilled: st.oomKilled,
       Dead: st.status === 'dead',
       Pid: st.pid,

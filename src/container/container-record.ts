@@ -81,6 +81,8 @@ export interface ContainerRecord {
   restartCount: number;
   /** Stopped or killed through the API since its last start (restart policies respect it). */
   manuallyStopped?: boolean;
+  /** Exited, with a restart under its policy scheduled (shown as `restarting`). */
+  restartPending?: boolean;
   driver: string;
   /** Volumes, binds and tmpfs mounts, resolved at create (absent on records made before volumes). */
   mountPoints?: MountPoint[];

@@ -18,7 +18,7 @@ import { readLog, readLogFiles, resolveLogConfig, canReadLogs, logAttributes, de
 import type { NetworkService } from '../network/index.js';
 import type { ContainerRecord, ContainerState, HealthState, HostConfig } from './container-record.js';
 import { ZERO_TIME } from './container-record.js';
-import { canStart, canTransition, isActive, type ContainerStatus } from './container-status.js';
+import { canStart, canTransition, isActive, publicStatus, type ContainerStatus } from './container-status.js';
 import { composeConfig, parseBind, validateName, type CreateRequest } from './create-request.js';
 import type { ContainerRuntime, StdinWriter } from './container-runtime.js';
 import { generateName } from './name-generator.js';
@@ -179,8 +179,8 @@ export class ContainerService {
       }
     }
     const all = opts.all || Boolean(statuses?.length) || f.has('exited');
-    if (!all && opts.limit === undefined) list = list.filter((r) => isActive(r.state.status));
-    if (statuses?.length) list = list.filter((r) => statuses.includes(r.state.status));
+    if (!all && opts.limit === undefined) list = list.filter((r) => isActive(publicStatus(r)));
+    if (statuses?.length) list = list.filter((r) => statuses.includes(publicStatus(r)));
     const names = f.get('name');
     if (names?.length) list = list.filter((r) => names.some((n) => safeRegex(n).test(`/${r.name}`)));
     const ids = f.get('id');
@@ -339,6 +339,7 @@ export class ContainerService {
         if (rec.state.status === 'paused') throw new ConflictError('cannot start a paused container, try unpause instead');
         throw new NotModifiedError('container already started');
       }
+      if (rec.restartPending && !this.restartByPolicyRunning.has(rec.id)) throw new NotModifiedError('container already started');
       if (!canStart(rec.state.status)) throw new ConflictError(`cannot start container ${rec.id} in state ${rec.state.status}`);
       try {
         await this.launch(rec);
@@ -630,13 +631,30 @@ export class ContainerService {
     this.save(rec);
   }
 
+  /** Marks an exited container as waiting for its policy's restart (or clears the mark). */
+  setRestartPending(id: string, value: boolean): void {
+    const rec = this.records.get(id);
+    if (!rec || Boolean(rec.restartPending) === value) return;
+    if (value) rec.restartPending = true; else delete rec.restartPending;
+    this.save(rec);
+  }
+
+  private readonly restartByPolicyRunning = new Set<string>();
+
   /** Starts a container again under its restart policy: counts the restart, then starts it. */
   async restartByPolicy(id: string): Promise<void> {
     const rec = this.records.get(id);
     if (!rec || isActive(rec.state.status)) return;
     rec.restartCount += 1;
     this.save(rec);
-    await this.start(id);
+    this.restartByPolicyRunning.add(id);
+    try {
+      await this.start(id);
+    } finally {
+      this.restartByPolicyRunning.delete(id);
+      // Started, or failed (the restart manager schedules the next try and marks it again).
+      this.setRestartPending(id, false);
+    }
   }
 
   /** Replaces HostConfig fields of a container (update); the caller applied them to the runtime. */
@@ -685,6 +703,7 @@ export class ContainerService {
   async restart(idOrName: string, opts: { timeout?: number; signal?: string }): Promise<void> {
     const rec = this.get(idOrName);
     if (isActive(rec.state.status)) await this.stopRecord(rec, opts);
+    else if (rec.restartPending) this.restartCanceller?.(rec.id);
     await this.start(rec.id);
     this.event(rec, 'restart');
   }
@@ -693,6 +712,9 @@ export class ContainerService {
 
   async remove(idOrName: string, opts: { force: boolean; volumes: boolean }): Promise<void> {
     const rec = this.get(idOrName);
+    if (rec.restartPending && !opts.force) {
+      throw new ConflictError(`You cannot remove a restarting container ${rec.id}. Stop the container before attempting removal or force remove`);
+    }
     if (isActive(rec.state.status)) {
       if (!opts.force) {
         throw new ConflictError(`You cannot remove a ${rec.state.status} container ${rec.id}. Stop the container before attempting removal or force remove`);

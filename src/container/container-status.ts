@@ -11,6 +11,14 @@ const TRANSITIONS: Record<ContainerStatus, readonly ContainerStatus[]> = {
   dead: ['removing'],
 };
 
+/**
+ * The status users see: an exited container waiting out its restart policy's back-off shows as
+ * `restarting` (Docker counts it as running until the restart or a stop).
+ */
+export function publicStatus(rec: { state: { status: ContainerStatus }; restartPending?: boolean }): ContainerStatus {
+  return rec.state.status === 'exited' && rec.restartPending ? 'restarting' : rec.state.status;
+}
+
 export function canTransition(from: ContainerStatus, to: ContainerStatus): boolean {
   return TRANSITIONS[from].includes(to);
 }

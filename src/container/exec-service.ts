@@ -8,6 +8,7 @@ import type { EventBus } from '../events/event-bus.js';
 import { readLog } from '../logs/index.js';
 import { resolveCapabilities, resolveUser, type HostFacts, type OciProcess, type OciSpec } from '../runtime/index.js';
 import type { ContainerRecord } from './container-record.js';
+import { publicStatus } from './container-status.js';
 import type { ContainerRuntime, ExecLaunched, StdinWriter } from './container-runtime.js';
 import type { ContainerService, LogEntry } from './container-service.js';
 import { DEFAULT_PATH, mergeEnv } from './create-request.js';
@@ -240,7 +241,7 @@ export class ExecService {
   }
 
   private checkRunning(rec: ContainerRecord): void {
-    const st = rec.state.status;
+    const st = publicStatus(rec);
     if (st === 'paused') throw new ConflictError(`Container ${rec.id} is paused, unpause the container before exec`);
     if (st === 'restarting') throw new ConflictError(`Container ${rec.id} is restarting, wait until the container is running`);
     if (st !== 'running') throw new ConflictError(`Container ${rec.id} is not running`);

@@ -3,7 +3,7 @@ import { runCommand } from '../sys/index.js';
 import type { HostConfig, RestartPolicy } from './container-record.js';
 import type { ContainerRuntime } from './container-runtime.js';
 import type { ContainerService } from './container-service.js';
-import { isActive } from './container-status.js';
+import { isActive, publicStatus } from './container-status.js';
 
 export interface TopResult {
   Titles: string[];
@@ -128,6 +128,7 @@ export class ProcessService {
 
   async top(idOrName: string, psArgs: string): Promise<TopResult> {
     const rec = this.o.containers.get(idOrName);
+    if (publicStatus(rec) === 'restarting') throw new ConflictError(`Container ${rec.id} is restarting, wait until the container is running`);
     if (!isActive(rec.state.status)) throw new ConflictError(`Container ${rec.id} is not running`);
     if (rec.state.status === 'restarting') throw new ConflictError(`Container ${rec.id} is restarting, wait until the container is running`);
     const pids = await this.o.runtime.processes(rec.id);

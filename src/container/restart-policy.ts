@@ -81,6 +81,8 @@ export class RestartManager {
   async restoreAtStartup(): Promise<number> {
     let n = 0;
     for (const rec of this.o.containers.all()) {
+      // A back-off that the daemon's stop cut short: the container is plainly exited now.
+      this.o.containers.setRestartPending(rec.id, false);
       if (isActive(rec.state.status)) continue;
       const p = rec.hostConfig.RestartPolicy?.Name ?? 'no';
       const wanted = p === 'always' || (p === 'unless-stopped' && !rec.manuallyStopped);
@@ -134,11 +136,15 @@ export class RestartManager {
     }, delay);
     t.unref();
     this.timers.set(id, t);
+    this.o.containers.setRestartPending(id, true);
   }
 
   private async restart(rec: ContainerRecord): Promise<void> {
     const cur = this.o.containers.find(rec.id);
-    if (!cur || cur.manuallyStopped || isActive(cur.state.status)) return;
+    if (!cur || cur.manuallyStopped || isActive(cur.state.status)) {
+      this.o.containers.setRestartPending(rec.id, false);
+      return;
+    }
     this.starting.add(rec.id);
     try {
       await this.o.containers.restartByPolicy(rec.id);
@@ -158,5 +164,6 @@ export class RestartManager {
     const t = this.timers.get(id);
     if (t) clearTimeout(t);
     this.timers.delete(id);
+    this.o.containers.setRestartPending(id, false);
   }
 }

@@ -74,3 +74,36 @@ test('after berthd restarts, always and unless-stopped containers come back unle
   assert.notEqual((await inspect(always)).State.Pid, pids[0]);
   assert.equal((await inspect(stopped)).State.Status, 'exited');
 });
+
+test('during the back-off a container shows as restarting; exec, start and rm refuse as Docker does; stop ends it', async () => {
+  const id = await run(['sh', '-c', 'exit 2'], { Name: 'always' });
+  type Full = { State: { Status: string; Running: boolean; Restarting: boolean; Pid: number; ExitCode: number; StartedAt: string }; RestartCount: number };
+  const full = async (): Promise<Full> => (await d.api('GET', `/containers/${id}/json`)).json() as Full;
+  // After the fifth restart's run, the back-off lasts 3.2 s: long enough to look at it. (While a
+  // restart is starting the container it shows as restarting too, with the previous StartedAt.)
+  let startedAt = '';
+  await until('the fifth restart', async () => { const s = await full(); startedAt = s.State.StartedAt; return s.RestartCount >= 5; }, 15_000);
+  await until('its run and the next back-off', async () => { const s = await full(); return s.State.StartedAt !== startedAt && s.State.Status === 'restarting'; });
+  const st = await full();
+  assert.deepEqual([st.State.Running, st.State.Restarting, st.State.Pid, st.State.ExitCode], [true, true, 0, 2]);
+  const ps = (await d.api('GET', '/containers/json')).json() as Array<{ Id: string; State: string; Status: string }>;
+  const row = ps.find((c) => c.Id === id);
+  assert.ok(row, 'ps without --all lists a restarting container');
+  assert.equal(row.State, 'restarting');
+  assert.match(row.Status, /^Restarting \(2\) /);
+  const filtered = (await d.api('GET', `/containers/json?filters=${encodeURIComponent(JSON.stringify({ status: ['restarting'] }))}`)).json() as Array<{ Id: string }>;
+  assert.ok(filtered.some((c) => c.Id === id));
+  const ex = await d.api('POST', `/containers/${id}/exec`, { Cmd: ['true'] });
+  assert.equal(ex.status, 409);
+  assert.match(ex.body, /is restarting, wait until the container is running/);
+  assert.equal((await d.api('POST', `/containers/${id}/start`)).status, 304);
+  const rm = await d.api('DELETE', `/containers/${id}`);
+  assert.equal(rm.status, 409);
+  assert.match(rm.body, /You cannot remove a restarting container/);
+  assert.equal((await d.api('POST', `/containers/${id}/stop?t=1`)).status, 204);
+  const after = await full();
+  assert.deepEqual([after.State.Status, after.State.Running, after.State.Restarting], ['exited', false, false]);
+  await new Promise((r) => setTimeout(r, 2000));
+  assert.equal((await full()).RestartCount, after.RestartCount);
+  assert.equal((await d.api('DELETE', `/containers/${id}`)).status, 204);
+});
