@@ -42,6 +42,9 @@ export const RESOURCE_FLAGS: FlagSpec[] = [
   { name: 'ulimit', type: 'stringArray', description: 'Ulimit options' },
   { name: 'security-opt', type: 'stringArray', description: 'Security Options' },
   { name: 'group-add', type: 'stringArray', description: 'Add additional groups to join' },
+  { name: 'device', type: 'stringArray', description: 'Add a host device to the container' },
+  { name: 'cgroup-parent', type: 'string', description: 'Optional parent cgroup for the container' },
+  { name: 'userns', type: 'string', description: 'User namespace to use' },
   { name: 'sysctl', type: 'stringArray', description: 'Sysctl options' },
   { name: 'pid', type: 'string', description: 'PID namespace to use' },
   { name: 'uts', type: 'string', description: 'UTS namespace to use' },
@@ -79,6 +82,9 @@ export function applyResourceFlags(flags: FlagValues, hc: Record<string, unknown
   if (flags.changed('pid')) hc['PidMode'] = flags.string('pid');
   if (flags.changed('uts')) hc['UTSMode'] = flags.string('uts');
   if (flags.list('group-add').length) hc['GroupAdd'] = flags.list('group-add');
+  if (flags.list('device').length) hc['Devices'] = flags.list('device').map(parseDevice);
+  if (flags.changed('cgroup-parent')) hc['CgroupParent'] = flags.string('cgroup-parent');
+  if (flags.changed('userns')) hc['UsernsMode'] = flags.string('userns');
   if (flags.list('sysctl').length) {
     const sysctls: Record<string, string> = {};
     for (const kv of flags.list('sysctl')) {
@@ -105,4 +111,27 @@ function securityOpt(v: string): string {
   } catch {
     throw new StatusError(`compacting json for seccomp profile (${m[1]}) failed`, 125);
   }
+}
+
+/** `--device src[:dst][:perms]`, as docker's CLI reads it. */
+export function parseDevice(v: string): { PathOnHost: string; PathInContainer: string; CgroupPermissions: string } {
+  const parts = v.split(':');
+  let src = parts[0] ?? '';
+  let dst = '';
+  let perms = 'rwm';
+  if (parts.length === 3) {
+    dst = parts[1]!;
+    perms = parts[2]!;
+  } else if (parts.length === 2) {
+    if (/^[rwm]{1,3}$/.test(parts[1]!)) perms = parts[1]!;
+    else dst = parts[1]!;
+  } else if (parts.length > 3) {
+    throw new StatusError(`invalid argument "${v}" for "--device" flag: invalid device specification: ${v}`, 125);
+  }
+  if (!/^[rwm]{1,3}$/.test(perms) || new Set(perms).size !== perms.length) {
+    throw new StatusError(`invalid argument "${v}" for "--device" flag: invalid device mode: ${perms}`, 125);
+  }
+  if (!src.startsWith('/')) throw new StatusError(`invalid argument "${v}" for "--device" flag: ${src} is not an absolute path`, 125);
+  src = src.replace(/\/+$/, '') || '/';
+  return { PathOnHost: src, PathInContainer: dst || src, CgroupPermissions: perms };
 }

@@ -27,6 +27,7 @@ import { planMounts, realizeMounts, releaseVolumes, restoreVolumeRefs, specMount
 import { parseSignal } from './signals.js';
 import { specLimits } from './process-service.js';
 import { securityInputs, sharedNamespaces, validateSecurity } from './security-options.js';
+import { cgroupsPathFor, groupAddGids, specDevices, validateHostIsolation } from './host-isolation.js';
 
 export interface ContainerServiceOptions {
   db: Db;
@@ -261,6 +262,7 @@ export class ContainerService {
     hostConfig.LogConfig = resolveLogConfig(req.HostConfig?.LogConfig as Partial<LogConfig> | undefined, this.o.logDefaults ?? { Type: 'json-file', Config: {} });
     this.validateCapabilities(hostConfig.CapAdd ?? [], hostConfig.CapDrop ?? [], hostConfig.Privileged);
     validateSecurity(hostConfig);
+    validateHostIsolation(hostConfig);
     const mountPoints = await planMounts(hostConfig, config, (n) => this.find(n));
     const id = randomId();
     if (!config.Hostname) config.Hostname = hostConfig.NetworkMode === 'host' ? hostname() : id.slice(0, 12);
@@ -392,7 +394,9 @@ export class ContainerService {
     if (!env.some((e) => e.startsWith('HOSTNAME='))) env.push(`HOSTNAME=${rec.config.Hostname}`);
     if (rec.config.Tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
     const security = await securityInputs(rec.hostConfig, this.containerDir(id));
-    if (security.extraGids.length) user.additionalGids = [...new Set([...user.additionalGids, ...security.extraGids])];
+    const extraGids = await groupAddGids(rootfs, rec.hostConfig);
+    if (extraGids.length) user.additionalGids = [...new Set([...user.additionalGids, ...extraGids])];
+    const devices = await specDevices(rec.hostConfig);
     const spec = buildSpec({
       id,
       rootfs,
@@ -411,7 +415,8 @@ export class ContainerService {
       mounts,
       network,
       shmSize: rec.hostConfig.ShmSize,
-      cgroupsPath: `/berth/${id}`,
+      cgroupsPath: cgroupsPathFor(rec),
+      ...(devices.length ? { extraDevices: devices } : {}),
       ...specLimits(rec.hostConfig),
       seccompProfilePath: rec.hostConfig.Privileged ? null : security.seccompProfilePath !== undefined ? security.seccompProfilePath : this.o.seccompProfile,
       noNewPrivileges: security.noNewPrivileges,

@@ -8,7 +8,6 @@ export interface SecurityInputs {
   /** undefined: the daemon's default profile; null: unconfined; else a profile file. */
   seccompProfilePath?: string | null;
   sysctls: Record<string, string>;
-  extraGids: number[];
 }
 
 /** Namespaced sysctls a container may set (Docker's list): net.*, the IPC ones, kernel.domainname/hostname. */
@@ -43,14 +42,14 @@ export function validateSecurity(hc: Partial<HostConfig>): void {
   for (const key of Object.keys((hc['Sysctls'] as Record<string, string> | null | undefined) ?? {})) {
     if (!sysctlAllowed(key, netHost)) throw new InvalidParameterError(`sysctl '${key}' is not allowed`);
   }
-  for (const g of (hc['GroupAdd'] as string[] | null | undefined) ?? []) {
-    if (!/^\d+$/.test(g)) throw new InvalidParameterError(`Unable to find group ${g}: only numeric groups are supported`);
+  for (const g of (hc['GroupAdd'] as unknown[] | null | undefined) ?? []) {
+    if (typeof g !== 'string' || !/^[^:\s]+$/.test(g)) throw new InvalidParameterError(`invalid GroupAdd entry: ${String(g)}`);
   }
 }
 
 /** What the spec needs from SecurityOpt, Sysctls and GroupAdd; a custom seccomp profile is written into dir. */
 export async function securityInputs(hc: HostConfig, dir: string): Promise<SecurityInputs> {
-  const out: SecurityInputs = { noNewPrivileges: false, sysctls: { ...((hc['Sysctls'] as Record<string, string> | null) ?? {}) }, extraGids: [] };
+  const out: SecurityInputs = { noNewPrivileges: false, sysctls: { ...((hc['Sysctls'] as Record<string, string> | null) ?? {}) } };
   for (const opt of (hc['SecurityOpt'] as string[] | null | undefined) ?? []) {
     const sep = opt.search(/[=:]/);
     const k = sep < 0 ? opt : opt.slice(0, sep);
@@ -65,7 +64,6 @@ export async function securityInputs(hc: HostConfig, dir: string): Promise<Secur
       }
     }
   }
-  out.extraGids = ((hc['GroupAdd'] as string[] | null | undefined) ?? []).filter((g) => /^\d+$/.test(g)).map(Number);
   return out;
 }
 

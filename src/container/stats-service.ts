@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { readCgroupSample, readNetDev, type CgroupSample } from '../runtime/index.js';
 import type { ContainerRecord } from './container-record.js';
 import type { ContainerService } from './container-service.js';
+import { cgroupsPathFor } from './host-isolation.js';
 import { ZERO_TIME } from './container-record.js';
 
 const INTERVAL_MS = 1000;
@@ -64,7 +65,7 @@ export class StatsService {
         if (first) yield statsJson(rec ?? rec0, undefined, undefined, { read: ZERO_TIME, preread: ZERO_TIME });
         return;
       }
-      const cur = await readCgroupSample(`/berth/${id}`);
+      const cur = await readCgroupSample(cgroupsPathFor(rec));
       const now = new Date().toISOString();
       const networks = rec.hostConfig.NetworkMode === 'host' || !rec.state.pid ? undefined : await readNetDev(rec.state.pid);
       const wantSample = opts.stream || opts.oneShot || prev !== undefined;

@@ -48,6 +48,8 @@ export interface SpecInput {
   resources?: Omit<OciResources, 'devices'>;
   /** `--pid` / `--uts`: share the host's namespace, or join another's (a /proc/<pid>/ns path). */
   sharedNamespaces?: Partial<Record<'pid' | 'uts', 'host' | { path: string }>>;
+  /** `--device`: host device nodes with their cgroup rules. */
+  extraDevices?: Array<{ device: OciDevice; rule: OciDeviceCgroupRule }>;
   /** `--ulimit`: replaces the default of the same type. */
   ulimits?: Array<{ Name: string; Soft: number; Hard: number }>;
 }
@@ -176,6 +178,11 @@ export function buildSpec(input: SpecInput, host: HostFacts, opts: BuildSpecOpti
     spec.linux.devices = (host.devices ?? DEFAULT_DEVICES).map((d) => ({ ...d }));
   } else {
     spec.linux.devices = DEFAULT_DEVICES.map((d) => ({ ...d }));
+    for (const x of input.extraDevices ?? []) {
+      spec.linux.devices = spec.linux.devices.filter((d) => d.path !== x.device.path);
+      spec.linux.devices.push({ ...x.device });
+      spec.linux.resources!.devices.push({ ...x.rule });
+    }
     spec.linux.maskedPaths = [...DEFAULT_MASKED_PATHS];
     spec.linux.readonlyPaths = [...DEFAULT_READONLY_PATHS];
     if (input.seccompProfilePath !== null) {

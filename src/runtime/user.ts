@@ -89,3 +89,18 @@ export async function resolveUser(rootfs: string, spec: string): Promise<Resolve
   }
   return { uid, gid, additionalGids };
 }
+
+/** Supplementary groups (`--group-add`): numeric ids as given, names from the rootfs's /etc/group. */
+export async function resolveGroups(rootfs: string, specs: string[]): Promise<number[]> {
+  let groups: GroupEntry[] | undefined;
+  const out: number[] = [];
+  for (const g of specs) {
+    const id = parseId(g);
+    if (id !== undefined) { out.push(id); continue; }
+    groups ??= parseGroup(await readRootfsFile(rootfs, '/etc/group'));
+    const hit = groups.find((e) => e.name === g);
+    if (!hit) throw new InvalidParameterError(`Unable to find group ${g}: no matching entries in group file`);
+    out.push(hit.gid);
+  }
+  return out;
+}

@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync, rmSync, mkdtempSync, readFileSync } from 'node:fs';
+import { writeFileSync, rmSync, mkdtempSync, readFileSync, readdirSync, rmdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestDaemon, importBusybox, type TestDaemon } from '../../helpers/daemon-harness.js';
@@ -77,4 +77,65 @@ test('--pid host sees host processes, --pid container:x joins x, --uts host keep
   assert.equal(uts.stdout.trim(), (await import('node:os')).hostname());
   const bad = await d.api('POST', '/containers/create', { Image: 'busybox', HostConfig: { PidMode: 'bogus' } });
   assert.equal(bad.status, 400);
+});
+
+test('--group-add resolves names from the container\'s /etc/group; an unknown name fails the start', async () => {
+  const groups = await runOut(['--group-add', 'users', '--group-add', '4242', 'busybox', 'id', '-G']);
+  const gids = groups.stdout.trim().split(' ');
+  assert.ok(gids.includes('100') && gids.includes('4242'), groups.stdout + groups.stderr);
+  const unknown = await runOut(['--group-add', 'nosuchgroup', 'busybox', 'true']);
+  assert.notEqual(unknown.code, 0);
+  assert.match(unknown.stderr, /Unable to find group nosuchgroup: no matching entries in group file/);
+});
+
+test('--device adds a host device node with its cgroup rule and permissions; a missing device is refused', async () => {
+  const r = await d.berth(['run', '-d', '--device', '/dev/kmsg:/dev/berthkmsg:r', 'busybox', 'sleep', '60']);
+  assert.equal(r.code, 0, r.stderr);
+  const id = r.stdout.trim();
+  try {
+    const ls = await d.berth(['exec', id, 'ls', '-l', '/dev/berthkmsg']);
+    assert.match(ls.stdout, /^c.* 1,\s+11 /, ls.stdout + ls.stderr);
+    const rules = readFileSync(`/sys/fs/cgroup/devices/berth/${id}/devices.list`, 'utf8');
+    assert.match(rules, /^c 1:11 r$/m);
+    const write = await d.berth(['exec', id, 'sh', '-c', 'echo x > /dev/berthkmsg']);
+    assert.notEqual(write.code, 0);
+    assert.match(write.stderr, /Operation not permitted/);
+    const info = (await d.api('GET', `/containers/${id}/json`)).json() as { HostConfig: { Devices: unknown[] } };
+    assert.deepEqual(info.HostConfig.Devices, [{ PathOnHost: '/dev/kmsg', PathInContainer: '/dev/berthkmsg', CgroupPermissions: 'r' }]);
+  } finally {
+    await d.berth(['rm', '-f', id]);
+  }
+  const missing = await runOut(['--device', '/dev/berth-no-such-device', 'busybox', 'true']);
+  assert.notEqual(missing.code, 0);
+  assert.match(missing.stderr, /error gathering device information while adding custom device "\/dev\/berth-no-such-device"/);
+  const mode = await d.berth(['run', '--rm', '--device', '/dev/kmsg:/dev/k:rwx', 'busybox', 'true']);
+  assert.equal(mode.code, 125);
+  assert.match(mode.stderr, /invalid device mode: rwx/);
+});
+
+test('--cgroup-parent places the container\'s cgroup under it; --userns other than host is refused', async () => {
+  const parent = `berthtest-${process.pid}`;
+  const r = await d.berth(['run', '-d', '--cgroup-parent', parent, 'busybox', 'sleep', '60']);
+  assert.equal(r.code, 0, r.stderr);
+  const id = r.stdout.trim();
+  try {
+    const procs = readFileSync(`/sys/fs/cgroup/memory/${parent}/${id}/cgroup.procs`, 'utf8').trim();
+    const pid = ((await d.api('GET', `/containers/${id}/json`)).json() as { State: { Pid: number } }).State.Pid;
+    assert.ok(procs.split('\n').includes(String(pid)), procs);
+    const info = (await d.api('GET', `/containers/${id}/json`)).json() as { HostConfig: { CgroupParent: string } };
+    assert.equal(info.HostConfig.CgroupParent, parent);
+    const stats = (await d.api('GET', `/containers/${id}/stats?stream=false`)).json() as { memory_stats: { usage?: number } };
+    assert.ok((stats.memory_stats.usage ?? 0) > 0);
+  } finally {
+    await d.berth(['rm', '-f', id]);
+    for (const ctl of readdirSync('/sys/fs/cgroup')) {
+      try { rmdirSync(`/sys/fs/cgroup/${ctl}/${parent}`); } catch { /* not there */ }
+    }
+  }
+  const userns = await d.api('POST', '/containers/create', { Image: 'busybox', HostConfig: { UsernsMode: 'private' } });
+  assert.equal(userns.status, 400);
+  assert.match(userns.body, /invalid UsernsMode: private/);
+  const host = await d.api('POST', '/containers/create', { Image: 'busybox', HostConfig: { UsernsMode: 'host' } });
+  assert.equal(host.status, 201, host.body);
+  await d.api('DELETE', `/containers/${(host.json() as { Id: string }).Id}`);
 });
