@@ -121,7 +121,7 @@ export function containerInspect(rec: ContainerRecord, p: InspectPaths): Record<
       DnsSearch: rec.hostConfig['DnsSearch'] ?? [],
       ExtraHosts: rec.hostConfig['ExtraHosts'] ?? null,
       GroupAdd: rec.hostConfig['GroupAdd'] ?? null,
-      IpcMode: 'private',
+      IpcMode: rec.hostConfig['IpcMode'] || 'private',
       Cgroup: '',
       Links: rec.hostConfig['Links'] ?? null,
       OomScoreAdj: 0,

@@ -45,6 +45,7 @@ export const RESOURCE_FLAGS: FlagSpec[] = [
   { name: 'device', type: 'stringArray', description: 'Add a host device to the container' },
   { name: 'cgroup-parent', type: 'string', description: 'Optional parent cgroup for the container' },
   { name: 'userns', type: 'string', description: 'User namespace to use' },
+  { name: 'ipc', type: 'string', description: 'IPC mode to use' },
   { name: 'sysctl', type: 'stringArray', description: 'Sysctl options' },
   { name: 'pid', type: 'string', description: 'PID namespace to use' },
   { name: 'uts', type: 'string', description: 'UTS namespace to use' },
@@ -85,6 +86,7 @@ export function applyResourceFlags(flags: FlagValues, hc: Record<string, unknown
   if (flags.list('device').length) hc['Devices'] = flags.list('device').map(parseDevice);
   if (flags.changed('cgroup-parent')) hc['CgroupParent'] = flags.string('cgroup-parent');
   if (flags.changed('userns')) hc['UsernsMode'] = flags.string('userns');
+  if (flags.changed('ipc')) hc['IpcMode'] = flags.string('ipc');
   if (flags.list('sysctl').length) {
     const sysctls: Record<string, string> = {};
     for (const kv of flags.list('sysctl')) {

@@ -27,7 +27,7 @@ import { planMounts, realizeMounts, releaseVolumes, restoreVolumeRefs, specMount
 import { parseSignal } from './signals.js';
 import { specLimits } from './process-service.js';
 import { securityInputs, sharedNamespaces, validateSecurity } from './security-options.js';
-import { cgroupsPathFor, groupAddGids, specDevices, validateHostIsolation } from './host-isolation.js';
+import { cgroupsPathFor, groupAddGids, mountShareableShm, specDevices, unmountShareableShm, validateHostIsolation } from './host-isolation.js';
 
 export interface ContainerServiceOptions {
   db: Db;
@@ -397,6 +397,8 @@ export class ContainerService {
     const extraGids = await groupAddGids(rootfs, rec.hostConfig);
     if (extraGids.length) user.additionalGids = [...new Set([...user.additionalGids, ...extraGids])];
     const devices = await specDevices(rec.hostConfig);
+    const shared = sharedNamespaces(rec.hostConfig, (n) => this.find(n));
+    const shm = await this.shmFor(rec, shared);
     const spec = buildSpec({
       id,
       rootfs,
@@ -420,7 +422,8 @@ export class ContainerService {
       ...specLimits(rec.hostConfig),
       seccompProfilePath: rec.hostConfig.Privileged ? null : security.seccompProfilePath !== undefined ? security.seccompProfilePath : this.o.seccompProfile,
       noNewPrivileges: security.noNewPrivileges,
-      sharedNamespaces: sharedNamespaces(rec.hostConfig, (n) => this.find(n)),
+      sharedNamespaces: shared,
+      ...(shm ? { shm } : {}),
       ...(Object.keys(security.sysctls).length ? { sysctls: security.sysctls } : {}),
     }, this.o.hostFacts);
     await rm(this.bundleDir(id), { recursive: true, force: true });
@@ -481,6 +484,21 @@ export class ContainerService {
   }
 
   /** Tears down what a run set up: runtime state, rootfs mount, bundle. Idempotent. */
+  private shmPath(id: string): string { return join(this.containerDir(id), 'shm'); }
+
+  /** `--ipc`: /dev/shm from the host, from a shareable donor, a host-side tmpfs when shareable, or none. */
+  private async shmFor(rec: ContainerRecord, shared: { ipc?: 'host' | { path: string } }): Promise<SpecInput['shm']> {
+    const mode = (rec.hostConfig['IpcMode'] as string | undefined) ?? '';
+    if (mode === 'none') return 'none';
+    if (shared.ipc === 'host') return { source: '/dev/shm' };
+    if (mode.startsWith('container:')) return { source: this.shmPath(this.get(mode.slice('container:'.length)).id) };
+    if (mode === 'shareable') {
+      await mountShareableShm(this.shmPath(rec.id), rec.hostConfig.ShmSize);
+      return { source: this.shmPath(rec.id) };
+    }
+    return undefined;
+  }
+
   private async cleanupRun(rec: ContainerRecord): Promise<void> {
     if (this.tornDown.has(rec.id)) return;
     const warn = (what: string) => (err: unknown): void => this.o.logger.warn(`${what} failed`, { id: rec.id, err: errorMessage(err) });
@@ -494,6 +512,7 @@ export class ContainerService {
       })(),
     ]);
     await unmountVolumes(rec, this.o.volumes, this.o.logger);
+    if (rec.hostConfig['IpcMode'] === 'shareable') unmountShareableShm(this.shmPath(rec.id));
     this.tornDown.add(rec.id);
   }
 

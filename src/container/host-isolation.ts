@@ -1,7 +1,8 @@
-import { lstat, readdir, stat } from 'node:fs/promises';
+import { lstat, mkdir, readdir, stat } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { InvalidParameterError, errorMessage } from '../common/errors.js';
 import { resolveGroups, type OciDevice, type OciDeviceCgroupRule } from '../runtime/index.js';
+import { MNT_DETACH, MS, mount, umount2 } from '../sys/index.js';
 import type { HostConfig } from './container-record.js';
 
 /** One `--device` of HostConfig.Devices. */
@@ -97,4 +98,19 @@ export async function specDevices(hc: HostConfig): Promise<SpecDevice[]> {
 export async function groupAddGids(rootfs: string, hc: HostConfig): Promise<number[]> {
   const groups = (hc['GroupAdd'] as string[] | null | undefined) ?? [];
   return groups.length ? resolveGroups(rootfs, groups) : [];
+}
+
+/**
+ * `--ipc shareable`: the container's /dev/shm is a tmpfs on the host (at `path`), so that
+ * `--ipc container:<it>` containers can bind the same one.
+ */
+export async function mountShareableShm(path: string, sizeBytes: number): Promise<void> {
+  await mkdir(path, { recursive: true, mode: 0o700 });
+  try { umount2(path, MNT_DETACH); } catch { /* not mounted */ }
+  mount('shm', path, 'tmpfs', MS.NOSUID | MS.NODEV | MS.NOEXEC, `mode=1777,size=${sizeBytes}`);
+}
+
+/** Detaches a shareable /dev/shm (containers that joined keep theirs until they end). */
+export function unmountShareableShm(path: string): void {
+  try { umount2(path, MNT_DETACH); } catch { /* not mounted */ }
 }

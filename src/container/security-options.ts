@@ -36,6 +36,8 @@ export function validateSecurity(hc: Partial<HostConfig>): void {
   }
   const pid = (hc['PidMode'] as string | undefined) ?? '';
   if (pid && pid !== 'host' && !/^container:.+/.test(pid)) throw new InvalidParameterError(`invalid PID mode: ${pid}`);
+  const ipc = (hc['IpcMode'] as string | undefined) ?? '';
+  if (ipc && !['private', 'shareable', 'host', 'none'].includes(ipc) && !/^container:.+/.test(ipc)) throw new InvalidParameterError(`invalid IPC mode: ${ipc}`);
   const uts = (hc['UTSMode'] as string | undefined) ?? '';
   if (uts && uts !== 'host') throw new InvalidParameterError(`invalid UTS mode: ${uts}`);
   const netHost = hc.NetworkMode === 'host';
@@ -68,8 +70,8 @@ export async function securityInputs(hc: HostConfig, dir: string): Promise<Secur
 }
 
 /** `--pid host|container:x` and `--uts host` as the spec's shared namespaces; joining needs x running. */
-export function sharedNamespaces(hc: HostConfig, find: (idOrName: string) => { id: string; state: { status: string; pid: number } } | undefined): Partial<Record<'pid' | 'uts', 'host' | { path: string }>> {
-  const out: Partial<Record<'pid' | 'uts', 'host' | { path: string }>> = {};
+export function sharedNamespaces(hc: HostConfig, find: (idOrName: string) => { id: string; state: { status: string; pid: number }; hostConfig?: HostConfig } | undefined): Partial<Record<'pid' | 'uts' | 'ipc', 'host' | { path: string }>> {
+  const out: Partial<Record<'pid' | 'uts' | 'ipc', 'host' | { path: string }>> = {};
   const pid = (hc['PidMode'] as string | undefined) ?? '';
   if (pid === 'host') out.pid = 'host';
   else if (pid.startsWith('container:')) {
@@ -80,5 +82,16 @@ export function sharedNamespaces(hc: HostConfig, find: (idOrName: string) => { i
     out.pid = { path: `/proc/${other.state.pid}/ns/pid` };
   }
   if (hc['UTSMode'] === 'host') out.uts = 'host';
+  const ipc = (hc['IpcMode'] as string | undefined) ?? '';
+  if (ipc === 'host') out.ipc = 'host';
+  else if (ipc.startsWith('container:')) {
+    const name = ipc.slice('container:'.length);
+    const other = find(name);
+    if (!other) throw new NotFoundError(`No such container: ${name}`);
+    if (other.state.status !== 'running' || !other.state.pid) throw new ConflictError(`cannot join IPC of a non running container: ${other.id}`);
+    const mode = (other as { hostConfig?: HostConfig }).hostConfig?.['IpcMode'] as string | undefined;
+    if (mode !== 'shareable') throw new ConflictError(`cannot join IPC of a non-shareable container: ${other.id} (hint: use IpcMode:shareable for the donor container)`);
+    out.ipc = { path: `/proc/${other.state.pid}/ns/ipc` };
+  }
   return out;
 }

@@ -36,6 +36,8 @@ export interface SpecInput {
   mounts: SpecMount[];
   network: SpecNetwork;
   ipcShareable?: boolean;
+  /** `--ipc`: /dev/shm bound from this path (host or another container's), or none at all. */
+  shm?: { source: string } | 'none';
   /** Bytes; Docker's default is 64 MiB. */
   shmSize: number;
   cgroupsPath: string;
@@ -47,7 +49,7 @@ export interface SpecInput {
   /** Cgroup limits (memory, cpu, pids, blockIO); device rules are added by buildSpec. */
   resources?: Omit<OciResources, 'devices'>;
   /** `--pid` / `--uts`: share the host's namespace, or join another's (a /proc/<pid>/ns path). */
-  sharedNamespaces?: Partial<Record<'pid' | 'uts', 'host' | { path: string }>>;
+  sharedNamespaces?: Partial<Record<'pid' | 'uts' | 'ipc', 'host' | { path: string }>>;
   /** `--device`: host device nodes with their cgroup rules. */
   extraDevices?: Array<{ device: OciDevice; rule: OciDeviceCgroupRule }>;
   /** `--ulimit`: replaces the default of the same type. */
@@ -197,7 +199,7 @@ export function buildSpec(input: SpecInput, host: HostFacts, opts: BuildSpecOpti
 function buildNamespaces(network: SpecNetwork, host: HostFacts, shared: NonNullable<SpecInput['sharedNamespaces']>): OciNamespace[] {
   const ns: OciNamespace[] = [];
   for (const type of ['pid', 'ipc', 'uts'] as const) {
-    const mode = type === 'ipc' ? undefined : shared[type];
+    const mode = shared[type];
     if (mode === 'host') continue;
     ns.push(mode ? { type, path: mode.path } : { type });
   }
@@ -235,7 +237,11 @@ function buildMounts(input: SpecInput, shmSize: number, initBinary: string): Oci
   if (input.init) {
     user.push({ destination: INIT_PATH, type: 'bind', source: initBinary, options: ['bind', 'ro'] });
   }
+  if (input.shm && input.shm !== 'none' && !user.some((m) => cleanDest(m.destination) === '/dev/shm')) {
+    user.push({ destination: '/dev/shm', type: 'bind', source: input.shm.source, options: ['rbind', 'rprivate', 'nosuid', 'noexec', 'nodev'] });
+  }
   const taken = new Set(user.map((m) => cleanDest(m.destination)));
+  if (input.shm === 'none') taken.add('/dev/shm');
   // A user mount on /dev replaces every default under it, as in Docker.
   const userDev = taken.has('/dev');
   const kept = defaults.filter((m) => !taken.has(m.destination) && !(userDev && m.destination.startsWith('/dev/')));

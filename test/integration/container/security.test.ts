@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync, rmSync, mkdtempSync, readFileSync, readdirSync, rmdirSync } from 'node:fs';
+import { writeFileSync, rmSync, mkdtempSync, readFileSync, readdirSync, rmdirSync, readlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestDaemon, importBusybox, type TestDaemon } from '../../helpers/daemon-harness.js';
@@ -138,4 +138,32 @@ test('--cgroup-parent places the container\'s cgroup under it; --userns other th
   const host = await d.api('POST', '/containers/create', { Image: 'busybox', HostConfig: { UsernsMode: 'host' } });
   assert.equal(host.status, 201, host.body);
   await d.api('DELETE', `/containers/${(host.json() as { Id: string }).Id}`);
+});
+
+test('--ipc private, host, none, shareable and container:x (which needs a shareable donor)', async () => {
+  const hostNs = readlinkSync('/proc/self/ns/ipc');
+  const own = await runOut(['busybox', 'readlink', '/proc/self/ns/ipc']);
+  assert.notEqual(own.stdout.trim(), hostNs);
+  const host = await runOut(['--ipc', 'host', 'busybox', 'readlink', '/proc/self/ns/ipc']);
+  assert.equal(host.stdout.trim(), hostNs, host.stderr);
+  const none = await runOut(['--ipc', 'none', 'busybox', 'sh', '-c', 'grep -c " /dev/shm " /proc/mounts; readlink /proc/self/ns/ipc']);
+  assert.equal(none.stdout.split('\n')[0], '0', none.stdout + none.stderr);
+  assert.notEqual(none.stdout.split('\n')[1], hostNs);
+  const donor = (await d.berth(['run', '-d', '--ipc', 'shareable', 'busybox', 'sh', '-c', 'echo shared > /dev/shm/x; sleep 60'])).stdout.trim();
+  const priv = (await d.berth(['run', '-d', 'busybox', 'sleep', '60'])).stdout.trim();
+  try {
+    const donorNs = (await d.berth(['exec', donor, 'readlink', '/proc/self/ns/ipc'])).stdout.trim();
+    const joined = await runOut(['--ipc', `container:${donor}`, 'busybox', 'sh', '-c', 'readlink /proc/self/ns/ipc; cat /dev/shm/x']);
+    assert.deepEqual(joined.stdout.trim().split('\n'), [donorNs, 'shared'], joined.stderr);
+    const refused = await runOut(['--ipc', `container:${priv}`, 'busybox', 'true']);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /non-shareable/);
+    const info = (await d.api('GET', `/containers/${donor}/json`)).json() as { HostConfig: { IpcMode: string } };
+    assert.equal(info.HostConfig.IpcMode, 'shareable');
+  } finally {
+    await d.berth(['rm', '-f', donor, priv]);
+  }
+  const bad = await d.api('POST', '/containers/create', { Image: 'busybox', HostConfig: { IpcMode: 'bogus' } });
+  assert.equal(bad.status, 400);
+  assert.match(bad.body, /invalid IPC mode: bogus/);
 });
