@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { lstat, readdir, readlink } from 'node:fs/promises';
+import { lstat, readdir, readlink, stat } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -38,6 +38,8 @@ interface RootView {
   /** Bind mounts to apply by hand (a stopped container; a running one shows them in its root). */
   binds: Bind[];
   readonlyRootfs: boolean;
+  /** A running container's volumes and binds (seen through its root, so not mapped). */
+  mounts?: Array<{ destination: string; rw: boolean }>;
   release(): Promise<void>;
 }
 
@@ -49,6 +51,8 @@ interface Located {
   /** The container path it stands for, symlinks resolved. */
   containerPath: string;
   readonly: boolean;
+  /** Set when the path lies in a read-only volume or bind rather than the rootfs. */
+  readonlyMount?: boolean;
 }
 
 // Go os.FileMode type bits.
@@ -122,12 +126,14 @@ export class ArchiveService {
       const loc = await this.locate(view, path, true);
       let st;
       try {
-        st = await lstat(loc.host);
+        // The root of a running container is /proc/<pid>/root, a link to follow.
+        st = loc.host === view.root ? await stat(loc.host) : await lstat(loc.host);
       } catch (err) {
         if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') throw new NotFoundError(`Could not find the file ${path} in container ${idOrName}`);
         throw err;
       }
       if (!st.isDirectory()) throw new InvalidParameterError('extraction point is not a directory');
+      if (loc.readonlyMount) throw new ForbiddenError('mounted volume is marked read-only');
       if (loc.readonly) throw new ForbiddenError('container rootfs is marked read-only');
       const filtered = rewriteEntries(input, loc.host, opts);
       await applyTar(filtered, loc.host, { whiteouts: 'none' });
@@ -140,7 +146,7 @@ export class ArchiveService {
   private async statOf(view: RootView, loc: Located, path: string, shown: string): Promise<PathStat> {
     let st;
     try {
-      st = await lstat(loc.host, { bigint: true });
+      st = loc.host === view.root ? await stat(loc.host, { bigint: true }) : await lstat(loc.host, { bigint: true });
     } catch (err) {
       if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') throw new NotFoundError(`Could not find the file ${path} in container ${shown}`);
       throw err;
@@ -166,23 +172,35 @@ export class ArchiveService {
     if (!followLast && clean !== '/') {
       const parent = await this.locate(view, posix.dirname(clean), true);
       const base = posix.basename(clean);
-      return { host: posix.join(parent.host, base), root: parent.root, containerPath: posix.join(parent.containerPath, base), readonly: parent.readonly };
+      return { host: posix.join(parent.host, base), root: parent.root, containerPath: posix.join(parent.containerPath, base), readonly: parent.readonly, ...(parent.readonlyMount ? { readonlyMount: true } : {}) };
     }
     const inRoot = await resolveInRootfs(view.root, clean);
     const cpath = '/' + inRoot.slice(view.root.length).replace(/^\/+/, '');
     const bind = view.binds
       .filter((b) => cpath === b.destination || cpath.startsWith(b.destination.replace(/\/$/, '') + '/'))
       .sort((a, b) => b.destination.length - a.destination.length)[0];
-    if (!bind) return { host: inRoot, root: view.root, containerPath: cpath, readonly: view.readonlyRootfs };
+    if (!bind) {
+      // A running container: its volumes and binds show in its root; the innermost one decides.
+      const mount = (view.mounts ?? [])
+        .filter((m) => cpath === m.destination || cpath.startsWith(m.destination.replace(/\/$/, '') + '/'))
+        .sort((a, b) => b.destination.length - a.destination.length)[0];
+      if (mount) return { host: inRoot, root: view.root, containerPath: cpath, readonly: !mount.rw, ...(mount.rw ? {} : { readonlyMount: true }) };
+      return { host: inRoot, root: view.root, containerPath: cpath, readonly: view.readonlyRootfs };
+    }
     const rest = cpath.slice(bind.destination.replace(/\/$/, '').length);
     const host = await resolveInRootfs(bind.source, rest || '/');
-    return { host, root: bind.source, containerPath: cpath, readonly: bind.readonly };
+    return { host, root: bind.source, containerPath: cpath, readonly: bind.readonly, ...(bind.readonly ? { readonlyMount: true } : {}) };
   }
 
   private async view(rec: ContainerRecord): Promise<RootView> {
     const readonlyRootfs = Boolean(rec.hostConfig.ReadonlyRootfs);
     if (isActive(rec.state.status) && rec.state.pid > 0) {
-      return { root: `/proc/${rec.state.pid}/root`, binds: [], readonlyRootfs, release: async () => undefined };
+      const mounts = rec.mountPoints ?? [];
+      return {
+        root: `/proc/${rec.state.pid}/root`, binds: [], readonlyRootfs,
+        mounts: mounts.map((m) => ({ destination: posix.normalize(m.destination), rw: m.rw })),
+        release: async () => undefined,
+      };
     }
     const id = rec.id;
     this.mounts.set(id, (this.mounts.get(id) ?? 0) + 1);

@@ -198,3 +198,33 @@ test('a named volume inside a stopped container is read and written through cp',
   await d.api('DELETE', `/containers/${id}`);
   await d.api('DELETE', '/volumes/cpvol');
 });
+
+test('a running read-only container: 403 for its rootfs and a read-only volume, a writable volume takes the copy; / is a directory', async () => {
+  const roDir = mkdtempSync(join(tmpdir(), 'berth-test-robind-'));
+  const c = await d.api('POST', '/containers/create', {
+    Image: 'busybox', Cmd: ['sleep', '600'],
+    HostConfig: { ReadonlyRootfs: true, Binds: [`${roDir}:/ro:ro`, `${bindDir}:/rw`] },
+  });
+  assert.equal(c.status, 201, c.body);
+  const id = (c.json() as { Id: string }).Id;
+  try {
+    assert.equal((await d.api('POST', `/containers/${id}/start`)).status, 204);
+    const tar = await makeTar([{ name: 'copied', body: 'in\n' }]);
+    const root = await raw('PUT', `/containers/${id}/archive?path=${q('/')}`, tar);
+    assert.equal(root.status, 403, root.body.toString());
+    assert.match(root.body.toString(), /container rootfs is marked read-only/);
+    const ro = await raw('PUT', `/containers/${id}/archive?path=${q('/ro')}`, tar);
+    assert.equal(ro.status, 403, ro.body.toString());
+    assert.match(ro.body.toString(), /mounted volume is marked read-only/);
+    const rw = await raw('PUT', `/containers/${id}/archive?path=${q('/rw')}`, tar);
+    assert.equal(rw.status, 200, rw.body.toString());
+    assert.equal(readFileSync(join(bindDir, 'copied'), 'utf8'), 'in\n');
+    const head = await raw('HEAD', `/containers/${id}/archive?path=${q('/')}`);
+    assert.equal(head.status, 200);
+    assert.ok((statOf(head.headers).mode & 0x80000000) !== 0, 'the root is a directory');
+  } finally {
+    await d.api('DELETE', `/containers/${id}?force=1`);
+    rmSync(roDir, { recursive: true, force: true });
+    rmSync(join(bindDir, 'copied'), { force: true });
+  }
+});
