@@ -272,7 +272,9 @@ export class ExecService {
       args: c.cmd,
       env,
       cwd: c.workingDir || rec.config.WorkingDir || '/',
-      capabilities: caps ? { bounding: caps, effective: [...caps], permitted: [...caps] } : p.capabilities,
+      // Privileged: every capability in every set, as Docker gives it; the container's seccomp
+      // filter still applies (the runtime sets it for all of the container's processes).
+      capabilities: caps ? { bounding: caps, effective: [...caps], permitted: [...caps], inheritable: [...caps] } : p.capabilities,
       rlimits: p.rlimits,
       noNewPrivileges: c.privileged ? false : p.noNewPrivileges,
     };

@@ -101,12 +101,12 @@ test('exec with a TTY sends raw output from a terminal', async () => {
   assert.equal(inspect['ExitCode'], 0);
 });
 
-test('exec --privileged gets every capability the host allows; a plain exec gets the default set', async () => {
+test('exec --privileged gets every capability the host allows (seccomp stays, as with Docker); a plain exec gets the default set', async () => {
   const plain = await execRun({ Cmd: ['sh', '-c', 'grep CapEff /proc/self/status'] });
-  const priv = await execRun({ Cmd: ['sh', '-c', 'grep CapEff /proc/self/status'], Privileged: true });
+  const priv = await execRun({ Cmd: ['sh', '-c', 'grep -E "CapInh|CapEff|Seccomp:" /proc/self/status'], Privileged: true });
   assert.match(joined(plain.raw, 1), /CapEff:\s+00000000a80425fb/);
   const bnd = /CapBnd:\s+([0-9a-f]+)/.exec(await import('node:fs').then((f) => f.readFileSync('/proc/self/status', 'utf8')))![1];
-  assert.equal(joined(priv.raw, 1).trim(), `CapEff:\t${bnd}`);
+  assert.equal(joined(priv.raw, 1).trim(), `CapInh:\t${bnd}\nCapEff:\t${bnd}\nSeccomp:\t2`);
 });
 
 test('detached exec runs in the background; inspect shows it running, then its exit code', async () => {
