@@ -161,6 +161,9 @@ export function checkConfig(path: string, file: Record<string, unknown>, argv: s
       throw new InvalidParameterError(`${PREFIX(path)}: json: cannot unmarshal ${jsonType(v)} into Go struct field Config.${k} of type ${GO_TYPE[d.kind]}`);
     }
   }
+  if (typeof file['userns-remap'] === 'string' && file['userns-remap'] !== '') {
+    throw new InvalidParameterError(`${PREFIX(path)}: userns-remap: user namespace remapping is not supported by this daemon; remove the option to run without it`);
+  }
   if ('graph' in file && 'data-root' in file) {
     throw new InvalidParameterError(`${PREFIX(path)}: cannot specify both "graph" and "data-root" config file options`);
   }

@@ -92,3 +92,10 @@ test('reload re-applies only what Docker reloads', (t) => {
   assert.throws(() => reloadDaemonOptions(o, argv), /don't match any configuration option: nope/);
   assert.equal(o.logLevel, 'debug', 'a bad file changes nothing');
 });
+
+test('userns-remap is refused clearly (an empty value is accepted)', (t) => {
+  const bad = withFile(t, { 'userns-remap': 'default' });
+  assert.throws(() => loadDaemonOptions(['--config-file', bad]), /unable to configure the Docker daemon with file .*: userns-remap: user namespace remapping is not supported/);
+  const empty = withFile(t, { 'userns-remap': '' });
+  assert.doesNotThrow(() => loadDaemonOptions(['--config-file', empty]));
+});
