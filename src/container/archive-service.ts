@@ -10,6 +10,7 @@ import { ForbiddenError, InvalidParameterError, NotFoundError, errnoCode } from 
 import type { EventBus } from '../events/event-bus.js';
 import { applyTar, type LayerStore } from '../layer/index.js';
 import { resolveInRootfs } from '../runtime/index.js';
+import type { VolumeService } from '../volume/index.js';
 import type { ContainerRecord } from './container-record.js';
 import type { ContainerService } from './container-service.js';
 import { isActive } from './container-status.js';
@@ -28,6 +29,8 @@ export interface ArchiveServiceOptions {
   containers: ContainerService;
   layers: LayerStore;
   events: EventBus;
+  /** Mounts device-backed volumes of stopped containers for the length of a copy. */
+  volumes?: VolumeService;
 }
 
 interface Bind { source: string; destination: string; readonly: boolean }
@@ -192,6 +195,8 @@ export class ArchiveService {
     return { host, root: bind.source, containerPath: cpath, readonly: bind.readonly, ...(bind.readonly ? { readonlyMount: true } : {}) };
   }
 
+  private opSeq = 0;
+
   private async view(rec: ContainerRecord): Promise<RootView> {
     const readonlyRootfs = Boolean(rec.hostConfig.ReadonlyRootfs);
     if (isActive(rec.state.status) && rec.state.pid > 0) {
@@ -212,28 +217,41 @@ export class ArchiveService {
       throw err;
     }
     const binds: Bind[] = [];
-    // Binds and local volumes (their data directories); device-backed volumes are not mounted here.
-    for (const m of rec.mountPoints ?? []) {
-      if ((m.type === 'bind' || m.type === 'volume') && m.source) binds.push({ source: m.source, destination: m.destination, readonly: !m.rw });
+    // Binds and local volumes (their data directories); a device-backed volume is mounted for the
+    // copy under a user of its own (the container's start mounts it under the container's id).
+    const user = `${id}/archive/${++this.opSeq}`;
+    const volumeMounts: string[] = [];
+    let released = false;
+    const release = async (): Promise<void> => {
+      if (released) return;
+      released = true;
+      for (const name of volumeMounts.splice(0)) await this.o.volumes?.unmount(name, user, { quiet: true }).catch(() => undefined);
+      const n = (this.mounts.get(id) ?? 1) - 1;
+      if (n > 0) { this.mounts.set(id, n); return; }
+      this.mounts.delete(id);
+      const cur = this.o.containers.find(id);
+      if (cur && !isActive(cur.state.status)) await this.o.layers.unmountRw(id).catch(() => undefined);
+    };
+    try {
+      for (const m of rec.mountPoints ?? []) {
+        if (m.type === 'volume' && m.name && this.o.volumes && deviceBacked(this.o.volumes, m.name)) {
+          const path = await this.o.volumes.mount(m.name, user, {}, { quiet: true });
+          volumeMounts.push(m.name);
+          binds.push({ source: path, destination: m.destination, readonly: !m.rw });
+          continue;
+        }
+        if ((m.type === 'bind' || m.type === 'volume') && m.source) binds.push({ source: m.source, destination: m.destination, readonly: !m.rw });
+      }
+    } catch (err) {
+      await release();
+      throw err;
     }
     if (!rec.mountPoints) {
       for (const b of rec.hostConfig.Binds ?? []) {
         try { binds.push(parseBind(b)); } catch { /* validated at create */ }
       }
     }
-    let released = false;
-    return {
-      root, binds, readonlyRootfs,
-      release: async () => {
-        if (released) return;
-        released = true;
-        const n = (this.mounts.get(id) ?? 1) - 1;
-        if (n > 0) { this.mounts.set(id, n); return; }
-        this.mounts.delete(id);
-        const cur = this.o.containers.find(id);
-        if (cur && !isActive(cur.state.status)) await this.o.layers.unmountRw(id).catch(() => undefined);
-      },
-    };
+    return { root, binds, readonlyRootfs, release };
   }
 
   private event(rec: ContainerRecord, action: string): void {
@@ -304,4 +322,13 @@ function rewriteEntries(input: Readable, dest: string, opts: { noOverwriteDirNon
   pipeline(input, extract).catch((err: Error) => out.destroy(err));
   pipeline(pack, out).catch((err: Error) => out.destroy(err));
   return out;
+}
+
+function deviceBacked(volumes: VolumeService, name: string): boolean {
+  try {
+    const o = volumes.get(name).options;
+    return Boolean(o && (o['type'] || o['device']));
+  } catch {
+    return false;
+  }
 }

@@ -201,7 +201,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   images.setUsage({ containersUsing: (id) => containers.usingImage(id) });
   images.onEvent((e) => events.publish('image', e.action, e.id, { name: e.name }));
   const execs = new ExecService({ containers, runtime, events, logger, execRoot: join(opts.execRoot, 'exec'), hostFacts });
-  const archives = new ArchiveService({ containers, layers, events });
+  const archives = new ArchiveService({ containers, layers, events, volumes });
   const processes = new ProcessService({ containers, runtime });
   const stats = new StatsService({ containers });
   containers.load();

@@ -195,7 +195,7 @@ export class VolumeService {
    * Marks the volume as used by a running container and returns the path to bind into it. A
    * volume with a device is mounted at its first user (idempotent: an existing mount is kept).
    */
-  async mount(name: string, containerId: string, attributes: Record<string, string> = {}): Promise<string> {
+  async mount(name: string, containerId: string, attributes: Record<string, string> = {}, opts: { quiet?: boolean } = {}): Promise<string> {
     return this.mutex.run(name, async () => {
       const vol = this.get(name);
       const users = this.active.get(name) ?? new Set<string>();
@@ -207,13 +207,13 @@ export class VolumeService {
       const fresh = !users.has(containerId);
       users.add(containerId);
       this.active.set(name, users);
-      if (fresh) this.o.events.publish('volume', 'mount', name, { container: containerId, driver: vol.driver, ...attributes });
+      if (fresh && !opts.quiet) this.o.events.publish('volume', 'mount', name, { container: containerId, driver: vol.driver, ...attributes });
       return dir;
     });
   }
 
   /** Drops a running container's use of the volume; the last user's stop unmounts a device. */
-  async unmount(name: string, containerId: string): Promise<void> {
+  async unmount(name: string, containerId: string, opts: { quiet?: boolean } = {}): Promise<void> {
     await this.mutex.run(name, async () => {
       const users = this.active.get(name);
       if (!users?.has(containerId)) return;
@@ -223,7 +223,7 @@ export class VolumeService {
         this.active.delete(name);
         if (vol && needsMount(vol.options)) unmountLocal(this.dataDir(name));
       }
-      this.o.events.publish('volume', 'unmount', name, { container: containerId, driver: vol?.driver ?? 'local' });
+      if (!opts.quiet) this.o.events.publish('volume', 'unmount', name, { container: containerId, driver: vol?.driver ?? 'local' });
     });
   }
 

@@ -228,3 +228,28 @@ test('a running read-only container: 403 for its rootfs and a read-only volume, 
     rmSync(join(bindDir, 'copied'), { force: true });
   }
 });
+
+test('a device-backed volume (local, bind device) of a stopped container is mounted for the copy and released after', async () => {
+  const dev = mkdtempSync(join(tmpdir(), 'berth-test-voldev-'));
+  writeFileSync(join(dev, 'on-device'), 'device data\n');
+  const vol = `cpdev${process.pid}`;
+  const mk = await d.api('POST', '/volumes/create', { Name: vol, DriverOpts: { type: 'none', o: 'bind', device: dev } });
+  assert.equal(mk.status, 201, mk.body);
+  const c = await d.api('POST', '/containers/create', { Image: 'busybox', Cmd: ['true'], HostConfig: { Binds: [`${vol}:/data`] } });
+  assert.equal(c.status, 201, c.body);
+  const id = (c.json() as { Id: string }).Id;
+  try {
+    const got = await raw('GET', `/containers/${id}/archive?path=${q('/data/on-device')}`);
+    assert.equal(got.status, 200, got.body.toString());
+    assert.equal((await readTar(got.body))[0]?.body, 'device data\n');
+    const put = await raw('PUT', `/containers/${id}/archive?path=${q('/data')}`, await makeTar([{ name: 'copied-in', body: 'to device\n' }]));
+    assert.equal(put.status, 200, put.body.toString());
+    assert.equal(readFileSync(join(dev, 'copied-in'), 'utf8'), 'to device\n');
+    const mounts = readFileSync('/proc/self/mountinfo', 'utf8');
+    assert.ok(!mounts.includes(`/volumes/${vol}/`), 'the volume is unmounted after the copy');
+  } finally {
+    await d.api('DELETE', `/containers/${id}`);
+    await d.api('DELETE', `/volumes/${vol}`);
+    rmSync(dev, { recursive: true, force: true });
+  }
+});
