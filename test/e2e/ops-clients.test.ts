@@ -90,6 +90,39 @@ for (const cli of CLIS) {
       await run(cli.path, ['rm', '-f', sname]);
     });
 
+    test('run --device, --group-add <name>, --ipc host, --cgroup-parent; ps shows Restarting during a restart back-off', async () => {
+      const hostIpc = (await import('node:fs')).readlinkSync('/proc/self/ns/ipc');
+      const parent = `berthe2e-${name}-${process.pid}`;
+      try {
+        const r = await run(cli.path, ['run', '--rm', '--device', '/dev/kmsg:/dev/k:r', '--group-add', 'users', '--ipc', 'host', '--cgroup-parent', parent,
+          'busybox', 'sh', '-c', 'ls -l /dev/k; id -G; readlink /proc/self/ns/ipc; cat /proc/self/cgroup | grep -c ' + parent]);
+        assert.equal(r.code, 0, r.stderr);
+        const [ls, gids, ipc, inParent] = r.stdout.trim().split('\n');
+        assert.match(ls!, /^c.* 1,\s+11 /);
+        assert.ok(gids!.split(' ').includes('100'), gids);
+        assert.equal(ipc, hostIpc);
+        assert.ok(Number(inParent) > 0, r.stdout);
+      } finally {
+        for (const ctl of (await import('node:fs')).readdirSync('/sys/fs/cgroup')) {
+          try { (await import('node:fs')).rmdirSync(`/sys/fs/cgroup/${ctl}/${parent}`); } catch { /* not there */ }
+        }
+      }
+      const id = (await run(cli.path, ['run', '-d', '--restart', 'always', 'busybox', 'sh', '-c', 'exit 3'])).stdout.trim();
+      try {
+        let seen = '';
+        for (let i = 0; i < 60 && !seen.startsWith('Restarting (3)'); i++) {
+          seen = (await run(cli.path, ['ps', '--filter', `id=${id}`, '--format', '{{.Status}}'])).stdout.trim();
+          if (!seen.startsWith('Restarting (3)')) await new Promise((res) => setTimeout(res, 100));
+        }
+        assert.match(seen, /^Restarting \(3\) /);
+        const rm = await run(cli.path, ['rm', id]);
+        assert.notEqual(rm.code, 0);
+        assert.match(rm.stderr, /You cannot remove a restarting container/);
+      } finally {
+        await run(cli.path, ['rm', '-f', id]);
+      }
+    });
+
     test('run --health-cmd: ps shows (healthy), inspect has State.Health; --memory limit OOM-kills', async () => {
       const h = `${name}-h`;
       const r = await run(cli.path, ['run', '-d', '--name', h, '--health-cmd', 'true', '--health-interval', '100ms', '--health-retries', '1', 'busybox', 'sleep', '600']);
