@@ -9,6 +9,7 @@ import { readLog } from '../logs/index.js';
 import { resolveCapabilities, resolveUser, type HostFacts, type OciProcess, type OciSpec } from '../runtime/index.js';
 import type { ContainerRecord } from './container-record.js';
 import { publicStatus } from './container-status.js';
+import { groupAddGids } from './host-isolation.js';
 import type { ContainerRuntime, ExecLaunched, StdinWriter } from './container-runtime.js';
 import type { ContainerService, LogEntry } from './container-service.js';
 import { DEFAULT_PATH, mergeEnv } from './create-request.js';
@@ -257,6 +258,9 @@ export class ExecService {
     }
     const c = ex.config;
     const user = await resolveUser(spec.root.path, c.user || rec.config.User);
+    // The container's --group-add applies to its execs too, as in Docker.
+    const extra = await groupAddGids(spec.root.path, rec.hostConfig);
+    if (extra.length) user.additionalGids = [...new Set([...user.additionalGids, ...extra])];
     const base: string[] = [];
     if (!rec.config.Env.some((e) => e.startsWith('PATH='))) base.push(`PATH=${DEFAULT_PATH}`);
     base.push(`HOSTNAME=${rec.config.Hostname}`);

@@ -79,10 +79,17 @@ test('--pid host sees host processes, --pid container:x joins x, --uts host keep
   assert.equal(bad.status, 400);
 });
 
-test('--group-add resolves names from the container\'s /etc/group; an unknown name fails the start', async () => {
+test('--group-add resolves names from the container\'s /etc/group, applies to execs too; an unknown name fails the start', async () => {
   const groups = await runOut(['--group-add', 'users', '--group-add', '4242', 'busybox', 'id', '-G']);
   const gids = groups.stdout.trim().split(' ');
   assert.ok(gids.includes('100') && gids.includes('4242'), groups.stdout + groups.stderr);
+  const bg = (await d.berth(['run', '-d', '--group-add', 'users', '--group-add', '4242', 'busybox', 'sleep', '60'])).stdout.trim();
+  try {
+    const inExec = (await d.berth(['exec', '-u', 'daemon', bg, 'id', '-G'])).stdout.trim().split(' ');
+    assert.ok(inExec.includes('100') && inExec.includes('4242'), inExec.join(' '));
+  } finally {
+    await d.berth(['rm', '-f', bg]);
+  }
   const unknown = await runOut(['--group-add', 'nosuchgroup', 'busybox', 'true']);
   assert.notEqual(unknown.code, 0);
   assert.match(unknown.stderr, /Unable to find group nosuchgroup: no matching entries in group file/);
