@@ -201,8 +201,19 @@ export class RegistrySession {
     return this.hosts.agentFor(url, this.hosts.isInsecure(u.host));
   };
 
-  /** GET /v2/: learns the challenge; falls back to plain HTTP for insecure registries. */
-  async ping(signal?: AbortSignal): Promise<void> {
+  private pinging: Promise<void> | undefined;
+
+  /**
+   * GET /v2/: learns the challenge; falls back to plain HTTP for insecure registries. Requests
+   * running at once share one ping (a second HTTPS attempt must not race the fallback).
+   */
+  ping(signal?: AbortSignal): Promise<void> {
+    if (this.pinged) return Promise.resolve();
+    this.pinging ??= this.pingOnce(signal).finally(() => { this.pinging = undefined; });
+    return this.pinging;
+  }
+
+  private async pingOnce(signal?: AbortSignal): Promise<void> {
     if (this.pinged) return;
     let res: RegistryResponse;
     try {
@@ -211,7 +222,7 @@ export class RegistrySession {
       if (this.endpoint.allowHttpFallback && !this.triedHttp) {
         this.triedHttp = true;
         this.base = this.base.replace(/^https:/, 'http:');
-        return this.ping(signal);
+        return this.pingOnce(signal);
       }
       throw new UnavailableError(`Get "${this.base}/v2/": ${errorMessage(err)}`, { cause: err });
     }
@@ -221,7 +232,7 @@ export class RegistrySession {
       // registry behind a plain proxy may also say 400 here.
       this.triedHttp = true;
       this.base = this.base.replace(/^https:/, 'http:');
-      return this.ping(signal);
+      return this.pingOnce(signal);
     }
     if (res.status === 401) {
       const all = parseChallenges(res.headers['www-authenticate']);
