@@ -5,7 +5,7 @@ import {
 import { chainIdOf, sha256Digest, type ChainId, type DiffId, type Digest, type ImageId } from '../common/ids.js';
 import type { Logger } from '../common/log.js';
 import {
-  familiarString, formatReference, parseReference, repositoryName, type Reference,
+  familiarName, familiarString, formatReference, parseReference, repositoryName, type Reference,
 } from '../common/reference.js';
 import type { ImageService } from '../image/index.js';
 import type { LayerStore, PendingLayer } from '../layer/index.js';
@@ -323,7 +323,7 @@ export class PullService {
       this.o.images.store.addRepoDigest(id, `${repositoryName(ref)}@${p.manifestDigest}`);
       if (canonical) this.o.images.tag(id, canonical);
       const shown = familiarString(ref);
-      this.o.images.announce({ action: 'pull', id: shown, name: shown });
+      this.o.images.announce({ action: 'pull', id: shown, name: familiarName(ref) });
       return { id, newer: before !== id };
     } catch (err) {
       controller.abort(err);

@@ -136,7 +136,7 @@ export class PushService {
     const digest = sha256Digest(body);
     this.o.images.store.addRepoDigest(image.id, `${repositoryName(ref)}@${digest}`);
     const shown = familiarString({ ...ref, tag });
-    this.o.images.announce({ action: 'push', id: shown, name: shown });
+    this.o.images.announce({ action: 'push', id: shown, name: familiarName(ref) });
     out.write({ status: `${tag}: digest: ${digest} size: ${body.length}` });
     out.write({ progressDetail: {}, aux: { Tag: tag, Digest: digest, Size: body.length } });
   }
