@@ -26,3 +26,23 @@ export interface BuildContainerPort {
   /** Removes step containers a daemon crash left behind (builds do not survive restarts). */
   removeLeftovers(): Promise<number>;
 }
+
+/** A pull's progress message, as Docker's JSON progress stream carries it. */
+export interface PullProgress {
+  status?: string;
+  id?: string;
+  progressDetail?: { current?: number; total?: number };
+  progress?: string;
+}
+
+/**
+ * The builder pulls missing `FROM` and `COPY --from` images (and `--pull` base images) through
+ * this port; the daemon plugs in the registry client.
+ */
+export interface BuildPullPort {
+  /**
+   * Pulls `ref` (as the Dockerfile names it), writing Docker's progress messages to `out`.
+   * `authConfigs` is the build's `X-Registry-Config` (credentials by registry address).
+   */
+  pull(ref: string, opts: { out: (m: PullProgress) => void; authConfigs: Record<string, unknown>; platform?: string; signal?: AbortSignal }): Promise<void>;
+}

@@ -10,7 +10,7 @@ import type { Db } from '../store/index.js';
 import { hostArchitecture, type ImageConfig, type ImageRunConfig, type ImageService } from '../image/index.js';
 import type { LayerStore } from '../layer/index.js';
 import { BuildCache } from './build-cache.js';
-import type { BuildContainerPort } from './build-port.js';
+import type { BuildContainerPort, BuildPullPort, PullProgress } from './build-port.js';
 import { BuildContext, resolveInRoot } from './context/build-context.js';
 import { parseChmod, resolveOwner, type Owner } from './file-copy.js';
 import { applyCopyItems, checksumItems, resolveCopyItems, type CopySpec } from './copy-sources.js';
@@ -21,7 +21,7 @@ import {
   type Dockerfile, type Instruction, type InstructionOf, type Stage, type CommandForm, type HealthcheckSpec,
 } from './parser/index.js';
 
-export interface BuildMessage {
+export interface BuildMessage extends PullProgress {
   stream?: string;
   aux?: { ID: string };
   error?: string;
@@ -45,6 +45,8 @@ export interface BuildRequest {
   extraHosts: string[];
   shmSize?: number;
   platform?: string;
+  /** Credentials by registry address (`X-Registry-Config`), for images the build pulls. */
+  authConfigs?: Record<string, unknown>;
   signal?: AbortSignal;
 }
 
@@ -53,6 +55,8 @@ export interface BuilderOptions {
   layers: LayerStore;
   db: Db;
   containers: BuildContainerPort;
+  /** Pulls missing `FROM` / `COPY --from` images; without it they must be local. */
+  puller?: BuildPullPort;
   /** Scratch space for contexts and temporary mounts. */
   tmpRoot: string;
   logger: Logger;
@@ -387,7 +391,7 @@ class BuildRun {
       const prev = this.stageStates.get(stageIdx)!;
       return { ...base, config: structuredClone(prev.config), topLayer: prev.topLayer };
     }
-    const rec = this.o.images.store.findByName(image);
+    const rec = await this.localOrPulled(image, this.req.pull);
     if (!rec) {
       let shown = image;
       try { shown = familiarString(withDefaultTag(parseReference(image))); } catch { /* as written */ }
@@ -401,6 +405,31 @@ class BuildRun {
     delete config.container_config;
     delete config.container;
     return { ...base, config, topLayer: rec.topLayer };
+  }
+
+  /**
+   * The image `name` names, pulled first when it is missing (or always, with `--pull`), the
+   * pull's progress going to the build's stream as the classic builder shows it.
+   */
+  private async localOrPulled(name: string, always: boolean): Promise<ReturnType<ImageService['store']['findByName']>> {
+    const local = this.o.images.store.findByName(name);
+    if (!this.o.puller || (local && !always)) return local;
+    // An image id (or a digest-less local name the registry cannot know) is never pulled.
+    if (local && (local.id === name || local.id === `sha256:${name}`)) return local;
+    try {
+      parseReference(name);
+    } catch {
+      return local;
+    }
+    const out = (m: PullProgress): void => {
+      if (!this.req.quiet) this.out(m);
+    };
+    await this.o.puller.pull(name, {
+      out, authConfigs: this.req.authConfigs ?? {},
+      ...(this.req.platform ? { platform: this.req.platform } : {}),
+      ...(this.req.signal ? { signal: this.req.signal } : {}),
+    });
+    return this.o.images.store.findByName(name);
   }
 
   private lookup(state: StageState): (name: string) => string | undefined {
@@ -730,7 +759,7 @@ class BuildRun {
       } else if (idx >= 0 && idx < this.df.stages.length) {
         throw new InvalidParameterError(`invalid from flag value ${inst.from}: refers to current build stage`);
       } else {
-        const rec = this.o.images.store.findByName(inst.from);
+        const rec = await this.localOrPulled(inst.from, false);
         if (!rec) throw new NotFoundError(`invalid from flag value ${inst.from}: No such image: ${inst.from}`);
         source = { top: rec.topLayer };
       }

@@ -24,6 +24,7 @@ import { volumeRoutes } from '../api/routes/volume-routes.js';
 import { buildRoutes } from '../api/routes/build-routes.js';
 import { Builder } from '../build/index.js';
 import { buildContainers } from './build-containers.js';
+import { buildPuller } from './build-puller.js';
 import { pruneRoutes } from '../api/routes/prune-routes.js';
 import { socketPath, USAGE, type DaemonOptions } from './daemon-options.js';
 import { loadDaemonOptions, registryConfigOf, reloadDaemonOptions } from './daemon-config.js';
@@ -243,8 +244,16 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     labels: Array.isArray(opts.config['labels']) ? opts.config['labels'] as string[] : [],
     registryConfig: registryConfigOf(opts.config),
   };
+  const distribution = new DistributionService({
+    db, images, layers, blobs, logger,
+    insecureRegistries: opts.insecureRegistries,
+    mirrors: opts.registryMirrors,
+    certsDir: opts.registryCertsDir,
+    maxConcurrentDownloads: opts.maxConcurrentDownloads,
+    maxConcurrentUploads: opts.maxConcurrentUploads,
+  });
   const builder = new Builder({
-    images, layers, db, containers: buildContainers(containers), tmpRoot: join(opts.dataRoot, 'build', 'tmp'), logger,
+    images, layers, db, containers: buildContainers(containers), puller: buildPuller(distribution), tmpRoot: join(opts.dataRoot, 'build', 'tmp'), logger,
   });
   await builder.sweep();
   await images.sweepUnusedLayers({ keep: builder.cache.tops() });
@@ -254,14 +263,6 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     containers, layers, images, freezer: { pause: (id) => containers.pause(id), resume: (id) => containers.unpause(id) },
     engineVersion: BERTH_VERSION,
     event: (c, action, extra) => events.publish('container', action, c.id, { ...c.config.Labels, image: c.config.Image, name: c.name, ...extra }),
-  });
-  const distribution = new DistributionService({
-    db, images, layers, blobs, logger,
-    insecureRegistries: opts.insecureRegistries,
-    mirrors: opts.registryMirrors,
-    certsDir: opts.registryCertsDir,
-    maxConcurrentDownloads: opts.maxConcurrentDownloads,
-    maxConcurrentUploads: opts.maxConcurrentUploads,
   });
   const services = { containers, execs, images, events, builder, facts, volumes, archives, processes, stats, archive, layers, network, distribution };
   const api = new ApiServer({

@@ -14,6 +14,18 @@ function jsonObject<T>(ctx: ApiContext, key: string): Record<string, T> {
   throw new InvalidParameterError(`invalid ${key}: ${raw}`);
 }
 
+/** `X-Registry-Config`: base64url JSON of credentials by registry address; bad input is none. */
+function registryConfigs(ctx: ApiContext): Record<string, unknown> {
+  const h = ctx.req.headers['x-registry-config'];
+  const value = Array.isArray(h) ? h[0] : h;
+  if (!value) return {};
+  try {
+    const v = JSON.parse(Buffer.from(value.trim().replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('utf8')) as unknown;
+    if (v && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
+  } catch { /* none */ }
+  return {};
+}
+
 /** `POST /build` (the classic builder API) and `POST /build/prune`. */
 export function buildRoutes(s: ApiServices): Route[] {
   return [
@@ -33,6 +45,7 @@ export function buildRoutes(s: ApiServices): Route[] {
           rm: q.bool('rm', true),
           forceRm: q.bool('forcerm'),
           quiet: q.bool('q'),
+          authConfigs: registryConfigs(ctx),
           extraHosts: q.all('extrahosts').flatMap((h) => h.split(',')).filter((h) => h !== ''),
         };
         const target = q.string('target');
