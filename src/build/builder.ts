@@ -62,6 +62,20 @@ export interface BuilderOptions {
   logger: Logger;
 }
 
+/** A build cache entry as `GET /system/df` reports it (Docker's BuildCache record). */
+export interface BuildCacheRecord {
+  ID: string;
+  Parent: string;
+  Type: string;
+  Description: string;
+  InUse: boolean;
+  Shared: boolean;
+  Size: number;
+  CreatedAt: string;
+  LastUsedAt: string | null;
+  UsageCount: number;
+}
+
 /** A RUN step that exited non-zero: its message and code are Docker's. */
 export class BuildStepError extends EngineError {
   constructor(message: string, readonly code: number) {
@@ -163,6 +177,67 @@ export class Builder {
       }
     }
     return { deleted, reclaimed };
+  }
+
+  /**
+   * The cache as `system df` reports it. Each layer the cache alone keeps (what `builder prune`
+   * frees) counts once, on the entry that made it (or the first entry standing on it); entries
+   * on layers images also hold are Shared. Entries are InUse while a build runs.
+   */
+  diskUsage(): BuildCacheRecord[] {
+    // Entries whose layer went with an image (rmi) are dead: a build drops them on its next look.
+    const rows = this.cache.rows().filter((r) => r.topLayer === null || this.o.layers.find(r.topLayer) !== undefined);
+    const inUse = this.active > 0;
+    const byState = new Map<string, string>();
+    for (const r of rows) byState.set(sha256Digest(r.config), r.key);
+    const counted = new Set<ChainId>();
+    const imageHeld = (c: ChainId): boolean => this.o.images.store.countUsingLayer(c) > 0;
+    const heldByImages = new Set<ChainId>();
+    for (const rec of this.o.images.store.list()) {
+      for (let c: ChainId | null = rec.topLayer; c !== null && !heldByImages.has(c); c = this.o.layers.find(c)?.parent ?? null) heldByImages.add(c);
+    }
+    // First pass: each entry owns its top layer if it is the first entry on it.
+    const sizes = new Map<string, number>();
+    for (const r of rows) {
+      let size = 0;
+      if (r.topLayer && !counted.has(r.topLayer)) {
+        counted.add(r.topLayer);
+        size = this.o.layers.find(r.topLayer)?.size ?? 0;
+      }
+      sizes.set(r.key, size);
+    }
+    // Then the layers below that only the cache keeps (a base image removed since).
+    for (const r of rows) {
+      for (let c: ChainId | null = r.topLayer ? this.o.layers.find(r.topLayer)?.parent ?? null : null; c !== null; ) {
+        if (heldByImages.has(c) || imageHeld(c)) break;
+        const l = this.o.layers.find(c);
+        if (!l) break;
+        if (!counted.has(c)) {
+          counted.add(c);
+          sizes.set(r.key, (sizes.get(r.key) ?? 0) + l.size);
+        }
+        c = l.parent;
+      }
+    }
+    return rows.map((r) => {
+      let description = '';
+      try {
+        const history = (JSON.parse(r.config) as ImageConfig).history ?? [];
+        description = history.at(-1)?.created_by ?? '';
+      } catch { /* none */ }
+      return {
+        ID: r.key,
+        Parent: r.parentState ? byState.get(r.parentState) ?? '' : '',
+        Type: 'regular',
+        Description: description,
+        InUse: inUse,
+        Shared: r.topLayer !== null && heldByImages.has(r.topLayer),
+        Size: sizes.get(r.key) ?? 0,
+        CreatedAt: r.createdAt,
+        LastUsedAt: r.lastUsedAt ?? null,
+        UsageCount: r.usageCount,
+      };
+    });
   }
 
   /** Runs a build; messages go to `out`; resolves with the image id, or rejects (reported in-band). */
@@ -587,8 +662,14 @@ class BuildRun {
     }
   }
 
+  /** The state each cache key's step ran on (the entry's parent in `system df`). */
+  private readonly keyParents = new Map<string, string>();
+
   private cacheKey(state: StageState, createdBy: string, content = ''): string {
-    return createHash('sha256').update(JSON.stringify([stateId(state), createdBy, content])).digest('hex');
+    const parent = stateId(state);
+    const key = createHash('sha256').update(JSON.stringify([parent, createdBy, content])).digest('hex');
+    this.keyParents.set(key, parent);
+    return key;
   }
 
   /** Takes a cache hit when there is one (and its layers still exist). */
@@ -602,6 +683,7 @@ class BuildRun {
     }
     state.config = JSON.parse(hit.config) as ImageConfig;
     state.topLayer = hit.topLayer;
+    this.cache.touch(key);
     this.say(' ---> Using cache\n');
     this.say(` ---> ${shortId(stateId(state))}\n`);
     return true;
@@ -617,7 +699,7 @@ class BuildRun {
     delete (ordered as Partial<ImageConfig>).rootfs;
     ordered.rootfs = c.rootfs;
     state.config = ordered;
-    this.cache.put(key, { config: JSON.stringify(state.config), topLayer: state.topLayer });
+    this.cache.put(key, { config: JSON.stringify(state.config), topLayer: state.topLayer }, this.keyParents.get(key));
     this.say(` ---> ${shortId(stateId(state))}\n`);
   }
 

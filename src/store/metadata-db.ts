@@ -109,6 +109,15 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX IF NOT EXISTS layer_blobs_digest ON layer_blobs(digest);
   `,
+  // When each build cache entry was last used, how often, and the entry it was built on.
+  `
+  CREATE TABLE IF NOT EXISTS build_cache_usage (
+    cache_key TEXT PRIMARY KEY,
+    parent_state TEXT,
+    last_used_at TEXT NOT NULL,
+    usage_count INTEGER NOT NULL
+  );
+  `,
 ];
 
 export function openMetadataDb(path: string): Db {

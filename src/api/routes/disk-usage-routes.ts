@@ -112,7 +112,16 @@ export function diskUsageRoutes(s: ApiServices): Route[] {
             UsageData: { Size: usage.get(v.name)?.size ?? -1, RefCount: usage.get(v.name)?.refCount ?? 0 },
           }));
         }
-        if (want('build-cache')) body['BuildCache'] = [];
+        if (want('build-cache')) {
+          // API 1.42 replaced Parent with Parents; older clients also get the BuilderSize total.
+          const records = s.builder.diskUsage();
+          body['BuildCache'] = records.map((r) => {
+            const { Parent, ...rest } = r;
+            if (!ctx.atLeast('1.42')) return { ...r };
+            return Parent ? { ...rest, Parents: [Parent] } : rest;
+          });
+          if (!ctx.atLeast('1.42')) body['BuilderSize'] = records.reduce((n, r) => n + r.Size, 0);
+        }
         ctx.sendJson(200, body);
       },
     },

@@ -1,7 +1,7 @@
 import type { CliContext, CommandSpec } from '../cli-context.js';
 import { pruneImages, systemDf } from '../../client/archive-client.js';
 import { tabulate } from '../tab-writer.js';
-import { humanSize, timeAgo } from '../units.js';
+import { humanSize, humanSizeWithPrecision, timeAgo } from '../units.js';
 import { contextJSON, ellipsis, renderRows } from '../template-format.js';
 import type { TemplateObject } from '../go-template.js';
 import { filterArgs } from './filter-args.js';
@@ -62,6 +62,7 @@ export const imagePruneCommand: CommandSpec = {
 
 interface DfImage { Id: string; RepoTags: string[] | null; Created: number; Size: number; SharedSize: number; Containers: number }
 interface DfContainer { Id: string; Image: string; Command: string; Mounts?: unknown[]; SizeRw?: number; Created: number; State: string; Status: string; Names: string[] }
+interface DfBuildCache { ID: string; Type: string; Size: number; CreatedAt: string; LastUsedAt?: string | null; UsageCount: number; InUse: boolean; Shared: boolean }
 interface DfVolume { Name: string; UsageData?: { Size: number; RefCount: number } | null }
 
 /** One row of `system df` (formatter.diskUsage*Context): what `--format` templates see. */
@@ -101,6 +102,10 @@ export const systemDfCommand: CommandSpec = {
     const containers = (du['Containers'] as DfContainer[] | null) ?? [];
     const volumes = (du['Volumes'] as DfVolume[] | null) ?? [];
     const layersSize = (du['LayersSize'] as number | undefined) ?? 0;
+    const cache = (du['BuildCache'] as DfBuildCache[] | null) ?? [];
+    // What the cache alone holds: entries shared with images do not count, as docker shows it.
+    const cacheSize = cache.filter((b) => !b.Shared).reduce((n, b) => n + b.Size, 0);
+    const cacheInUse = cache.filter((b) => b.InUse && !b.Shared).reduce((n, b) => n + b.Size, 0);
     if (!flags.bool('verbose')) {
       let used = 0;
       for (const i of images) if (i.Containers !== 0 && i.Size !== -1 && i.SharedSize !== -1) used += i.Size - i.SharedSize;
@@ -112,7 +117,7 @@ export const systemDfCommand: CommandSpec = {
         new DfRow({ type: 'Images', total: images.length, active: images.filter((i) => i.Containers > 0).length, size: humanSize(layersSize), reclaimable: withPercent(layersSize - used, layersSize) }),
         new DfRow({ type: 'Containers', total: containers.length, active: containers.filter((c) => c.State === 'running').length, size: humanSize(cSize), reclaimable: withPercent(cReclaim, cSize) }),
         new DfRow({ type: 'Local Volumes', total: volumes.length, active: volumes.filter((v) => (v.UsageData?.RefCount ?? 0) > 0).length, size: humanSize(vSize), reclaimable: withPercent(vReclaim, vSize) }),
-        new DfRow({ type: 'Build Cache', total: 0, active: 0, size: '0B', reclaimable: '0B' }),
+        new DfRow({ type: 'Build Cache', total: cache.length, active: cache.filter((b) => b.InUse).length, size: humanSize(cacheSize), reclaimable: humanSize(cacheSize - cacheInUse) }),
       ];
       ctx.stdout.write(renderRows({ format: flags.string('format'), defaultFormat: DF_FORMAT, headers: DF_HEADERS, rows }));
       return;
@@ -144,8 +149,19 @@ export const systemDfCommand: CommandSpec = {
     const vLines = ['VOLUME NAME\tLINKS\tSIZE'];
     for (const v of volumes) vLines.push(`${v.Name}\t${v.UsageData?.RefCount ?? 0}\t${humanSize(Math.max(0, v.UsageData?.Size ?? 0))}`);
     out.push(tabulate(vLines.join('\n') + '\n'));
-    out.push('\nBuild cache usage: 0B\n');
-    out.push(tabulate('CACHE ID\tCACHE TYPE\tSIZE\tCREATED\tLAST USED\tUSAGE\tSHARED\n'));
+    out.push(`\nBuild cache usage: ${humanSize(cacheSize)}\n`);
+    const bLines = ['CACHE ID\tCACHE TYPE\tSIZE\tCREATED\tLAST USED\tUSAGE\tSHARED'];
+    const since = (iso: string | null | undefined): string => {
+      const t = iso ? Date.parse(iso) : NaN;
+      return Number.isFinite(t) ? timeAgo(Math.floor(t / 1000)) : '';
+    };
+    for (const b of cache) {
+      bLines.push([
+        b.ID.slice(0, 12) + (b.InUse ? '*' : ''), b.Type, humanSizeWithPrecision(b.Size, 3), since(b.CreatedAt), since(b.LastUsedAt),
+        String(b.UsageCount), String(b.Shared),
+      ].join('\t'));
+    }
+    out.push(tabulate(bLines.join('\n') + '\n'));
     ctx.stdout.write(out.join('\n'));
   },
 };
