@@ -307,6 +307,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     facts.liveRestore = opts.liveRestore;
     facts.labels = Array.isArray(opts.config['labels']) ? opts.config['labels'] as string[] : [];
     facts.registryConfig = registryConfigOf(opts.config);
+    distribution.reconfigure({
+      insecureRegistries: opts.insecureRegistries, mirrors: opts.registryMirrors,
+      maxConcurrentDownloads: opts.maxConcurrentDownloads, maxConcurrentUploads: opts.maxConcurrentUploads,
+    });
   };
   return { stop, applyReload };
 }

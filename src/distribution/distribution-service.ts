@@ -70,6 +70,13 @@ export class DistributionService {
     await this.access.loginSession(auth).verifyLogin(signal);
   }
 
+  /** A SIGHUP reload: registries, mirrors and concurrency limits apply to the next requests. */
+  reconfigure(o: { insecureRegistries: string[]; mirrors: string[]; maxConcurrentDownloads: number; maxConcurrentUploads: number }): void {
+    this.hosts.configure(o.insecureRegistries, o.mirrors);
+    this.pulls.setMaxConcurrentDownloads(o.maxConcurrentDownloads);
+    this.pushes.setMaxConcurrentUploads(o.maxConcurrentUploads);
+  }
+
   close(): void {
     this.hosts.close();
   }

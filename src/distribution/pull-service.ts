@@ -348,6 +348,15 @@ export class PullService {
     }, signal ? { signal } : {});
   }
 
+  /** Changes the number of concurrent downloads; a raised limit starts waiting downloads now. */
+  setMaxConcurrentDownloads(n: number): void {
+    this.o.maxConcurrentDownloads = n;
+    while (this.queue.length && this.active < n) {
+      this.active++;
+      this.queue.shift()!();
+    }
+  }
+
   /** A slot among the N concurrent downloads. */
   private async slot<T>(fn: () => Promise<T>, onWait: () => void): Promise<T> {
     if (this.active >= this.o.maxConcurrentDownloads) {

@@ -44,6 +44,11 @@ interface LayerPlan {
 export class PushService {
   constructor(private readonly o: PushServiceOptions) {}
 
+  /** Changes the number of concurrent layer uploads for pushes that start from now on. */
+  setMaxConcurrentUploads(n: number): void {
+    this.o.maxConcurrentUploads = n;
+  }
+
   /** The local tags a push of `name` (with or without a tag) covers; throws before any output. */
   resolve(name: string, tag: string | undefined): { ref: Reference; tags: Array<{ tag: string; image: ImageRecord }> } {
     const ref = parseReference(name);

@@ -78,11 +78,20 @@ export class RegistryHosts {
   private readonly agents = new Map<string, HttpAgent | HttpsAgent>();
 
   constructor(private readonly opts: RegistryHostsOptions) {
-    for (const r of opts.insecureRegistries) {
+    this.configure(opts.insecureRegistries, opts.mirrors);
+  }
+
+  /** Sets the insecure registries and docker.io mirrors (start-up, and a SIGHUP reload). */
+  configure(insecureRegistries: string[], mirrors: string[]): void {
+    this.cidrs.splice(1);
+    this.names.clear();
+    for (const r of insecureRegistries) {
       const c = parseCidr(r);
       if (c) this.cidrs.push(c);
       else this.names.add(r.toLowerCase());
     }
+    this.opts.insecureRegistries = [...insecureRegistries];
+    this.opts.mirrors = [...mirrors];
   }
 
   isInsecure(host: string): boolean {
