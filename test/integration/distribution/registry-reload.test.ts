@@ -74,6 +74,7 @@ test('after SIGHUP: the listed host is reached over HTTP, docker.io pulls go to 
     assert.ok(Date.now() < end, 'the reload shows in info');
     await new Promise((r) => setTimeout(r, 50));
   }
+  const since = Math.floor(Date.now() / 1000);
   // Two layers new to this daemon, one slot: the second waits.
   const st = await statuses(dst, `localhost:${reg.port}/two`, 'v1');
   assert.ok(st.includes('Waiting'), st.join(','));
@@ -84,4 +85,13 @@ test('after SIGHUP: the listed host is reached over HTTP, docker.io pulls go to 
   assert.match(mirrored.stdout, /Status: (Downloaded newer image|Image is up to date) for mirrored:v1/);
   const run = dst.berth(['run', '--rm', 'mirrored:v1', 'echo', 'via the mirror']);
   assert.equal(run.stdout, 'via the mirror\n');
+  // Docker's pull events: the familiar reference as the id, the repository as the name.
+  const ev = await dst.api('GET', `/events?since=${since}&until=${Math.ceil(Date.now() / 1000) + 1}&filters=${encodeURIComponent(JSON.stringify({ type: ['image'], event: ['pull'] }))}`);
+  const pulls = ev.body.trim().split('\n').map((l) => JSON.parse(l) as { Action: string; Actor: { ID: string; Attributes: Record<string, string> } })
+    .filter((e) => !e.Actor.ID.endsWith('/one:v1')); // the first test's pull may share the second
+
+  assert.deepEqual(pulls.map((e) => [e.Action, e.Actor.ID, e.Actor.Attributes['name']]), [
+    ['pull', `localhost:${reg.port}/two:v1`, `localhost:${reg.port}/two`],
+    ['pull', 'mirrored:v1', 'mirrored'],
+  ]);
 });
