@@ -42,7 +42,9 @@ export async function displayBuildCompact(source: Readable, out: Writable & { co
       }
       throw new JSONMessageError(jm.errorDetail?.message ?? jm.error ?? 'unknown error', jm.errorDetail?.code ?? 1);
     }
-    const text = jm.stream ?? (jm.status ? `${jm.status}\n` : '');
+    // A pull inside the build: one line per layer step, without the byte-by-byte updates.
+    if (jm.stream === undefined && jm.status && jm.progressDetail?.current !== undefined) continue;
+    const text = jm.stream ?? (jm.status ? `${jm.id ? `${jm.id}: ` : ''}${jm.status}\n` : '');
     if (!inRun) {
       out.write(text);
       if (/^ ---> Running in [0-9a-f]+\n$/.test(text)) inRun = true;

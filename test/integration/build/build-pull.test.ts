@@ -1,5 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -97,6 +98,16 @@ test('--pull re-pulls a base image the registry has a newer version of', async (
   assert.equal(pulled.code, 0, pulled.stderr + pulled.stdout);
   assert.match(pulled.stdout, new RegExp(`Status: Downloaded newer image for ${base}:latest`));
   const run = d.berth(['run', '--rm', 'pull-check']);
+  assert.equal(run.stdout, 'v2\n');
+});
+
+test('the docker CLI\'s classic build with --pull shows the pull and builds on the registry\'s image', () => {
+  const env = { ...process.env, DOCKER_HOST: d.host, DOCKER_BUILDKIT: '0' };
+  const r = spawnSync('/usr/local/bin/docker', ['build', '--pull', '-t', 'docker-pulled', context(`FROM ${base}\nCMD ["cat", "/version"]\n`)], { env, encoding: 'utf8', timeout: 120_000 });
+  assert.equal(r.status, 0, r.stderr + r.stdout);
+  assert.match(r.stdout, /latest: Pulling from bb/);
+  assert.match(r.stdout, new RegExp(`Status: Image is up to date for ${base}:latest`));
+  const run = spawnSync('/usr/local/bin/docker', ['run', '--rm', 'docker-pulled'], { env, encoding: 'utf8' });
   assert.equal(run.stdout, 'v2\n');
 });
 

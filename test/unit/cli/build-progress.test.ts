@@ -40,3 +40,17 @@ test('a failing step prints its whole output before the error', async () => {
   ]), out, () => undefined), (err: unknown) => err instanceof JSONMessageError && err.code === 3 && err.message === 'boom');
   assert.ok(out.text.endsWith('\x1b[Ja\nb\nc\nd\ne\nf\ng\nh\n'), JSON.stringify(out.text.slice(-60)));
 });
+
+test('a pull inside the build shows one line per layer step, not each byte update', async () => {
+  const out = sink();
+  await displayBuildCompact(lines([
+    { stream: 'Step 1/1 : FROM reg/bb\n' },
+    { status: 'Pulling from bb', id: 'latest' },
+    { status: 'Pulling fs layer', progressDetail: {}, id: 'abc' },
+    { status: 'Downloading', progressDetail: { current: 10, total: 100 }, progress: '[=>   ]', id: 'abc' },
+    { status: 'Pull complete', progressDetail: {}, id: 'abc' },
+    { status: 'Status: Downloaded newer image for reg/bb:latest' },
+    { stream: ' ---> 0123456789ab\n' },
+  ]), out, () => undefined);
+  assert.equal(out.text, 'Step 1/1 : FROM reg/bb\nlatest: Pulling from bb\nabc: Pulling fs layer\nabc: Pull complete\nStatus: Downloaded newer image for reg/bb:latest\n ---> 0123456789ab\n');
+});
