@@ -1,29 +1,20 @@
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { startTestDaemon, importBusybox, REPO, type TestDaemon } from '../helpers/daemon-harness.js';
+import { startTestDaemon, importBusybox, type TestDaemon } from '../helpers/daemon-harness.js';
+import { CLIENT_CLIS, DOCKER_PY_SKIP } from '../helpers/client-clis.js';
 
 const execFileP = promisify(execFile);
 
 // cp both ways through berth's CLI, both docker CLIs and docker-py.
-const CLIS = [
-  { name: 'berth CLI', path: join(REPO, 'bin/berth') },
-  { name: 'docker CLI 28', path: '/usr/local/bin/docker' },
-  { name: 'docker CLI 20.10 (Debian)', path: process.env['DOCKER20_CLI'] ?? '/var/cache/berth-test/docker.io/usr/bin/docker' },
-].filter((c) => existsSync(c.path));
+const CLIS = CLIENT_CLIS;
 
 let d: TestDaemon;
 let work: string;
-let hasDockerPy = true;
-try {
-  execFileSync('python3', ['-c', 'import docker'], { stdio: 'ignore' });
-} catch {
-  hasDockerPy = false;
-}
 
 before(async () => {
   d = await startTestDaemon();
@@ -138,7 +129,7 @@ except docker.errors.NotFound:
 print('ok')
 `;
 
-test('docker-py put_archive and get_archive', { skip: hasDockerPy ? false : 'docker-py is not installed for python3' }, () => {
+test('docker-py put_archive and get_archive', { skip: DOCKER_PY_SKIP }, () => {
   const out = execFileSync('python3', ['-c', PY, d.host], { encoding: 'utf8', timeout: 60_000 });
   assert.equal(out.trim(), 'ok');
 });

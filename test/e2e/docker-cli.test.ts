@@ -1,27 +1,20 @@
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { startTestDaemon, busyboxRootfsTar, REPO, type TestDaemon } from '../helpers/daemon-harness.js';
-
-const execFileP = promisify(execFile);
+import { startTestDaemon, busyboxRootfsTar, type TestDaemon } from '../helpers/daemon-harness.js';
+import { CLIENT_CLIS, clientRunner, makeDockerConfigDir } from '../helpers/client-clis.js';
 
 // The same user journeys through the real docker CLIs and through berth's own CLI.
-const CLIS = [
-  { name: 'berth CLI', path: join(REPO, 'bin/berth') },
-  { name: 'docker CLI 28', path: '/usr/local/bin/docker' },
-  { name: 'docker CLI 20.10 (Debian)', path: process.env['DOCKER20_CLI'] ?? '/usr/bin/docker' },
-].filter((c) => existsSync(c.path));
+const CLIS = CLIENT_CLIS;
 
 let d: TestDaemon;
 let configDir: string;
 
 before(async () => {
   d = await startTestDaemon();
-  configDir = mkdtempSync(join(tmpdir(), 'berth-docker-config-'));
+  configDir = makeDockerConfigDir();
 });
 after(async () => {
   await d?.destroy();
@@ -32,24 +25,7 @@ function env(): NodeJS.ProcessEnv {
   return { ...process.env, DOCKER_HOST: d.host, DOCKER_CONFIG: configDir, DOCKER_BUILDKIT: '0' };
 }
 
-async function docker(cli: string, args: string[], opts: { input?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  if (opts.input !== undefined) {
-    try {
-      const stdout = execFileSync(cli, args, { env: env(), input: opts.input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], timeout: 60_000 });
-      return { code: 0, stdout, stderr: '' };
-    } catch (err) {
-      const e = err as { status: number | null; stdout: string; stderr: string };
-      return { code: e.status ?? -1, stdout: e.stdout, stderr: e.stderr };
-    }
-  }
-  try {
-    const r = await execFileP(cli, args, { env: env(), timeout: 60_000 });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const docker = clientRunner(env);
 
 for (const cli of CLIS) {
   describe(cli.name, () => {

@@ -1,43 +1,26 @@
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { startTestDaemon, busyboxRootfsTar, REPO, type TestDaemon } from '../helpers/daemon-harness.js';
-
-const execFileP = promisify(execFile);
+import { startTestDaemon, busyboxRootfsTar, type TestDaemon } from '../helpers/daemon-harness.js';
+import { CLIENT_CLIS, clientRunner, makeDockerConfigDir } from '../helpers/client-clis.js';
 
 // The network verbs and `run --network ... -p ...` through the real docker CLIs and berth's own.
-const CLIS = [
-  { name: 'docker CLI 28', path: '/usr/local/bin/docker', tag: 'cli28' },
-  { name: 'docker CLI 20.10 (Debian)', path: process.env['DOCKER20_CLI'] ?? (existsSync('/usr/bin/docker') ? '/usr/bin/docker' : '/var/cache/berth-test/docker.io/usr/bin/docker'), tag: 'cli20' },
-  { name: 'berth CLI', path: join(REPO, 'bin/berth'), tag: 'berth' },
-].filter((c) => existsSync(c.path));
+const CLIS = CLIENT_CLIS;
 
 let d: TestDaemon;
 let configDir: string;
 
 before(async () => {
   d = await startTestDaemon();
-  configDir = mkdtempSync(join(tmpdir(), 'berth-docker-config-'));
+  configDir = makeDockerConfigDir();
 });
 after(async () => {
   await d?.destroy();
   if (configDir) rmSync(configDir, { recursive: true, force: true });
 });
 
-async function docker(cli: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await execFileP(cli, args, { env: { ...process.env, DOCKER_HOST: d.host, DOCKER_CONFIG: configDir }, timeout: 60_000 });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const docker = clientRunner(() => ({ ...process.env, DOCKER_HOST: d.host, DOCKER_CONFIG: configDir }));
 
 function httpGet(port: number): Promise<string> {
   return new Promise((resolve, reject) => {

@@ -2,14 +2,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { startTestDaemon, importBusybox, type TestDaemon } from '../helpers/daemon-harness.js';
+import { DOCKER_PY_SKIP } from '../helpers/client-clis.js';
 
 let d: TestDaemon;
-let hasDockerPy = true;
-try {
-  execFileSync('python3', ['-c', 'import docker'], { stdio: 'ignore' });
-} catch {
-  hasDockerPy = false;
-}
 
 before(async () => {
   d = await startTestDaemon();
@@ -47,7 +42,7 @@ except docker.errors.APIError as e:
 print('ok')
 `;
 
-test('docker-py 7 runs, reads logs, waits for and removes a container', { skip: hasDockerPy ? false : 'docker-py is not installed for python3' }, () => {
+test('docker-py 7 runs, reads logs, waits for and removes a container', { skip: DOCKER_PY_SKIP }, () => {
   const out = execFileSync('python3', ['-c', SCRIPT, d.host], { encoding: 'utf8', timeout: 60_000 });
   assert.equal(out.trim(), 'ok');
 });

@@ -1,33 +1,20 @@
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { startTestDaemon, importBusybox, REPO, type TestDaemon } from '../helpers/daemon-harness.js';
-
-const execFileP = promisify(execFile);
+import { startTestDaemon, importBusybox, type TestDaemon } from '../helpers/daemon-harness.js';
+import { CLIENT_CLIS, DOCKER_PY_SKIP, clientRunner, makeDockerConfigDir, type CliResult } from '../helpers/client-clis.js';
 
 // exec through berth's CLI, both docker CLIs and docker-py, against one container.
-const CLIS = [
-  { name: 'berth CLI', path: join(REPO, 'bin/berth') },
-  { name: 'docker CLI 28', path: '/usr/local/bin/docker' },
-  { name: 'docker CLI 20.10 (Debian)', path: process.env['DOCKER20_CLI'] ?? '/var/cache/berth-test/docker.io/usr/bin/docker' },
-].filter((c) => existsSync(c.path));
+const CLIS = CLIENT_CLIS;
 
 let d: TestDaemon;
 let configDir: string;
-let hasDockerPy = true;
-try {
-  execFileSync('python3', ['-c', 'import docker'], { stdio: 'ignore' });
-} catch {
-  hasDockerPy = false;
-}
 
 before(async () => {
   d = await startTestDaemon();
-  configDir = mkdtempSync(join(tmpdir(), 'berth-docker-config-'));
+  configDir = makeDockerConfigDir();
   await importBusybox(d, 'busybox:latest');
   const c = await d.api('POST', '/containers/create?name=ex', { Image: 'busybox', Cmd: ['sleep', '600'], Env: ['C=ctr'] });
   assert.equal(c.status, 201, c.body);
@@ -44,24 +31,8 @@ function env(): NodeJS.ProcessEnv {
   return { ...process.env, DOCKER_HOST: d.host, DOCKER_CONFIG: configDir };
 }
 
-async function run(cli: string, args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  if (input !== undefined) {
-    try {
-      const stdout = execFileSync(cli, args, { env: env(), input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], timeout: 30_000 });
-      return { code: 0, stdout, stderr: '' };
-    } catch (err) {
-      const e = err as { status: number | null; stdout: string; stderr: string };
-      return { code: e.status ?? -1, stdout: e.stdout, stderr: e.stderr };
-    }
-  }
-  try {
-    const r = await execFileP(cli, args, { env: env(), timeout: 30_000 });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const runCli = clientRunner(env, 30_000);
+const run = (cli: string, args: string[], input?: string): Promise<CliResult> => runCli(cli, args, { input });
 
 for (const cli of CLIS) {
   describe(cli.name, () => {
@@ -145,7 +116,7 @@ assert r.output.startswith(b'/dev/pts/'), r
 print('ok')
 `;
 
-test('docker-py exec_run: output, exit code, environment, demux, user, tty', { skip: hasDockerPy ? false : 'docker-py is not installed for python3' }, () => {
+test('docker-py exec_run: output, exit code, environment, demux, user, tty', { skip: DOCKER_PY_SKIP }, () => {
   const out = execFileSync('python3', ['-c', PY, d.host], { encoding: 'utf8', timeout: 60_000 });
   assert.equal(out.trim(), 'ok');
 });

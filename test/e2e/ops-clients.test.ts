@@ -1,26 +1,18 @@
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { startTestDaemon, importBusybox, REPO, type TestDaemon } from '../helpers/daemon-harness.js';
-
-const execFileP = promisify(execFile);
+import { spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { startTestDaemon, importBusybox, type TestDaemon } from '../helpers/daemon-harness.js';
+import { CLIENT_CLIS, clientRunner, makeDockerConfigDir } from '../helpers/client-clis.js';
 
 // top, pause/unpause, update and events through berth's CLI and both docker CLIs.
-const CLIS = [
-  { name: 'berth CLI', path: join(REPO, 'bin/berth') },
-  { name: 'docker CLI 28', path: '/usr/local/bin/docker' },
-  { name: 'docker CLI 20.10 (Debian)', path: process.env['DOCKER20_CLI'] ?? '/var/cache/berth-test/docker.io/usr/bin/docker' },
-].filter((c) => existsSync(c.path));
+const CLIS = CLIENT_CLIS;
 
 let d: TestDaemon;
 let cfg: string;
 before(async () => {
   d = await startTestDaemon();
-  cfg = mkdtempSync(join(tmpdir(), 'berth-docker-config-'));
+  cfg = makeDockerConfigDir();
   await importBusybox(d, 'busybox:latest');
 });
 after(async () => {
@@ -30,15 +22,7 @@ after(async () => {
 
 const env = (): NodeJS.ProcessEnv => ({ ...process.env, DOCKER_HOST: d.host, DOCKER_CONFIG: cfg });
 
-async function run(cli: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await execFileP(cli, args, { env: env(), timeout: 30_000 });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const run = clientRunner(env, 30_000);
 
 for (const cli of CLIS) {
   describe(cli.name, () => {

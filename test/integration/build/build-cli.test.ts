@@ -5,10 +5,11 @@ import { existsSync, mkdtempSync, mkdirSync, readFileSync, writeFileSync, rmSync
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { startTestDaemon, importBusybox, type TestDaemon } from '../../helpers/daemon-harness.js';
+import { ALL_CLIENT_CLIS, DOCKER28_CLI } from '../../helpers/client-clis.js';
 
 let d: TestDaemon;
 const dirs: string[] = [];
-const DOCKER = '/usr/local/bin/docker';
+const DOCKER = DOCKER28_CLI;
 
 before(async () => {
   d = await startTestDaemon();
@@ -77,10 +78,7 @@ test('berth build - reads a Dockerfile from stdin; failures exit with the step c
   assert.match(syntax.stderr, /Dockerfile:2: unknown instruction: RUNN/);
 });
 
-const CLIS = [
-  { name: 'docker CLI 28', path: DOCKER },
-  { name: 'docker CLI 20.10 (Debian)', path: process.env['DOCKER20_CLI'] ?? '/usr/bin/docker' },
-];
+const CLIS = ALL_CLIENT_CLIS.filter((c) => c.tag !== 'berth');
 
 for (const cli of CLIS) {
   test(`${cli.name} builds against berthd with the classic builder`, { skip: !existsSync(cli.path) && `${cli.path} not installed` }, () => {

@@ -1,23 +1,14 @@
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { startTestDaemon, busyboxRootfsTar, REPO, type TestDaemon } from '../../helpers/daemon-harness.js';
-
-const execFileP = promisify(execFile);
+import { startTestDaemon, busyboxRootfsTar, type TestDaemon } from '../../helpers/daemon-harness.js';
+import { CLIENT_CLIS, DOCKER_PY_SKIP, clientRunner, makeDockerConfigDir } from '../../helpers/client-clis.js';
 
 // The seeds' volume workflows through the real docker CLIs, berth's CLI and docker-py.
-const CLIS = [
-  { name: 'berth CLI', path: join(REPO, 'bin/berth'), tag: 'berth', api: '1.44' },
-  { name: 'docker CLI 28', path: '/usr/local/bin/docker', tag: 'cli28', api: '1.44' },
-  {
-    name: 'docker CLI 20.10 (Debian)', tag: 'cli20', api: '1.41',
-    path: process.env['DOCKER20_CLI'] ?? (existsSync('/usr/bin/docker') ? '/usr/bin/docker' : '/var/cache/berth-test/docker.io/usr/bin/docker'),
-  },
-].filter((c) => existsSync(c.path));
+const CLIS = CLIENT_CLIS;
 
 let d: TestDaemon;
 let configDir: string;
@@ -25,7 +16,7 @@ let work: string;
 
 before(async () => {
   d = await startTestDaemon();
-  configDir = mkdtempSync(join(tmpdir(), 'berth-docker-config-'));
+  configDir = makeDockerConfigDir();
   work = mkdtempSync(join(tmpdir(), 'berth-volclients-'));
 });
 after(async () => {
@@ -33,25 +24,7 @@ after(async () => {
   for (const p of [configDir, work]) if (p) rmSync(p, { recursive: true, force: true });
 });
 
-async function docker(cli: string, args: string[], opts: { cwd?: string; input?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  const env = { ...process.env, DOCKER_HOST: d.host, DOCKER_CONFIG: configDir, DOCKER_BUILDKIT: '0' };
-  if (opts.input !== undefined) {
-    try {
-      const stdout = execFileSync(cli, args, { env, input: opts.input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], timeout: 60_000, cwd: opts.cwd });
-      return { code: 0, stdout, stderr: '' };
-    } catch (err) {
-      const e = err as { status: number | null; stdout: string; stderr: string };
-      return { code: e.status ?? -1, stdout: e.stdout, stderr: e.stderr };
-    }
-  }
-  try {
-    const r = await execFileP(cli, args, { env, timeout: 60_000, cwd: opts.cwd });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const docker = clientRunner(() => ({ ...process.env, DOCKER_HOST: d.host, DOCKER_CONFIG: configDir, DOCKER_BUILDKIT: '0' }));
 
 async function ok(cli: string, args: string[], opts: { cwd?: string } = {}): Promise<string> {
   const r = await docker(cli, args, opts);
@@ -155,13 +128,6 @@ for (const cli of CLIS) {
   });
 }
 
-let hasDockerPy = true;
-try {
-  execFileSync('python3', ['-c', 'import docker'], { stdio: 'ignore' });
-} catch {
-  hasDockerPy = false;
-}
-
 const PY = `
 import sys, docker
 c = docker.DockerClient(base_url=sys.argv[1])
@@ -198,7 +164,7 @@ assert c.volumes.list() == []
 print('ok')
 `;
 
-test('docker-py 7: volume create, list, get, remove, prune and volumes= on run', { skip: hasDockerPy ? false : 'docker-py is not installed for python3' }, async () => {
+test('docker-py 7: volume create, list, get, remove, prune and volumes= on run', { skip: DOCKER_PY_SKIP }, async () => {
   const imp = await docker(CLIS[0]!.path, ['import', '-c', 'CMD ["sh"]', busyboxRootfsTar(), 'busybox:py']);
   assert.equal(imp.code, 0, imp.stderr);
   const out = execFileSync('python3', ['-c', PY, d.host], { encoding: 'utf8', timeout: 60_000 });
