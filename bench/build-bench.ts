@@ -3,12 +3,13 @@
  * and then cached, through the docker CLI's classic builder, against berthd and (when installed)
  * dockerd in the same run. Usage: node dist/bench/build-bench.js [--runs N]
  */
-import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync, execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestDaemon, busyboxRootfsTar } from '../test/helpers/daemon-harness.js';
+import { DOCKERD, startPrivateDockerd } from '../test/helpers/private-dockerd.js';
 
 const args = process.argv.slice(2);
 const RUNS = args.includes('--runs') ? Number(args[args.indexOf('--runs') + 1]) : 5;
@@ -57,34 +58,13 @@ function series(host: string, ctx: string): { cold: number; cached: number } {
 }
 
 async function withDockerd<T>(fn: (host: string) => T): Promise<T | undefined> {
-  if (!existsSync('/usr/sbin/dockerd') && !existsSync('/usr/bin/dockerd')) return undefined;
-  const root = mkdtempSync(join(tmpdir(), 'berth-bench-build-dockerd-'));
-  const host = `unix://${join(root, 'docker.sock')}`;
-  execFileSync('ip', ['link', 'add', BRIDGE, 'type', 'bridge']);
-  execFileSync('ip', ['addr', 'add', '10.213.79.1/24', 'dev', BRIDGE]);
-  execFileSync('ip', ['link', 'set', BRIDGE, 'up']);
-  let proc: ChildProcess | undefined;
+  if (!DOCKERD) return undefined;
+  const dd = await startPrivateDockerd({ bridge: BRIDGE, bridgeAddr: '10.213.79.1/24', namespace: 'berthbldbench', rootPrefix: 'berth-bench-build-dockerd-' });
   try {
-    proc = spawn('dockerd', [
-      '--data-root', join(root, 'data'), '--exec-root', join(root, 'exec'), '--pidfile', join(root, 'docker.pid'),
-      '-H', host, '--bridge', BRIDGE, '--iptables=false', '--ip-forward=false',
-      '--containerd-namespace', 'berthbldbench', '--containerd-plugins-namespace', 'berthbldbenchp',
-    ], { stdio: 'ignore' });
-    for (let i = 0; i < 200; i++) {
-      if (spawnSync(DOCKER, ['version'], { env: env(host), stdio: 'ignore' }).status === 0) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    execFileSync(DOCKER, ['import', '-c', 'CMD ["sh"]', busyboxRootfsTar(), 'busybox:bench'], { env: env(host), stdio: 'ignore' });
-    return fn(host);
+    execFileSync(DOCKER, ['import', '-c', 'CMD ["sh"]', busyboxRootfsTar(), 'busybox:bench'], { env: env(dd.host), stdio: 'ignore' });
+    return fn(dd.host);
   } finally {
-    if (proc) {
-      proc.kill('SIGTERM');
-      await new Promise((r) => { proc!.once('exit', r); setTimeout(r, 30_000); });
-    }
-    const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m.startsWith(root)).reverse();
-    for (const m of mounts) { try { execFileSync('umount', ['-l', m]); } catch { /* gone */ } }
-    rmSync(root, { recursive: true, force: true });
-    try { execFileSync('ip', ['link', 'del', BRIDGE]); } catch { /* gone */ }
+    await dd.stop();
   }
 }
 

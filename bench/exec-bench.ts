@@ -3,11 +3,12 @@
  * same run: the median of `docker exec C true`, and `docker stats --no-stream` across 20 running
  * containers. Usage: node dist/bench/exec-bench.js [--runs N] [--containers N]
  */
-import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawnSync, execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestDaemon, busyboxRootfsTar } from '../test/helpers/daemon-harness.js';
+import { DOCKERD, startPrivateDockerd, type PrivateDockerd } from '../test/helpers/private-dockerd.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: number): number => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : dflt);
@@ -54,40 +55,14 @@ function measure(host: string, tar: string): Result {
   }
 }
 
-interface Dockerd { host: string; proc: ChildProcess; root: string }
-
-async function startDockerd(): Promise<Dockerd | undefined> {
-  if (!existsSync('/usr/sbin/dockerd') && !existsSync('/usr/bin/dockerd')) return undefined;
-  const root = mkdtempSync(join(tmpdir(), 'berth-bench-dockerd-'));
-  const sock = join(root, 'docker.sock');
-  execFileSync('ip', ['link', 'add', BRIDGE, 'type', 'bridge']);
-  execFileSync('ip', ['addr', 'add', '10.231.4.1/24', 'dev', BRIDGE]);
-  execFileSync('ip', ['link', 'set', BRIDGE, 'up']);
-  const proc = spawn('dockerd', [
-    '--data-root', join(root, 'data'), '--exec-root', join(root, 'exec'), '--pidfile', join(root, 'docker.pid'),
-    '-H', `unix://${sock}`, '--bridge', BRIDGE, '--iptables=false', '--ip-forward=false',
-    '--containerd-namespace', 'berthexecbench', '--containerd-plugins-namespace', 'berthexecbenchp',
-  ], { stdio: ['ignore', 'ignore', 'ignore'] });
-  const host = `unix://${sock}`;
-  for (let i = 0; i < 200; i++) {
-    try { docker(host, ['version']); return { host, proc, root }; } catch { await new Promise((r) => setTimeout(r, 100)); }
+async function startDockerd(): Promise<PrivateDockerd | undefined> {
+  if (!DOCKERD) return undefined;
+  try {
+    return await startPrivateDockerd({ bridge: BRIDGE, bridgeAddr: '10.231.4.1/24', namespace: 'berthexecbench', rootPrefix: 'berth-bench-dockerd-' });
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    return undefined;
   }
-  proc.kill('SIGTERM');
-  execFileSync('ip', ['link', 'del', BRIDGE]);
-  return undefined;
-}
-
-async function stopDockerd(dd: Dockerd): Promise<void> {
-  dd.proc.kill('SIGTERM');
-  const exited = await Promise.race([
-    new Promise((r) => dd.proc.once('exit', () => r(true))),
-    new Promise((r) => setTimeout(() => r(false), 30_000)),
-  ]);
-  if (!exited) dd.proc.kill('SIGKILL');
-  const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m.startsWith(dd.root)).reverse();
-  for (const m of mounts) { try { execFileSync('umount', ['-l', m]); } catch { /* gone */ } }
-  rmSync(dd.root, { recursive: true, force: true });
-  try { execFileSync('ip', ['link', 'del', BRIDGE]); } catch { /* gone */ }
 }
 
 async function main(): Promise<void> {
@@ -102,7 +77,7 @@ async function main(): Promise<void> {
   let dockerd: Result | undefined;
   const dd = await startDockerd();
   if (dd) {
-    try { dockerd = measure(dd.host, tar); } finally { await stopDockerd(dd); }
+    try { dockerd = measure(dd.host, tar); } finally { await dd.stop(); }
   }
   const fmt = (xs: number[]): string => (xs.length ? `${median(xs).toFixed(0)} ms` : 'n/a');
   const ratio = (a: number[], c: number[] | undefined): string => (c?.length && a.length ? `   ratio ${(median(a) / median(c)).toFixed(2)}x` : '');

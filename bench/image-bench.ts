@@ -4,12 +4,13 @@
  * berthd and, when installed, a private dockerd, in the same run, through the same docker CLI.
  * Usage: node dist/bench/image-bench.js [--runs N]
  */
-import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestDaemon, type TestDaemon } from '../test/helpers/daemon-harness.js';
+import { DOCKERD, startPrivateDockerd, type PrivateDockerd } from '../test/helpers/private-dockerd.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: number): number => {
@@ -18,7 +19,6 @@ const opt = (name: string, dflt: number): number => {
 };
 const RUNS = opt('--runs', 5);
 const DOCKER = existsSync('/usr/local/bin/docker') ? '/usr/local/bin/docker' : '/usr/bin/docker';
-const DOCKERD = ['/usr/sbin/dockerd', '/usr/bin/dockerd'].find((p) => existsSync(p));
 const BRIDGE = 'dkrimg0';
 const IMAGE = 'benchimg:1';
 
@@ -97,43 +97,14 @@ function buildArchive(work: string): string {
   return file;
 }
 
-interface Dockerd { host: string; proc: ChildProcess; root: string }
-
-async function startDockerd(): Promise<Dockerd | undefined> {
+async function startDockerd(): Promise<PrivateDockerd | undefined> {
   if (!DOCKERD) return undefined;
-  const root = mkdtempSync(join(tmpdir(), 'berth-imgbench-dockerd-'));
-  const sock = join(root, 'docker.sock');
-  execFileSync('ip', ['link', 'add', BRIDGE, 'type', 'bridge']);
-  execFileSync('ip', ['addr', 'add', '10.231.2.1/24', 'dev', BRIDGE]);
-  execFileSync('ip', ['link', 'set', BRIDGE, 'up']);
-  const proc = spawn(DOCKERD, [
-    '--data-root', join(root, 'data'), '--exec-root', join(root, 'exec'), '--pidfile', join(root, 'docker.pid'),
-    '-H', `unix://${sock}`, '--bridge', BRIDGE, '--iptables=false', '--ip-forward=false',
-    '--containerd-namespace', 'berthimgbench', '--containerd-plugins-namespace', 'berthimgbenchp',
-  ], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  proc.stderr!.on('data', (b: Buffer) => { log += b.toString(); });
-  const host = `unix://${sock}`;
-  for (let i = 0; i < 300; i++) {
-    try { docker(host, ['version']); return { host, proc, root }; } catch { await new Promise((r) => setTimeout(r, 100)); }
+  try {
+    return await startPrivateDockerd({ bridge: BRIDGE, bridgeAddr: '10.231.2.1/24', namespace: 'berthimgbench', rootPrefix: 'berth-imgbench-dockerd-' });
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    return undefined;
   }
-  proc.kill('SIGTERM');
-  execFileSync('ip', ['link', 'del', BRIDGE]);
-  process.stderr.write(`dockerd did not start:\n${log.slice(-2000)}\n`);
-  return undefined;
-}
-
-async function stopDockerd(dd: Dockerd): Promise<void> {
-  dd.proc.kill('SIGTERM');
-  const exited = await Promise.race([
-    new Promise((r) => dd.proc.once('exit', () => r(true))),
-    new Promise((r) => setTimeout(() => r(false), 30_000)),
-  ]);
-  if (!exited) dd.proc.kill('SIGKILL');
-  const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m.startsWith(dd.root)).reverse();
-  for (const m of mounts) { try { execFileSync('umount', ['-l', m]); } catch { /* gone */ } }
-  rmSync(dd.root, { recursive: true, force: true });
-  try { execFileSync('ip', ['link', 'del', BRIDGE]); } catch { /* gone */ }
 }
 
 /** Loads then saves RUNS times (the image removed before each load); returns the medians. */
@@ -155,7 +126,7 @@ function measure(host: string, archive: string, work: string, label: string): { 
 async function main(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'berth-imgbench-'));
   let b: TestDaemon | undefined;
-  let dd: Dockerd | undefined;
+  let dd: PrivateDockerd | undefined;
   try {
     const archive = buildArchive(work);
     const size = readFileSync(archive).length;
@@ -169,7 +140,7 @@ async function main(): Promise<void> {
     console.log(`docker load -i   berthd ${fmt(berth.load)}${dock ? `   dockerd ${fmt(dock.load)}` : '   (dockerd not installed)'}${ratio(berth.load, dock?.load)}`);
     console.log(`docker save -o   berthd ${fmt(berth.save)}${dock ? `   dockerd ${fmt(dock.save)}` : ''}${ratio(berth.save, dock?.save)}`);
   } finally {
-    if (dd) await stopDockerd(dd);
+    if (dd) await dd.stop();
     await b?.destroy();
     rmSync(work, { recursive: true, force: true });
   }

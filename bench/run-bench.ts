@@ -3,11 +3,12 @@
  * when installed, dockerd, in the same run; plus berthd's memory idle and per running container.
  * Usage: node dist/bench/run-bench.js [--runs N] [--containers N]
  */
-import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestDaemon, busyboxRootfsTar, type TestDaemon } from '../test/helpers/daemon-harness.js';
+import { DOCKERD, startPrivateDockerd, type PrivateDockerd } from '../test/helpers/private-dockerd.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: number): number => {
@@ -80,47 +81,17 @@ function rssKb(pid: number): number {
   return m ? Number(m[1]) : 0;
 }
 
-interface Dockerd { host: string; proc: ChildProcess; root: string }
-
 /** dockerd gets a bridge of its own (so no docker0 or iptables rules are left on the machine). */
 const BENCH_BRIDGE = 'berthbench0';
 
-async function startDockerd(): Promise<Dockerd | undefined> {
-  if (!existsSync('/usr/bin/dockerd') && !existsSync('/usr/sbin/dockerd')) return undefined;
-  const root = mkdtempSync(join(tmpdir(), 'berth-bench-dockerd-'));
-  const sock = join(root, 'docker.sock');
-  execFileSync('ip', ['link', 'add', BENCH_BRIDGE, 'type', 'bridge']);
-  execFileSync('ip', ['addr', 'add', '10.213.77.1/24', 'dev', BENCH_BRIDGE]);
-  execFileSync('ip', ['link', 'set', BENCH_BRIDGE, 'up']);
-  const proc = spawn('dockerd', [
-    '--data-root', join(root, 'data'), '--exec-root', join(root, 'exec'), '--pidfile', join(root, 'docker.pid'),
-    '-H', `unix://${sock}`, '--bridge', BENCH_BRIDGE, '--iptables=false', '--ip-forward=false', '--containerd-namespace', 'berthbench',
-    '--containerd-plugins-namespace', 'berthbenchp',
-  ], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  proc.stderr!.on('data', (b: Buffer) => { log += b.toString(); });
-  const host = `unix://${sock}`;
-  for (let i = 0; i < 200; i++) {
-    try { docker(host, ['version']); return { host, proc, root }; } catch { await new Promise((r) => setTimeout(r, 100)); }
+async function startDockerd(): Promise<PrivateDockerd | undefined> {
+  if (!DOCKERD) return undefined;
+  try {
+    return await startPrivateDockerd({ bridge: BENCH_BRIDGE, bridgeAddr: '10.213.77.1/24', namespace: 'berthbench', rootPrefix: 'berth-bench-dockerd-' });
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    return undefined;
   }
-  proc.kill('SIGTERM');
-  execFileSync('ip', ['link', 'del', BENCH_BRIDGE]);
-  process.stderr.write(`dockerd did not start:\n${log.slice(-2000)}\n`);
-  return undefined;
-}
-
-async function stopDockerd(dd: Dockerd): Promise<void> {
-  try { docker(dd.host, ['rm', '-f', ...docker(dd.host, ['ps', '-aq']).split('\n').filter(Boolean)]); } catch { /* none, or stuck */ }
-  dd.proc.kill('SIGTERM');
-  const exited = await Promise.race([
-    new Promise((r) => dd.proc.once('exit', () => r(true))),
-    new Promise((r) => setTimeout(() => r(false), 30_000)),
-  ]);
-  if (!exited) dd.proc.kill('SIGKILL');
-  const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m.startsWith(dd.root)).reverse();
-  for (const m of mounts) { try { execFileSync('umount', ['-l', m]); } catch { /* gone */ } }
-  rmSync(dd.root, { recursive: true, force: true });
-  try { execFileSync('ip', ['link', 'del', BENCH_BRIDGE]); } catch { /* gone */ }
 }
 
 async function main(): Promise<void> {
@@ -163,7 +134,7 @@ async function main(): Promise<void> {
         dockerd = timeRuns(dd.host, 'busybox:bench', []);
         dockerdParallel = await parallelRunD(dd.host, 'busybox:bench').catch(() => undefined);
       } finally {
-        await stopDockerd(dd);
+        await dd.stop();
       }
     }
     const fmt = (x: Series): string => (x.times.length ? `${median(x.times).toFixed(0)} ms` : 'n/a') + (x.failures ? ` (${x.failures} failed runs)` : '');

@@ -1,15 +1,15 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestDaemon, importBusybox, busyboxRootfsTar, type TestDaemon } from '../helpers/daemon-harness.js';
+import { DOCKER28_CLI, HAS_DOCKER_PY } from '../helpers/client-clis.js';
+import { DOCKERD, startPrivateDockerd } from '../helpers/private-dockerd.js';
 
-const DOCKER = '/usr/local/bin/docker';
-const HAS_DOCKERD = existsSync('/usr/sbin/dockerd') || existsSync('/usr/bin/dockerd');
-let hasDockerPy = true;
-try { execFileSync('python3', ['-c', 'import docker'], { stdio: 'ignore' }); } catch { hasDockerPy = false; }
+const DOCKER = DOCKER28_CLI;
+const HAS_DOCKERD = DOCKERD !== undefined;
 
 let d: TestDaemon;
 let ctx: string;
@@ -54,24 +54,9 @@ function docker(host: string, args: string[], input?: string): { status: number 
 const BRIDGE = 'berthbldcmp0';
 
 test('image config and history equal what dockerd builds from the same Dockerfile', { skip: (!HAS_DOCKERD || !existsSync(DOCKER)) && 'dockerd or the docker CLI not installed', timeout: 300_000 }, async () => {
-  const root = mkdtempSync(join(tmpdir(), 'berth-buildcmp-dockerd-'));
-  const host = `unix://${join(root, 'docker.sock')}`;
-  execFileSync('ip', ['link', 'add', BRIDGE, 'type', 'bridge']);
-  execFileSync('ip', ['addr', 'add', '10.213.78.1/24', 'dev', BRIDGE]);
-  execFileSync('ip', ['link', 'set', BRIDGE, 'up']);
-  let proc: ChildProcess | undefined;
+  const dd = await startPrivateDockerd({ bridge: BRIDGE, bridgeAddr: '10.213.78.1/24', namespace: 'berthbldcmp', rootPrefix: 'berth-buildcmp-dockerd-' });
+  const host = dd.host;
   try {
-    proc = spawn('dockerd', [
-      '--data-root', join(root, 'data'), '--exec-root', join(root, 'exec'), '--pidfile', join(root, 'docker.pid'),
-      '-H', host, '--bridge', BRIDGE, '--iptables=false', '--ip-forward=false',
-      '--containerd-namespace', 'berthbldcmp', '--containerd-plugins-namespace', 'berthbldcmpp',
-    ], { stdio: 'ignore' });
-    let up = false;
-    for (let i = 0; i < 200 && !up; i++) {
-      up = docker(host, ['version']).status === 0;
-      if (!up) await new Promise((r) => setTimeout(r, 100));
-    }
-    assert.ok(up, 'dockerd started');
     assert.equal(docker(host, ['import', '-c', 'CMD ["sh"]', busyboxRootfsTar(), 'busybox:latest']).status, 0);
     const theirs = docker(host, ['build', '--build-arg', 'VERSION=2.0', '-t', 'cmp:1', ctx]);
     assert.equal(theirs.status, 0, theirs.stderr);
@@ -90,19 +75,11 @@ test('image config and history equal what dockerd builds from the same Dockerfil
       .map((l) => l.replace(/(file|dir):[0-9a-f]{64}/, '$1:H').replace(/(HEALTHCHECK &\{\[[^\]]*\]).*$/, '$1'));
     assert.deepEqual(hist(d.host), hist(host));
   } finally {
-    if (proc) {
-      docker(host, ['rm', '-f', ...docker(host, ['ps', '-aq']).stdout.split('\n').filter(Boolean)]);
-      proc.kill('SIGTERM');
-      await new Promise((r) => { proc!.once('exit', r); setTimeout(r, 30_000); });
-    }
-    const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m.startsWith(root)).reverse();
-    for (const m of mounts) { try { execFileSync('umount', ['-l', m]); } catch { /* gone */ } }
-    rmSync(root, { recursive: true, force: true });
-    try { execFileSync('ip', ['link', 'del', BRIDGE]); } catch { /* gone */ }
+    await dd.stop();
   }
 });
 
-test('docker-py images.build works against berthd', { skip: !hasDockerPy && 'docker-py not installed' }, () => {
+test('docker-py images.build works against berthd', { skip: !HAS_DOCKER_PY && 'docker-py not installed' }, () => {
   const script = `
 import sys, io, docker
 c = docker.DockerClient(base_url=sys.argv[1])

@@ -1,25 +1,25 @@
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestDaemon, busyboxRootfsTar, importBusybox, type TestDaemon } from '../helpers/daemon-harness.js';
+import { DOCKER20_CLI, DOCKER28_CLI } from '../helpers/client-clis.js';
+import { DOCKERD, startPrivateDockerd, type PrivateDockerd } from '../helpers/private-dockerd.js';
 
 // Archives go both ways between berthd and a real dockerd, and the real docker CLIs drive
 // save/load/commit/diff/history/image prune against berthd.
 
-const DOCKERD = ['/usr/sbin/dockerd', '/usr/bin/dockerd'].find((p) => existsSync(p));
-const DOCKER28 = '/usr/local/bin/docker';
-const DOCKER20 = process.env['DOCKER20_CLI'] ?? (existsSync('/usr/bin/docker') ? '/usr/bin/docker' : '/var/cache/berth-test/docker.io/usr/bin/docker');
+const DOCKER28 = DOCKER28_CLI;
+const DOCKER20 = DOCKER20_CLI;
 const BRIDGE = 'dkrimg0';
 const BRIDGE_ADDR = '10.231.2.1/24';
 
 let d: TestDaemon;
 let work: string;
-let dockerd: ChildProcess | undefined;
+let dockerd: PrivateDockerd | undefined;
 let dockerHost = '';
-let dockerRoot = '';
 let configDir = '';
 
 function run(cli: string, host: string, args: string[], opts: { input?: Buffer } = {}): { code: number; stdout: string; stderr: string } {
@@ -36,44 +36,9 @@ function run(cli: string, host: string, args: string[], opts: { input?: Buffer }
 }
 
 async function startDockerd(): Promise<void> {
-  dockerRoot = mkdtempSync(join(tmpdir(), 'berth-interop-dockerd-'));
-  const sock = join(dockerRoot, 'docker.sock');
   try { execFileSync('ip', ['link', 'del', BRIDGE], { stdio: 'ignore' }); } catch { /* not there */ }
-  execFileSync('ip', ['link', 'add', BRIDGE, 'type', 'bridge']);
-  execFileSync('ip', ['addr', 'add', BRIDGE_ADDR, 'dev', BRIDGE]);
-  execFileSync('ip', ['link', 'set', BRIDGE, 'up']);
-  dockerd = spawn(DOCKERD!, [
-    '--data-root', join(dockerRoot, 'data'), '--exec-root', join(dockerRoot, 'exec'), '--pidfile', join(dockerRoot, 'docker.pid'),
-    '-H', `unix://${sock}`, '--bridge', BRIDGE, '--iptables=false', '--ip-forward=false',
-    '--containerd-namespace', 'berthimg', '--containerd-plugins-namespace', 'berthimgp',
-  ], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  dockerd.stderr!.on('data', (b: Buffer) => { log += b.toString(); });
-  dockerHost = `unix://${sock}`;
-  for (let i = 0; i < 300; i++) {
-    if (run(DOCKER28, dockerHost, ['version']).code === 0) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`dockerd did not start:\n${log.slice(-2000)}`);
-}
-
-async function stopDockerd(): Promise<void> {
-  if (dockerd && dockerd.exitCode === null) {
-    const ids = run(DOCKER28, dockerHost, ['ps', '-aq']).stdout.split('\n').filter(Boolean);
-    if (ids.length) run(DOCKER28, dockerHost, ['rm', '-f', ...ids]);
-    dockerd.kill('SIGTERM');
-    const exited = await Promise.race([
-      new Promise((r) => dockerd!.once('exit', () => r(true))),
-      new Promise((r) => setTimeout(() => r(false), 30_000)),
-    ]);
-    if (!exited) dockerd.kill('SIGKILL');
-  }
-  if (dockerRoot) {
-    const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m.startsWith(dockerRoot)).reverse();
-    for (const m of mounts) { try { execFileSync('umount', ['-l', m]); } catch { /* gone */ } }
-    rmSync(dockerRoot, { recursive: true, force: true });
-  }
-  try { execFileSync('ip', ['link', 'del', BRIDGE], { stdio: 'ignore' }); } catch { /* gone */ }
+  dockerd = await startPrivateDockerd({ bridge: BRIDGE, bridgeAddr: BRIDGE_ADDR, namespace: 'berthimg', rootPrefix: 'berth-interop-dockerd-' });
+  dockerHost = dockerd.host;
 }
 
 before(async () => {
@@ -84,7 +49,7 @@ before(async () => {
 });
 after(async () => {
   await d?.destroy();
-  await stopDockerd();
+  await dockerd?.stop();
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
