@@ -20,8 +20,13 @@ async function render(ctx: CliContext, res: IncomingMessage, quiet: boolean): Pr
   }
 }
 
-function invalidRef(name: string, err: unknown): StatusError {
-  return new StatusError(`invalid reference format: ${name}${err instanceof Error && /lowercase/.test(err.message) ? ': repository name must be lowercase' : ''}`, 1);
+/** The reference a pull or push names, or docker's invalid reference format error. */
+function parseRef(name: string): ReturnType<typeof parseImageReference> {
+  try {
+    return parseImageReference(name);
+  } catch (err) {
+    throw new StatusError(`invalid reference format: ${name}${err instanceof Error && /lowercase/.test(err.message) ? ': repository name must be lowercase' : ''}`, 1);
+  }
 }
 
 export const pullCommand: CommandSpec = {
@@ -37,12 +42,7 @@ export const pullCommand: CommandSpec = {
   ],
   async run(ctx, flags) {
     const name = flags.args[0]!;
-    let ref;
-    try {
-      ref = parseImageReference(name);
-    } catch (err) {
-      throw invalidRef(name, err);
-    }
+    const ref = parseRef(name);
     const all = flags.bool('all-tags');
     if (all && (ref.tag || ref.digest)) throw new StatusError('tag can\'t be used with --all-tags/-a', 1);
     let tag = ref.digest ?? ref.tag ?? '';
@@ -74,12 +74,7 @@ export const pushCommand: CommandSpec = {
   ],
   async run(ctx, flags) {
     const name = flags.args[0]!;
-    let ref;
-    try {
-      ref = parseImageReference(name);
-    } catch (err) {
-      throw invalidRef(name, err);
-    }
+    const ref = parseRef(name);
     const all = flags.bool('all-tags');
     if (all && ref.tag) throw new StatusError('tag can\'t be used with --all-tags/-a', 1);
     if (ref.digest) throw new StatusError('cannot push a digest reference', 1);
