@@ -14,3 +14,4 @@ export * from './health-monitor.js';
 export * from './stats-service.js';
 export * from './security-options.js';
 export * from './container-archive.js';
+export * from './container-check.js';

@@ -29,6 +29,8 @@ export interface DaemonOptions {
   configFileGiven: boolean;
   /** `--validate`: check the flags and the file, print `configuration OK`, exit. */
   validate: boolean;
+  /** `--check`: verify the data root's metadata against its files (no daemon may run), report, exit. */
+  check: boolean;
   /** Containers keep running while berthd is down (Docker's default is false, berth's true). */
   liveRestore: boolean;
   /** Every daemon.json directive in effect (see daemon-config.ts), wired to a flag or not. */
@@ -80,6 +82,7 @@ Options:
       --seccomp-profile string    Path to the default seccomp profile (default "/usr/share/containers/seccomp.json")
       --config-file string        Daemon configuration file (default "/etc/berth/daemon.json")
       --validate                  Validate daemon configuration and exit
+      --check                     Check the data root's metadata against its files and exit (1 when problems are found)
       --live-restore              Enable live restore of containers when the daemon stops (default true)
       --tls                       Use TLS; implied by --tlsverify
       --tlsverify                 Use TLS and verify the remote
@@ -127,6 +130,7 @@ export function parseDaemonArgs(argv: string[]): DaemonOptions {
     configFile: DEFAULT_CONFIG_FILE,
     configFileGiven: false,
     validate: false,
+    check: false,
     liveRestore: true,
     config: {},
     tls: undefined,
@@ -184,6 +188,7 @@ export function parseDaemonArgs(argv: string[]): DaemonOptions {
       case '--seccomp-profile': o.seccompProfile = take(); break;
       case '--config-file': o.configFile = take(); o.configFileGiven = true; break;
       case '--validate': o.validate = boolValue(arg, value); break;
+      case '--check': o.check = boolValue(arg, value); break;
       case '--live-restore': o.liveRestore = boolValue(arg, value); break;
       case '--tls': o.tls = boolValue(arg, value); break;
       case '--tlsverify': o.tlsVerify = boolValue(arg, value); break;

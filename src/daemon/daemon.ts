@@ -41,6 +41,12 @@ import { DistributionService } from '../distribution/index.js';
 import { acquireDaemonLock } from './daemon-lock.js';
 import { openListeners } from './daemon-listeners.js';
 import { OciContainerRuntime } from './oci-container-runtime.js';
+import { checkRoutes } from '../api/routes/check-routes.js';
+import { existingDriver, runConsistencyCheck } from './consistency-check.js';
+import { formatCheckReport, reportIsClean } from '../common/index.js';
+import { imageTopLayers, sweepOrphanConfigBlobs } from '../image/index.js';
+import { layerClosure } from '../layer/index.js';
+import { BuildCache } from '../build/index.js';
 
 export const BERTH_VERSION = readVersion();
 
@@ -257,6 +263,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   });
   await builder.sweep();
   await images.sweepUnusedLayers({ keep: builder.cache.tops() });
+  // What a crash between two steps of an image write or removal left: config blobs without an
+  // image, layers nothing stands on.
+  const orphanBlobs = await sweepOrphanConfigBlobs({ db, blobs });
+  const orphanLayers = await layers.releaseUnreferenced(layerClosure(db, [...imageTopLayers(db), ...new BuildCache(db).tops()]));
+  if (orphanBlobs || orphanLayers) logger.info('removed what an interrupted image operation left', { blobs: orphanBlobs, layers: orphanLayers });
   const archive = new ContainerArchive({
     // commit --pause freezes through the container service, so the container shows paused and
     // pause/unpause events go out, as with Docker.
@@ -266,7 +277,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   });
   const services = { containers, execs, images, events, builder, facts, volumes, archives, processes, stats, archive, layers, network, distribution };
   const api = new ApiServer({
-    routes: [...systemRoutes(services), ...distributionRoutes(distribution), ...imageRoutes(services), ...containerRoutes(services), ...volumeRoutes(services), ...buildRoutes(services), ...pruneRoutes(services, logger), ...execRoutes(services), ...archiveRoutes(services), ...processRoutes(services), ...eventRoutes(services), ...statsRoutes(services), ...imageArchiveRoutes(services), ...diskUsageRoutes(services), ...networkRoutes(services)],
+    routes: [...systemRoutes(services), ...distributionRoutes(distribution), ...imageRoutes(services), ...containerRoutes(services), ...volumeRoutes(services), ...buildRoutes(services), ...pruneRoutes(services, logger), ...execRoutes(services), ...archiveRoutes(services), ...processRoutes(services), ...eventRoutes(services), ...statsRoutes(services), ...imageArchiveRoutes(services), ...diskUsageRoutes(services), ...networkRoutes(services),
+      ...checkRoutes({ check: () => runConsistencyCheck({ db, driver, blobs, dataRoot: opts.dataRoot, execRoot: opts.execRoot, offline: false }) })],
     logger,
     serverVersion: BERTH_VERSION,
   });
@@ -315,6 +327,36 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   return { stop, applyReload };
 }
 
+/** `berthd --check`: the consistency check on a data root no daemon runs on. Returns the exit code. */
+async function checkOffline(opts: DaemonOptions): Promise<number> {
+  if (!existsSync(join(opts.dataRoot, 'berth.db'))) {
+    process.stderr.write(`berthd: no berth data root at ${opts.dataRoot}\n`);
+    return 1;
+  }
+  let unlock: () => void;
+  try {
+    unlock = acquireDaemonLock(join(opts.dataRoot, 'berthd.lock'));
+  } catch (err) {
+    process.stderr.write(`berthd: cannot check a data root in use: ${errorMessage(err)}\n`);
+    return 1;
+  }
+  try {
+    const db = openMetadataDb(join(opts.dataRoot, 'berth.db'));
+    const preferred = opts.storageDriver ?? existingDriver(opts.dataRoot);
+    const driver = await createGraphDriver({ root: opts.dataRoot, ...(preferred ? { preferred } : {}) });
+    const blobs = new BlobStore(join(opts.dataRoot, 'content'));
+    const report = await runConsistencyCheck({ db, driver, blobs, dataRoot: opts.dataRoot, execRoot: opts.execRoot, offline: true });
+    db.close();
+    process.stdout.write(formatCheckReport(report));
+    return reportIsClean(report) ? 0 : 1;
+  } catch (err) {
+    process.stderr.write(`berthd: check failed: ${errorMessage(err)}\n`);
+    return 1;
+  } finally {
+    unlock();
+  }
+}
+
 export async function main(argv: string[]): Promise<void> {
   let opts: DaemonOptions;
   try {
@@ -337,6 +379,7 @@ export async function main(argv: string[]): Promise<void> {
     process.stderr.write('configuration OK\n');
     return;
   }
+  if (opts.check) process.exit(await checkOffline(opts));
   // Signals are handled from the start: the daemon serves before start-up has finished (the
   // network warm-up runs after the listeners open), and a signal's default action would end it.
   const starting = startDaemon(opts);

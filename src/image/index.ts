@@ -7,3 +7,4 @@ export * from './commit-container.js';
 export * from './image-archive-writer.js';
 export * from './image-archive-reader.js';
 export * from './import-source.js';
+export * from './image-check.js';

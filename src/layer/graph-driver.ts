@@ -30,6 +30,8 @@ export interface GraphDriver {
   /** Unmounts if needed and deletes the layer's files. Missing layers are not an error. */
   remove(id: string): Promise<void>;
   exists(id: string): Promise<boolean>;
+  /** Every layer id with files under the driver's root (for the consistency check). */
+  ids(): Promise<string[]>;
   /** Bytes used by `id`'s own diff (not its parents). */
   diffSize(id: string): Promise<number>;
   /** Streams `id`'s own changes as a layer tar with whiteouts in the `.wh.` form. */

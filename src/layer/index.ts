@@ -10,3 +10,4 @@ export { TarSplitRecorder, assembleTar, verifiedStream } from './tar-split.js';
 export { encodeTarHeader, tarPadding, TAR_END_OF_ARCHIVE, type TarHeader } from './tar-header.js';
 export { createGraphDriver, type CreateGraphDriverOptions } from './create-graph-driver.js';
 export { PaxTap, MAX_SPECIAL_RECORD } from './pax-tap.js';
+export { checkLayers, layerClosure, type LayerCheckOptions } from './layer-check.js';

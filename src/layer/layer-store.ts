@@ -462,6 +462,21 @@ export class LayerStore {
     }
   }
 
+  /**
+   * Start-up: releases complete layers that nothing stands on any more (an image removal or a
+   * registration cut short between its steps). `keep` holds every chain id in use, parents included.
+   */
+  async releaseUnreferenced(keep: ReadonlySet<string>): Promise<number> {
+    let released = 0;
+    for (;;) {
+      const leaves = (this.db
+        .prepare('SELECT chain_id FROM layers l WHERE incomplete = 0 AND NOT EXISTS (SELECT 1 FROM layers c WHERE c.parent = l.chain_id)')
+        .all() as Array<{ chain_id: string }>).filter((r) => !keep.has(r.chain_id));
+      if (leaves.length === 0) return released;
+      for (const r of leaves) if (await this.release(r.chain_id as ChainId)) released++;
+    }
+  }
+
   /** Creates a container's read-write layer (cache id = containerId) on top of `parent`. */
   async createRwLayer(containerId: string, parent: ChainId | null): Promise<string> {
     const parentCacheId = parent === null ? null : this.get(parent).cacheId;

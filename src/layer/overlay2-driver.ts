@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
@@ -233,6 +233,11 @@ export class Overlay2Driver implements GraphDriver {
       }
       await rm(dir, { recursive: true, force: true });
     });
+  }
+
+  async ids(): Promise<string[]> {
+    const names = await readdir(this.root).catch(() => [] as string[]);
+    return names.filter((n) => n !== LINK_DIR && !n.startsWith('.'));
   }
 
   async exists(id: string): Promise<boolean> {

@@ -1,4 +1,4 @@
-import { mkdir, readFile, rm, stat, chmod } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, stat, chmod } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -100,6 +100,10 @@ export class VfsDriver implements GraphDriver {
   async remove(id: string): Promise<void> {
     await rm(this.dir(id), { recursive: true, force: true });
     await rm(this.metaPath(id), { force: true });
+  }
+
+  async ids(): Promise<string[]> {
+    return readdir(join(this.root, 'dir')).catch(() => [] as string[]);
   }
 
   async exists(id: string): Promise<boolean> {

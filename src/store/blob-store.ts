@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat, readFile } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
@@ -94,6 +94,23 @@ export class BlobStore {
 
   async remove(digest: Digest): Promise<void> {
     await rm(this.path(digest), { force: true });
+  }
+
+  /** Every stored blob's digest. */
+  async list(): Promise<Digest[]> {
+    const names = await readdir(join(this.root, 'sha256')).catch(() => [] as string[]);
+    return names.filter((n) => /^[0-9a-f]{64}$/.test(n)).map((n) => `sha256:${n}` as Digest);
+  }
+
+  /** Files under the blob root that are not blobs: temp files of writes that did not finish. */
+  async strays(): Promise<string[]> {
+    const ingest = await readdir(join(this.root, 'ingest')).catch(() => [] as string[]);
+    const odd = (await readdir(join(this.root, 'sha256')).catch(() => [] as string[])).filter((n) => !/^[0-9a-f]{64}$/.test(n));
+    return [...ingest.map((n) => `ingest/${n}`), ...odd.map((n) => `sha256/${n}`)];
+  }
+
+  async size(digest: Digest): Promise<number> {
+    return (await stat(this.path(digest))).size;
   }
 
   /** Drops temp files left by writes that never finished (start-up). */
