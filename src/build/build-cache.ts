@@ -72,6 +72,16 @@ export class BuildCache {
     return (this.db.prepare('SELECT DISTINCT top_layer FROM build_cache WHERE top_layer IS NOT NULL').all() as Array<{ top_layer: string }>).map((r) => r.top_layer as ChainId);
   }
 
+  /** Drops the entries standing on a layer that was deleted. */
+  removeByLayer(chainId: ChainId): void {
+    this.db.prepare('DELETE FROM build_cache WHERE top_layer = ?').run(chainId);
+  }
+
+  /** Drops entries whose layer no longer exists (start-up); returns how many. */
+  removeStale(): number {
+    return this.db.prepare('DELETE FROM build_cache WHERE top_layer IS NOT NULL AND top_layer NOT IN (SELECT chain_id FROM layers WHERE incomplete = 0)').run().changes;
+  }
+
   count(): number {
     return (this.db.prepare('SELECT COUNT(*) AS n FROM build_cache').get() as { n: number }).n;
   }

@@ -139,6 +139,8 @@ export class Builder {
 
   constructor(private readonly o: BuilderOptions) {
     this.cache = new BuildCache(o.db);
+    // An image removal that deletes a layer makes the cache entries standing on it useless.
+    o.layers.onReleased((chainId) => this.cache.removeByLayer(chainId));
     this.scratch = new ScratchRootfs(o.layers, join(dirname(o.tmpRoot), 'scratch-layers'));
   }
 
@@ -150,6 +152,7 @@ export class Builder {
       (err: unknown) => this.o.logger.warn('removing leftover build step containers failed', { err: errorMessage(err) }),
     );
     await this.scratch.sweep();
+    this.cache.removeStale();
     await rm(this.o.tmpRoot, { recursive: true, force: true });
     await mkdir(this.o.tmpRoot, { recursive: true, mode: 0o700 });
   }

@@ -169,6 +169,7 @@ export class LayerStore {
   private readonly db: Db;
   readonly driver: GraphDriver;
   private readonly splitRoot: string | undefined;
+  private readonly releasedListeners: Array<(chainId: ChainId) => void> = [];
 
   constructor(opts: LayerStoreOptions) {
     this.db = opts.db;
@@ -381,7 +382,13 @@ export class LayerStore {
     await this.driver.remove(marked.cache_id);
     await this.removeSplit(marked.cache_id);
     this.db.prepare('DELETE FROM layers WHERE chain_id = ?').run(chainId);
+    for (const fn of this.releasedListeners) fn(chainId);
     return true;
+  }
+
+  /** Calls `fn` with each chain id whose layer is deleted (so rows naming it elsewhere can go too). */
+  onReleased(fn: (chainId: ChainId) => void): void {
+    this.releasedListeners.push(fn);
   }
 
   /** Start-up: removes the rows (and files) of registrations and releases that did not finish. */
