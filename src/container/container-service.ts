@@ -759,6 +759,8 @@ export class ContainerService {
     const prev = rec.state.status;
     if (prev !== 'removing' && !canTransition(prev, 'removing')) throw new ConflictError(`cannot remove container ${rec.id} in state ${prev}`);
     rec.state.status = 'removing';
+    // Persisted, so a crash midway is finished at start-up rather than leaving a row without files.
+    this.save(rec);
     try {
       await this.cleanupRun(rec);
       await this.o.layers.removeRwLayer(rec.id);
