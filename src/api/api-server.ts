@@ -120,16 +120,26 @@ export class ApiServer {
 
   private attachHandlers(server: Server): void {
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-      void this.dispatch(req, res, undefined);
+      this.dispatch(req, res, undefined).catch((err: unknown) => this.lastResort(err, res));
     });
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       this.upgraded.add(socket);
       socket.once('close', () => this.upgraded.delete(socket));
-      void this.dispatch(req, undefined, { socket, head });
+      this.dispatch(req, undefined, { socket, head }).catch((err: unknown) => { this.lastResort(err, undefined); socket.destroy(); });
     });
     server.on('clientError', (_err, socket: Duplex) => {
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
     });
+  }
+
+  /** A failure outside the handlers' error path must cost one request, never the daemon. */
+  private lastResort(err: unknown, res: ServerResponse | undefined): void {
+    this.opts.logger.error('request failed', { err: errorMessage(err) });
+    if (res && !res.headersSent) {
+      res.writeHead(500, { 'Content-Type': 'application/json' }).end(`${JSON.stringify({ message: errorMessage(err) })}\n`);
+    } else {
+      res?.destroy();
+    }
   }
 
   private async dispatch(req: IncomingMessage, res: ServerResponse | undefined, upgrade: { socket: Duplex; head: Buffer } | undefined): Promise<void> {
@@ -144,12 +154,17 @@ export class ApiServer {
     const method = req.method ?? 'GET';
     let params: Record<string, string> = {};
     let route: CompiledRoute | undefined;
+    let badEscape: string | undefined;
     for (const r of this.routes) {
       if (r.method !== method && !(method === 'HEAD' && r.method === 'GET' && !this.hasHead(path))) continue;
       const mm = r.re.exec(path);
       if (!mm) continue;
       route = r;
-      params = Object.fromEntries(r.keys.map((k, i) => [k, decodeURIComponent(mm[i + 1]!)]));
+      try {
+        params = Object.fromEntries(r.keys.map((k, i) => [k, decodeURIComponent(mm[i + 1]!)]));
+      } catch {
+        badEscape = mm.slice(1).find((p) => { try { decodeURIComponent(p); return false; } catch { return true; } }) ?? path;
+      }
       break;
     }
     const ctx = new ApiContext(req, res, upgrade, params, version, url, this.headers);
@@ -165,6 +180,10 @@ export class ApiServer {
       }
       if (!route) {
         ctx.sendJson(404, { message: 'page not found' });
+        return;
+      }
+      if (badEscape !== undefined) {
+        ctx.sendJson(400, { message: `invalid URL escape ${JSON.stringify(badEscape.slice(0, 64))}` });
         return;
       }
       const t0 = performance.now();

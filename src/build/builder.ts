@@ -136,6 +136,8 @@ export class Builder {
   private readonly scratch: ScratchRootfs;
   /** Builds in progress. */
   private active = 0;
+  /** Settles once the step containers of interrupted builds are gone (start-up, in the background). */
+  leftoversRemoved: Promise<void> = Promise.resolve();
 
   constructor(private readonly o: BuilderOptions) {
     this.cache = new BuildCache(o.db);
@@ -147,7 +149,7 @@ export class Builder {
   /** Removes leftovers of builds interrupted by a daemon stop. */
   async sweep(): Promise<void> {
     // Step containers of interrupted builds go in the background: start-up does not wait on them.
-    void this.o.containers.removeLeftovers().then(
+    this.leftoversRemoved = this.o.containers.removeLeftovers().then(
       (removed) => { if (removed) this.o.logger.info('removed build step containers left by an interrupted build', { removed }); },
       (err: unknown) => this.o.logger.warn('removing leftover build step containers failed', { err: errorMessage(err) }),
     );

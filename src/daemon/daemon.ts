@@ -278,7 +278,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   const services = { containers, execs, images, events, builder, facts, volumes, archives, processes, stats, archive, layers, network, distribution };
   const api = new ApiServer({
     routes: [...systemRoutes(services), ...distributionRoutes(distribution), ...imageRoutes(services), ...containerRoutes(services), ...volumeRoutes(services), ...buildRoutes(services), ...pruneRoutes(services, logger), ...execRoutes(services), ...archiveRoutes(services), ...processRoutes(services), ...eventRoutes(services), ...statsRoutes(services), ...imageArchiveRoutes(services), ...diskUsageRoutes(services), ...networkRoutes(services),
-      ...checkRoutes({ check: () => runConsistencyCheck({ db, driver, blobs, dataRoot: opts.dataRoot, execRoot: opts.execRoot, offline: false }) })],
+      ...checkRoutes({ check: async () => { await builder.leftoversRemoved; return runConsistencyCheck({ db, driver, blobs, dataRoot: opts.dataRoot, execRoot: opts.execRoot, offline: false }); } })],
     logger,
     serverVersion: BERTH_VERSION,
   });
