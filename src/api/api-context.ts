@@ -147,7 +147,10 @@ export class ApiContext {
     const res = this.res!;
     res.writeHead(200, { ...this.extraHeaders, 'Content-Type': contentType });
     res.flushHeaders();
-    return Duplex.from({ readable: this.req, writable: res });
+    const duplex = Duplex.from({ readable: this.req, writable: res });
+    // A client that goes away ends the stream; it is not a daemon error (and must not crash it).
+    duplex.on('error', () => undefined);
+    return duplex;
   }
 }
 
