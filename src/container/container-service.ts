@@ -591,7 +591,11 @@ export class ContainerService {
     const rec = this.get(idOrName);
     const sig = parseSignal(signalName || 'KILL');
     if (!isActive(rec.state.status)) throw new ConflictError(`Container ${rec.id} is not running`);
-    await this.o.runtime.kill(rec.id, sig);
+    // The process may end between the status check and the signal: that is "not running", not a failure.
+    await this.o.runtime.kill(rec.id, sig).catch((err: unknown) => {
+      if (/does not exist|not running|process already finished/i.test(errorMessage(err))) throw new ConflictError(`Container ${rec.id} is not running`);
+      throw err;
+    });
     this.event(rec, 'kill', { signal: String(sig) });
     await this.thawIfPaused(rec);
   }
