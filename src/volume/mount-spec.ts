@@ -57,6 +57,8 @@ export function validateVolumeName(name: string): void {
   if (!NAME_RE.test(name)) {
     throw new InvalidParameterError(`create ${name}: "${name}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`);
   }
+  // The name is a directory name: longer than the filesystem allows is the caller's mistake.
+  if (Buffer.byteLength(name) > 255) throw new InvalidParameterError(`create ${name.slice(0, 64)}...: volume name is too long (at most 255 characters)`);
 }
 
 /** Docker's mode grammar: at most one of each of rw|ro, a propagation, nocopy, z|Z, a consistency. */
