@@ -125,6 +125,9 @@ test('fuzzing every route: no 5xx, no crash, no request left without an answer',
       if (a.hung) failures.push(`hang: ${c.label}`);
       else if (a.status === 0 && c.bodyBytes <= 64 << 10) failures.push(`no answer: ${c.label}`);
       else if (a.status >= 500 && a.status !== 501) failures.push(`${a.status}: ${c.label} -> ${a.text.split('\r\n\r\n')[1]?.slice(0, 200)}`);
+      if (a.status === 0 && (await rawRequest(d.socket, 'GET /_ping HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n', { timeoutMs: 5000 })).status !== 200) {
+        await new Promise((r) => setTimeout(r, 200));
+      }
       if (d.proc.exitCode !== null || d.proc.signalCode !== null) {
         failures.push(`berthd exited after: ${c.label}\n${d.log().slice(-3000)}`);
         break;
