@@ -77,7 +77,7 @@ export class RestartManager {
     this.timers.clear();
   }
 
-  /** At daemon start: containers that should be running under their policy are started. */
+  /** At daemon start: containers that should be running under their policy (always, unless-stopped, on-failure after a failure) are started. */
   async restoreAtStartup(): Promise<number> {
     let n = 0;
     for (const rec of this.o.containers.all()) {
@@ -85,7 +85,10 @@ export class RestartManager {
       this.o.containers.setRestartPending(rec.id, false);
       if (isActive(rec.state.status)) continue;
       const p = rec.hostConfig.RestartPolicy?.Name ?? 'no';
-      const wanted = p === 'always' || (p === 'unless-stopped' && !rec.manuallyStopped);
+      // on-failure too: a container that failed while the daemon was down gets its retry now.
+      const wanted = p === 'always' || (p === 'unless-stopped' && !rec.manuallyStopped) || (p === 'on-failure' && shouldRestart({
+        policy: p, maxRetries: rec.hostConfig.RestartPolicy?.MaximumRetryCount ?? 0, exitCode: rec.state.exitCode, restartCount: rec.restartCount, manuallyStopped: Boolean(rec.manuallyStopped),
+      }));
       if (!wanted || rec.state.startedAt === '0001-01-01T00:00:00Z') continue;
       try {
         await this.o.containers.start(rec.id);
