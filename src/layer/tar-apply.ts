@@ -336,16 +336,23 @@ export async function applyTar(input: Readable, dest: string, opts: ApplyTarOpti
   // allowUnknownFormat accepts pre-POSIX (v7) headers; the checksum is still verified.
   const extract = tarStream.extract({ allowUnknownFormat: true } as Parameters<typeof tarStream.extract>[0]);
   let current: Promise<void> = Promise.resolve();
+  // The entry's own failure (ENOSPC, EACCES...) is the cause; the pipeline may report only the
+  // premature close it leads to.
+  let entryError: unknown;
   extract.on('entry', (header, stream, next) => {
     const pax = tap.takeRecords();
     // A failing archive destroys the entry stream with the error; the handler sees it through its read.
     stream.on('error', () => undefined);
-    current = applier.entry(header, stream, pax).then(() => next(), (err: unknown) => next(err as Error));
+    current = applier.entry(header, stream, pax).then(() => next(), (err: unknown) => { entryError ??= err; next(err as Error); });
   });
   try {
     await pipeline(input, tap, extract);
-  } catch (err) {
+  } catch (pipelineError) {
     await current.catch(() => undefined);
+    // A filesystem error while writing an entry (ENOSPC, EACCES...) explains the failure better
+    // than the pipeline's premature close; a broken archive is reported by the pipeline itself.
+    const fsError = entryError instanceof EngineError || /^E[A-Z0-9]+$/.test(errnoCode(entryError) ?? '');
+    const err = fsError ? entryError : pipelineError;
     if (err instanceof EngineError) throw err;
     const code = errnoCode(err);
     if (code === undefined) throw new InvalidParameterError(`invalid layer tar: ${errorMessage(err)}`, { cause: err });
