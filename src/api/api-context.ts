@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Duplex } from 'node:stream';
+import { Duplex, PassThrough, type Readable } from 'node:stream';
 import { InvalidParameterError } from '../common/errors.js';
 import { Query } from './query.js';
 
@@ -53,6 +53,20 @@ export class ApiContext {
   /** True when the request's API version is at least v. */
   atLeast(v: string): boolean {
     return compareVersions(this.version, v) >= 0;
+  }
+
+  /**
+   * The request body as a stream a service may destroy on failure without cutting the connection:
+   * the rest of the upload is then read and dropped, so the client still gets its error answer.
+   */
+  bodyStream(): Readable {
+    const out = new PassThrough();
+    this.req.pipe(out);
+    out.on('close', () => {
+      this.req.unpipe(out);
+      if (!this.req.readableEnded) this.req.resume();
+    });
+    return out;
   }
 
   async body(): Promise<Buffer> {

@@ -116,7 +116,7 @@ export function imageRoutes(s: ApiServices): Route[] {
           await pullHandler(s.distribution, ctx);
           return;
         }
-        const source = fromSrc === '-' ? ctx.req : await openImportUrl(fromSrc);
+        const source = fromSrc === '-' ? ctx.bodyStream() : await openImportUrl(fromSrc);
         const repo = ctx.query.string('repo') || undefined;
         const tag = ctx.query.string('tag') || undefined;
         const id = await s.images.importRootfs(source, {
