@@ -35,7 +35,10 @@ export class SubprocessError extends SystemError {
 }
 
 export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  const msg = err instanceof Error ? err.message : String(err);
+  // SQLite's words for a full disk, completed with the errno text clients and users know.
+  if (errnoCode(err) === 'SQLITE_FULL' && !/no space left on device/.test(msg)) return `${msg}: no space left on device`;
+  return msg;
 }
 
 /** Node's fs errors carry a code; this narrows them without `any`. */
