@@ -20,6 +20,9 @@ export class EventBus {
 
   constructor(private readonly backlogSize = 1024) {}
 
+  /** Listener calls that threw (each is isolated from the publisher and the other listeners). */
+  listenerFailures = 0;
+
   publish(type: EngineEvent['Type'], action: string, id: string, attributes: Record<string, string> = {}): EngineEvent {
     const nowNs = BigInt(Date.now()) * 1_000_000n + process.hrtime.bigint() % 1_000_000n;
     const e: EngineEvent = {
@@ -37,7 +40,15 @@ export class EventBus {
     }
     this.backlog.push(e);
     if (this.backlog.length > this.backlogSize) this.backlog.shift();
-    for (const fn of this.listeners) fn(e);
+    // A listener's failure (a full disk under its bookkeeping, say) must not fail the operation
+    // that published the event, nor keep the other listeners from hearing it.
+    for (const fn of this.listeners) {
+      try {
+        fn(e);
+      } catch {
+        this.listenerFailures++;
+      }
+    }
     return e;
   }
 
