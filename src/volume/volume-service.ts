@@ -1,6 +1,6 @@
 import { chmod, chown, lstat, mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ConflictError, InvalidParameterError, NotFoundError, errorMessage } from '../common/errors.js';
+import { ConflictError, InvalidParameterError, NotFoundError, errorMessage, errnoCode } from '../common/errors.js';
 import { randomId } from '../common/ids.js';
 import type { Logger } from '../common/log.js';
 import type { EventBus } from '../events/event-bus.js';
@@ -159,8 +159,11 @@ export class VolumeService {
         name, driver, createdAt: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), labels, options, anonymous: Boolean(opts.anonymous),
       };
       const dir = join(this.o.root, name);
-      await mkdir(this.dataDir(name), { recursive: true, mode: 0o755 });
       try {
+        // One level at a time: a recursive mkdir reports a full disk as ENOENT.
+        for (const d of [dir, this.dataDir(name)]) {
+          await mkdir(d, { mode: 0o755 }).catch((err: unknown) => { if (errnoCode(err) !== 'EEXIST') throw err; });
+        }
         this.o.db.prepare('INSERT INTO volumes (name, driver, created_at, labels, options, anonymous) VALUES (?, ?, ?, ?, ?, ?)')
           .run(name, driver, vol.createdAt, labels ? JSON.stringify(labels) : null, options ? JSON.stringify(options) : null, vol.anonymous ? 1 : 0);
       } catch (err) {
