@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Db } from '../store/metadata-db.js';
 import { KeyedMutex } from '../store/keyed-mutex.js';
 import {
-  ConflictError, InvalidParameterError, NotFoundError, NotImplementedError, NotModifiedError, SystemError, errorMessage,
+  ConflictError, InvalidParameterError, NotFoundError, NotImplementedError, NotModifiedError, SystemError, errorMessage, errnoCode,
 } from '../common/errors.js';
 import { randomId } from '../common/ids.js';
 import type { Logger } from '../common/log.js';
@@ -534,7 +534,13 @@ export class ContainerService {
     const oom = await this.o.runtime.wasOomKilled(this.persistDir(rec.id));
     this.o.logManager?.unwatch(rec.id);
     await this.cleanupRun(rec);
-    this.setState(rec, { status: 'exited', exitCode: code, pid: 0, conmonPid: 0, finishedAt: new Date().toISOString(), oomKilled: oom });
+    try {
+      this.setState(rec, { status: 'exited', exitCode: code, pid: 0, conmonPid: 0, finishedAt: new Date().toISOString(), oomKilled: oom });
+    } catch (err) {
+      // The exit happened whether or not it can be written down (a full disk): waiters must hear of it.
+      if (errnoCode(err) !== 'SQLITE_FULL') throw err;
+      this.o.logger.warn('could not record the exit', { id: rec.id, err: errorMessage(err) });
+    }
     if (oom) this.event(rec, 'oom');
     this.event(rec, 'die', { exitCode: String(code) });
     this.notifyExit(rec, code);
@@ -553,6 +559,21 @@ export class ContainerService {
       this.lifecycle.off(`exit:${id}`, fn);
       this.lifecycle.off(`removed:${id}`, fn);
     };
+  }
+
+  /** Resolves once the container's conmon is gone (polled; for exits that went unreported). */
+  private async monitorGone(rec: ContainerRecord): Promise<void> {
+    const pid = rec.state.conmonPid;
+    const until = Date.now() + 30_000;
+    while (Date.now() < until) {
+      await delay(250);
+      if (!pid || !(await this.o.runtime.isAlive(rec.id, pid))) {
+        // Give a normal exit report a moment to arrive first.
+        await delay(250);
+        return;
+      }
+    }
+    await new Promise(() => undefined);
   }
 
   /** Resolves at the next exit of the container. */
@@ -751,8 +772,11 @@ export class ContainerService {
       await this.o.runtime.kill(rec.id, 9).catch(() => undefined);
       this.event(rec, 'kill', { signal: '9' });
       await this.thawIfPaused(rec);
-      const done = await Promise.race([exited.then(() => true), delay(30_000).then(() => false)]);
+      const done = await Promise.race([exited.then(() => true), this.monitorGone(rec).then(() => true), delay(30_000).then(() => false)]);
       if (!done) throw new SystemError(`container ${rec.id} did not exit after SIGKILL`);
+      // conmon may end without reporting the exit (it could not write its exit file on a full
+      // disk): record it here, once the monitor is gone.
+      if (isActive(rec.state.status)) await this.handleExit(rec.id, (await this.o.runtime.exitCode(rec.id, this.persistDir(rec.id))) ?? 137);
     }
     await this.mutex.run(rec.id, () => this.removeNow(rec, { volumes: opts.volumes }));
   }
@@ -764,7 +788,12 @@ export class ContainerService {
     if (prev !== 'removing' && !canTransition(prev, 'removing')) throw new ConflictError(`cannot remove container ${rec.id} in state ${prev}`);
     rec.state.status = 'removing';
     // Persisted, so a crash midway is finished at start-up rather than leaving a row without files.
-    this.save(rec);
+    // Best effort: on a full disk the write fails, and removing is how space comes back.
+    try {
+      this.save(rec);
+    } catch (err) {
+      this.o.logger.warn('could not record the removal before doing it', { id: rec.id, err: errorMessage(err) });
+    }
     try {
       await this.cleanupRun(rec);
       await this.o.layers.removeRwLayer(rec.id);
