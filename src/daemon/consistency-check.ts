@@ -8,6 +8,7 @@ import { checkImages, imageTopLayers } from '../image/index.js';
 import { checkContainers } from '../container/index.js';
 import { checkVolumes } from '../volume/index.js';
 import { checkBuildState } from '../build/index.js';
+import { checkNetworks } from '../network/index.js';
 
 export interface ConsistencyCheckOptions {
   db: Db;
@@ -36,6 +37,9 @@ function mountsUnder(root: string): string[] {
 export async function runConsistencyCheck(o: ConsistencyCheckOptions): Promise<CheckReport> {
   const problems: CheckProblem[] = [];
   const checked: Record<string, number> = {};
+  const live = new Set((o.db.prepare('SELECT id, record FROM containers WHERE incomplete = 0').all() as Array<{ id: string; record: string }>)
+    .filter((r) => { try { return ['running', 'paused', 'restarting'].includes((JSON.parse(r.record) as { state: { status: string } }).state.status); } catch { return false; } })
+    .map((r) => r.id));
   const containers = await checkContainers({ db: o.db, dataRoot: o.dataRoot, execRoot: o.execRoot });
   checked['containers'] = containers.checked;
   const build = await checkBuildState({ db: o.db, scratchDir: join(o.dataRoot, 'build', 'scratch-layers'), tmpRoot: join(o.dataRoot, 'build', 'tmp') });
@@ -49,12 +53,11 @@ export async function runConsistencyCheck(o: ConsistencyCheckOptions): Promise<C
   checked['layers'] = layers.checked;
   const volumes = await checkVolumes({ db: o.db, root: join(o.dataRoot, 'volumes') });
   checked['volumes'] = volumes.checked;
-  problems.push(...containers.problems, ...build.problems, ...images.problems, ...layers.problems, ...volumes.problems);
+  const networks = await checkNetworks({ db: o.db, runningIds: live });
+  checked['networks and endpoints'] = networks.checked;
+  problems.push(...containers.problems, ...build.problems, ...images.problems, ...layers.problems, ...volumes.problems, ...networks.problems);
 
   // A mount under the data root belongs to a running container (its rootfs or a volume device).
-  const live = new Set((o.db.prepare('SELECT id, record FROM containers WHERE incomplete = 0').all() as Array<{ id: string; record: string }>)
-    .filter((r) => { try { return ['running', 'paused', 'restarting'].includes((JSON.parse(r.record) as { state: { status: string } }).state.status); } catch { return false; } })
-    .map((r) => r.id));
   for (const m of mountsUnder(o.dataRoot)) {
     const rel = m.slice(o.dataRoot.length + 1).split('/');
     if (rel[0] === o.driver.name && rel[2] === 'merged' && live.has(rel[1] ?? '')) continue;

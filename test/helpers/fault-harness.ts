@@ -85,6 +85,9 @@ export async function outsideLeaks(d: TestDaemon): Promise<string[]> {
       if (!running.has(id) && existsSync(join(dir, id))) leaks.push(`cgroup ${ctl}/berth/${id.slice(0, 12)}`);
     }
   }
+  for (const id of known) {
+    if (!running.has(id) && existsSync(`/run/netns/berth-${id}`)) leaks.push(`netns berth-${id.slice(0, 12)}`);
+  }
   for (const line of readFileSync('/proc/mounts', 'utf8').split('\n')) {
     const m = line.split(' ')[1] ?? '';
     if (!m.startsWith(d.root)) continue;
@@ -143,6 +146,20 @@ export function summarize(results: TrialResult[]): string {
     + `${results.reduce((n, r) => n + r.problems.length, 0)} inconsistencies, ${results.reduce((n, r) => n + r.leaks.length, 0)} leaks, `
     + `${results.filter((r) => r.retryError).length} failed retries`);
   return lines.join('\n');
+}
+
+/** GETs raw bytes (an image archive) from the daemon. */
+export function getBytes(d: TestDaemon, path: string): Promise<{ status: number; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath: d.socket, method: 'GET', path }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 /** POSTs raw bytes (a tar) to the daemon; resolves status and body text. */

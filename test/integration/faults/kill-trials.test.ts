@@ -2,18 +2,19 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { startTestDaemon, importBusybox, busyboxRootfsTar, type TestDaemon } from '../../helpers/daemon-harness.js';
-import { runFaultTrial, seededRandom, summarize, postBytes, tarOf, checkDaemon, type FaultOperation, type TrialResult } from '../../helpers/fault-harness.js';
+import { runFaultTrial, seededRandom, summarize, postBytes, getBytes, tarOf, checkDaemon, type FaultOperation, type TrialResult } from '../../helpers/fault-harness.js';
 
 // kill -9 of berthd at a random point of each operation, then restart, check, retry.
 // BERTH_FAULT_SEED replays a run; BERTH_FAULT_TRIALS scales the number of trials per operation.
 const SEED = Number(process.env['BERTH_FAULT_SEED'] ?? 20261124);
-const PER_OP = Number(process.env['BERTH_FAULT_TRIALS'] ?? 8);
+const PER_OP = Number(process.env['BERTH_FAULT_TRIALS'] ?? 6);
 
 let d: TestDaemon;
 const results: TrialResult[] = [];
 before(async () => {
   d = await startTestDaemon();
   await importBusybox(d);
+  assert.equal((await d.api('POST', '/networks/create', { Name: 'ft-net' })).status, 201);
 });
 after(async () => {
   if (results.length) process.stdout.write(`# fault trials (seed ${SEED}):\n${summarize(results).replace(/^/gm, '# ')}\n`);
@@ -121,9 +122,70 @@ const ops: FaultOperation<any>[] = [
       assert.equal((await d.api('GET', `/images/${tag}/json`)).status, 404);
     },
   },
+  {
+    name: 'commit', typicalMs: 300,
+    setup: async (_d, n) => {
+      const name = `ft-commit-${n}`;
+      const id = await createContainer(name, ['sh', '-c', `echo ${n} > /f`]);
+      await expectStatus(d.api('POST', `/containers/${id}/start`), [204], 'start');
+      await d.api('POST', `/containers/${id}/wait`);
+      return { name, ref: `ft-commit:${n}` };
+    },
+    run: async (_d, c: { name: string; ref: string }) => {
+      await expectStatus(d.api('POST', `/commit?container=${c.name}&repo=ft-commit&tag=${c.ref.split(':')[1]}`), [201], 'commit');
+    },
+    retry: async (_d, c: { name: string; ref: string }) => {
+      await expectStatus(d.api('POST', `/commit?container=${c.name}&repo=ft-commit&tag=${c.ref.split(':')[1]}`), [201], 'commit again');
+      assert.equal((await d.api('GET', `/images/${c.ref}/json`)).status, 200);
+    },
+    cleanup: async (_d, c: { name: string; ref: string }) => {
+      await removeContainer(c.name);
+      await expectStatus(d.api('DELETE', `/images/${c.ref}`), [200], 'rmi');
+    },
+  },
+  {
+    name: 'image load', typicalMs: 300,
+    setup: async (_d, n) => {
+      const ref = `ft-load:${n}`;
+      await build(ref, buildContext(n, 'load'));
+      const saved = await getBytes(d, `/images/${ref}/get`);
+      assert.equal(saved.status, 200);
+      await expectStatus(d.api('DELETE', `/images/${ref}`), [200], 'rmi before load');
+      await d.api('POST', '/build/prune');
+      return { ref, tar: saved.body };
+    },
+    run: async (_d, c: { ref: string; tar: Buffer }) => {
+      const r = await postBytes(d, '/images/load?quiet=1', c.tar);
+      if (r.status !== 200 || /"errorDetail"/.test(r.body)) throw new Error(`load: ${r.status} ${r.body}`);
+    },
+    retry: async (_d, c: { ref: string; tar: Buffer }) => {
+      const r = await postBytes(d, '/images/load?quiet=1', c.tar);
+      if (r.status !== 200 || /"errorDetail"/.test(r.body)) throw new Error(`load again: ${r.status} ${r.body}`);
+      assert.equal((await d.api('GET', `/images/${c.ref}/json`)).status, 200);
+    },
+    cleanup: async (_d, c: { ref: string }) => { await expectStatus(d.api('DELETE', `/images/${c.ref}`), [200], 'rmi'); },
+  },
+  {
+    name: 'network connect', typicalMs: 200,
+    setup: async (_d, n) => {
+      const name = `ft-nc-${n}`;
+      await createContainer(name);
+      await expectStatus(d.api('POST', `/containers/${name}/start`), [204], 'start');
+      return name;
+    },
+    run: async (_d, name: string) => { await expectStatus(d.api('POST', '/networks/ft-net/connect', { Container: name }), [200], 'connect'); },
+    retry: async (_d, name: string) => {
+      const i = (await d.api('GET', `/containers/${name}/json`)).json() as { NetworkSettings: { Networks: Record<string, unknown> } };
+      if (!i.NetworkSettings.Networks['ft-net']) await expectStatus(d.api('POST', '/networks/ft-net/connect', { Container: name }), [200], 'connect again');
+      const j = (await d.api('GET', `/containers/${name}/json`)).json() as { State: { Running: boolean }; NetworkSettings: { Networks: Record<string, { IPAddress: string }> } };
+      assert.ok(j.NetworkSettings.Networks['ft-net']?.IPAddress, 'connected with an address');
+      assert.equal(j.State.Running, true);
+    },
+    cleanup: async (_d, name: string) => removeContainer(name),
+  },
 ];
 
-test(`kill -9 during operations: ${ops.length} operations x ${PER_OP} trials, each followed by a clean check and a successful retry`, { timeout: 240_000 }, async () => {
+test(`kill -9 during operations: ${ops.length} operations x ${PER_OP} trials, each followed by a clean check and a successful retry`, { timeout: Math.max(240_000, PER_OP * 30_000) }, async () => {
   const rand = seededRandom(SEED);
   for (let n = 0; n < PER_OP; n++) {
     for (const op of ops) results.push(await runFaultTrial(d, op, rand, n));
