@@ -1,9 +1,30 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestDaemon, importBusybox, type TestDaemon } from '../../helpers/daemon-harness.js';
+import { request } from 'node:http';
 import { checkDaemon, outsideLeaks } from '../../helpers/fault-harness.js';
 
-// 20 running containers (a volume each, a counter every 50 ms on stdout) survive a kill -9 of
+function httpGet(port: number, path = '/hostname'): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, timeout: 3000 }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => { body += c.toString(); });
+      res.on('end', () => resolve(body));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function retry<T>(fn: () => Promise<T>, ms = 10_000): Promise<T> {
+  const until = Date.now() + ms;
+  for (;;) {
+    try { return await fn(); } catch (err) { if (Date.now() > until) throw err; await new Promise((r) => setTimeout(r, 100)); }
+  }
+}
+
+// 20 running containers (a volume each, a counter every 50 ms on stdout) and 3 with published ports survive a kill -9 of
 // berthd: re-adopted, their logs without a gap, the exits that happened meanwhile recorded with
 // their real codes, restart policies applied to them.
 const COUNT = 20;
@@ -48,6 +69,18 @@ test(`kill -9 with ${COUNT} running containers: all re-adopted, logs without a g
       HostConfig: { Binds: [`live-vol-${i}:/data`] },
     }));
   }
+  // Published ports: three web servers reachable through their host ports before and after.
+  const webs: Array<{ id: string; port: number }> = [];
+  for (let i = 0; i < 3; i++) {
+    const id = await run(`live-web-${i}`, {
+      Cmd: ['httpd', '-f', '-p', '80', '-h', '/etc'], ExposedPorts: { '80/tcp': {} },
+      HostConfig: { PortBindings: { '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }] } },
+    });
+    const ins = (await d.api('GET', `/containers/${id}/json`)).json() as { NetworkSettings: { Ports: Record<string, Array<{ HostPort: string }>> } };
+    const port = Number(ins.NetworkSettings.Ports['80/tcp']![0]!.HostPort);
+    assert.match(await retry(() => httpGet(port)), new RegExp(id.slice(0, 12)));
+    webs.push({ id, port });
+  }
   const quitter = await run('live-quitter', { Cmd: ['sh', '-c', 'sleep 1.5; exit 7'] });
   const restarter = await run('live-restarter', { Cmd: ['sh', '-c', 'sleep 1.5; exit 3'], HostConfig: { RestartPolicy: { Name: 'on-failure', MaximumRetryCount: 5 } } });
   const always = await run('live-always', { Cmd: ['sh', '-c', 'sleep 1.5; exit 0'], HostConfig: { RestartPolicy: { Name: 'always' } } });
@@ -61,6 +94,9 @@ test(`kill -9 with ${COUNT} running containers: all re-adopted, logs without a g
   const list = (await d.api('GET', '/containers/json')).json() as Array<{ Id: string; State: string }>;
   for (const id of ids) assert.ok(list.some((c) => c.Id === id && c.State === 'running'), `container ${id.slice(0, 12)} re-adopted and running`);
 
+  for (const w of webs) {
+    assert.match(await retry(() => httpGet(w.port)), new RegExp(w.id.slice(0, 12)), 'the published port still reaches the container');
+  }
   const q = (await d.api('GET', `/containers/${quitter}/json`)).json() as { State: { Status: string; ExitCode: number } };
   assert.equal(q.State.Status, 'exited');
   assert.equal(q.State.ExitCode, 7, 'the exit that happened while berthd was down keeps its real code');
