@@ -214,6 +214,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   containers.load();
   await network.sweep(new Set(containers.all().map((c) => c.id)));
   const rec = await containers.reconcile();
+  // Connects a crash cut short: undone, so that the next connect works.
+  for (const c of containers.all().filter((x) => x.state.status === 'running' || x.state.status === 'paused')) {
+    for (const netId of await network.unplumbedEndpoints(c.id)) {
+      await network.disconnect(netId, { ...c, running: true }, true)
+        .catch((err) => logger.warn('undoing an interrupted network connect failed', { id: c.id, err: errorMessage(err) }));
+    }
+  }
   await volumes.sweepMounts();
   logger.info('state reconciled', rec);
   const health = new HealthMonitor({ containers, execs, events, logger });

@@ -977,19 +977,24 @@ export class NetworkService {
         throw new ForbiddenError(`endpoint with name ${c.name} already exists in network ${n.name}`);
       }
       const config = this.endpointConfig(n, raw);
-      this.o.db.prepare('INSERT INTO network_endpoints (container_id, network_id, config) VALUES (?, ?, ?)').run(c.id, n.id, JSON.stringify(config));
+      const insert = (): void => {
+        this.o.db.prepare('INSERT INTO network_endpoints (container_id, network_id, config) VALUES (?, ?, ?)').run(c.id, n.id, JSON.stringify(config));
+      };
       const sb = this.sandbox(c.id);
       if (!c.running || !sb?.active) {
+        insert();
         this.o.events.publish('network', 'connect', n.id, { container: c.id, name: n.name, type: n.driver });
         return;
       }
-      const all = this.endpointsOf(c.id);
-      const ep = all.find((e) => e.networkId === n.id)!;
-      const ifaces = new Set(all.map((e) => e.iface).filter(Boolean));
+      const ifaces = new Set(this.endpointsOf(c.id).map((e) => e.iface).filter(Boolean));
       let k = 0;
       while (ifaces.has(`eth${k}`)) k++;
       try {
+        // The row, its lease and its interface name appear together: a crash never leaves a
+        // running container's endpoint without an address.
         this.o.db.transaction(() => {
+          insert();
+          const ep = this.endpointsOf(c.id).find((e) => e.networkId === n.id)!;
           this.lease(c, [ep]);
           this.o.db.prepare('UPDATE network_endpoints SET iface = ? WHERE container_id = ? AND network_id = ?').run(`eth${k}`, c.id, n.id);
         })();
@@ -1002,6 +1007,24 @@ export class NetworkService {
       await this.writeFiles(c.id).catch((err) => this.o.logger.warn('rewriting /etc files failed', { err: errorMessage(err) }));
       this.o.events.publish('network', 'connect', n.id, { container: c.id, name: n.name, type: n.driver });
     });
+  }
+
+  /**
+   * Start-up: the networks a running container's endpoint is recorded on but not plumbed for (a
+   * connect cut short between its row and netavark's setup): no address, or no interface in the
+   * namespace. The caller disconnects them so that a new connect works.
+   */
+  async unplumbedEndpoints(containerId: string): Promise<string[]> {
+    const sb = this.sandbox(containerId);
+    if (!sb?.active) return [];
+    const out: string[] = [];
+    for (const ep of this.endpointsOf(containerId)) {
+      if (!this.networks.get(ep.networkId) || this.networks.get(ep.networkId)!.driver !== 'bridge') continue;
+      if (!ep.ip || !ep.iface) { out.push(ep.networkId); continue; }
+      const present = await runCommand(['ip', '-n', sb.netns, '-o', 'link', 'show', ep.iface], { timeoutMs: 10_000 }).then(() => true, () => false);
+      if (!present) out.push(ep.networkId);
+    }
+    return out;
   }
 
   async disconnect(netIdOrName: string, c: NetContainer & { running: boolean }, force: boolean): Promise<void> {
