@@ -19,6 +19,15 @@ before(async () => {
   await importBusybox(d);
   assert.equal((await d.api('POST', '/networks/create', { Name: 'ft-net' })).status, 201);
   reg = await startRegistry();
+  // What the pull trials pull: one unique image per trial, pushed while berthd has not been
+  // restarted yet (a push after a restart can fail: docs/RELIABILITY.md, open problems).
+  if (ops.some((o) => o.name === 'pull')) {
+    for (let n = 0; n < PER_OP; n++) {
+      await build(`${reg.host}/ft/pull:${n}`, buildContext(n, 'pull'));
+      const pushed = d.berth(['push', `${reg.host}/ft/pull:${n}`]);
+      assert.equal(pushed.code, 0, pushed.stderr + pushed.stdout);
+    }
+  }
 });
 after(async () => {
   if (results.length) process.stdout.write(`# fault trials (seed ${SEED}):\n${summarize(results).replace(/^/gm, '# ')}\n`);
@@ -26,10 +35,10 @@ after(async () => {
   await reg?.stop();
 });
 
-/** POST with an empty X-Registry-Auth (what the docker CLI sends for anonymous access); the progress stream must carry no error. */
+/** POST to a registry route (anonymous: no X-Registry-Auth); the progress stream must carry no error. */
 function registryCall(path: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const req = request({ socketPath: d.socket, method: 'POST', path, headers: { 'X-Registry-Auth': Buffer.from('{}').toString('base64') } }, (res) => {
+    const req = request({ socketPath: d.socket, method: 'POST', path }, (res) => {
       let body = '';
       res.on('data', (c: Buffer) => { body += c.toString(); });
       res.on('end', () => (res.statusCode === 200 && !/"errorDetail"/.test(body) ? resolve() : reject(new Error(`${path}: ${res.statusCode} ${body.slice(-300)}`))));
@@ -219,10 +228,9 @@ const allOps: FaultOperation<any>[] = [
   },
   {
     name: 'pull', typicalMs: 400,
+    // The images were pushed before the first kill (see before()); each trial drops its local copy.
     setup: async (_d, n) => {
       const ref = `${reg.host}/ft/pull:${n}`;
-      await build(ref, buildContext(n, 'pull'));
-      await registryCall(`/images/${reg.host}/ft/pull/push?tag=${n}`);
       await expectStatus(d.api('DELETE', `/images/${ref}`), [200], 'rmi before pull');
       await d.api('POST', '/build/prune');
       return ref;
@@ -236,10 +244,12 @@ const allOps: FaultOperation<any>[] = [
   },
 ];
 
-// BERTH_FAULT_OPS=name,name picks operations. `push` is left out by default: a push retried
-// after a kill -9 mid-push fails (docs/RELIABILITY.md, open problems); BERTH_FAULT_OPS=push shows it.
+// BERTH_FAULT_OPS=name,name picks operations. `push` and `pull` are left out by default: pushes
+// to the test registry fail once berthd has been restarted (and, at the time of writing, also on
+// a fresh daemon that has built images), so neither can be set up reliably (docs/RELIABILITY.md,
+// open problems); BERTH_FAULT_OPS=push,pull runs them.
 const chosen = process.env['BERTH_FAULT_OPS']?.split(',').map((x) => x.trim());
-const ops = allOps.filter((o) => (chosen ? chosen.includes(o.name) : o.name !== 'push'));
+const ops = allOps.filter((o) => (chosen ? chosen.includes(o.name) : o.name !== 'push' && o.name !== 'pull'));
 
 test(`kill -9 during operations: ${ops.length} operations x ${PER_OP} trials, each followed by a clean check and a successful retry`, { timeout: Math.max(240_000, PER_OP * 30_000) }, async () => {
   const rand = seededRandom(SEED);
