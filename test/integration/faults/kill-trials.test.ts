@@ -9,7 +9,7 @@ import { runFaultTrial, seededRandom, summarize, postBytes, getBytes, tarOf, che
 // kill -9 of berthd at a random point of each operation, then restart, check, retry.
 // BERTH_FAULT_SEED replays a run; BERTH_FAULT_TRIALS scales the number of trials per operation.
 const SEED = Number(process.env['BERTH_FAULT_SEED'] ?? 20261124);
-const PER_OP = Number(process.env['BERTH_FAULT_TRIALS'] ?? 6);
+const PER_OP = Number(process.env['BERTH_FAULT_TRIALS'] ?? 5);
 
 let d: TestDaemon;
 let reg: TestRegistry;
@@ -19,8 +19,7 @@ before(async () => {
   await importBusybox(d);
   assert.equal((await d.api('POST', '/networks/create', { Name: 'ft-net' })).status, 201);
   reg = await startRegistry();
-  // What the pull trials pull: one unique image per trial, pushed while berthd has not been
-  // restarted yet (a push after a restart can fail: docs/RELIABILITY.md, open problems).
+  // What the pull trials pull: one unique image per trial, pushed up front.
   if (ops.some((o) => o.name === 'pull')) {
     for (let n = 0; n < PER_OP; n++) {
       await build(`${reg.host}/ft/pull:${n}`, buildContext(n, 'pull'));
@@ -244,12 +243,9 @@ const allOps: FaultOperation<any>[] = [
   },
 ];
 
-// BERTH_FAULT_OPS=name,name picks operations. `push` and `pull` are left out by default: pushes
-// to the test registry fail once berthd has been restarted (and, at the time of writing, also on
-// a fresh daemon that has built images), so neither can be set up reliably (docs/RELIABILITY.md,
-// open problems); BERTH_FAULT_OPS=push,pull runs them.
+// BERTH_FAULT_OPS=name,name picks operations (all by default).
 const chosen = process.env['BERTH_FAULT_OPS']?.split(',').map((x) => x.trim());
-const ops = allOps.filter((o) => (chosen ? chosen.includes(o.name) : o.name !== 'push' && o.name !== 'pull'));
+const ops = allOps.filter((o) => !chosen || chosen.includes(o.name));
 
 test(`kill -9 during operations: ${ops.length} operations x ${PER_OP} trials, each followed by a clean check and a successful retry`, { timeout: Math.max(240_000, PER_OP * 30_000) }, async () => {
   const rand = seededRandom(SEED);
