@@ -42,6 +42,7 @@ test(`load: ${CLIENTS} concurrent clients for ${SECONDS} s create, start, inspec
   const start = { fds: fds(pid), rss: rssKiB(pid), mounts: mountsUnder(d.root).length, conmons: conmonPids(d.execRoot).length };
 
   const ids = new Set<string>();
+  const seen = new Set<string>();
   const unexpected: string[] = [];
   const counts = { requests: 0, cycles: 0, expected4xx: 0 };
   const until = Date.now() + SECONDS * 1000;
@@ -59,6 +60,7 @@ test(`load: ${CLIENTS} concurrent clients for ${SECONDS} s create, start, inspec
       if (!note('create', c.status, [201], [], c.body)) continue;
       const id = (c.json() as { Id: string }).Id;
       ids.add(id);
+      seen.add(id);
       const s = await d.api('POST', `/containers/${id}/start`);
       note('start', s.status, [204], [], s.body);
       const i = await d.api('GET', `/containers/${id}/json`);
@@ -88,10 +90,11 @@ test(`load: ${CLIENTS} concurrent clients for ${SECONDS} s create, start, inspec
   await new Promise((r) => setTimeout(r, 6000));
   const end = { fds: fds(pid), rss: rssKiB(pid), mounts: mountsUnder(d.root).length, conmons: conmonPids(d.execRoot).length };
   const left = (await d.api('GET', '/containers/json?all=1')).json() as unknown[];
-  const cgroups = ['pids', 'memory'].flatMap((ctl) => [...ids].filter((id) => existsSync(`/sys/fs/cgroup/${ctl}/berth/${id}`)));
+  const cgroups = ['pids', 'memory'].flatMap((ctl) => [...seen].filter((id) => existsSync(`/sys/fs/cgroup/${ctl}/berth/${id}`)));
+  const netns = [...seen].filter((id) => existsSync(`/run/netns/berth-${id}`));
   process.stdout.write(`# load: ${CLIENTS} clients, ${elapsed.toFixed(1)} s, ${counts.cycles} create/start/inspect/rm cycles (${(counts.cycles / elapsed).toFixed(1)}/s), `
     + `${counts.requests} requests, ${counts.expected4xx} expected 404/409, ${unexpected.length} unexpected; `
-    + `fds ${start.fds} -> ${end.fds}, RSS ${(start.rss / 1024).toFixed(0)} -> ${(end.rss / 1024).toFixed(0)} MiB, mounts ${start.mounts} -> ${end.mounts}, conmon ${start.conmons} -> ${end.conmons}\n`);
+    + `fds ${start.fds} -> ${end.fds}, RSS ${(start.rss / 1024).toFixed(0)} -> ${(end.rss / 1024).toFixed(0)} MiB, mounts ${start.mounts} -> ${end.mounts}, conmon ${start.conmons} -> ${end.conmons}, netns left ${[...seen].filter((id) => existsSync(`/run/netns/berth-${id}`)).length}\n`);
   assert.deepEqual(unexpected, []);
   assert.ok(counts.cycles >= CLIENTS, `every client completed cycles (${counts.cycles})`);
   assert.deepEqual(left, []);
@@ -99,6 +102,7 @@ test(`load: ${CLIENTS} concurrent clients for ${SECONDS} s create, start, inspec
   assert.equal(end.mounts, start.mounts);
   assert.equal(end.conmons, 0);
   assert.deepEqual(cgroups, []);
+  assert.deepEqual(netns, [], 'no network namespace left');
   assert.ok(end.rss < start.rss + 80 * 1024, `RSS ${start.rss} KiB -> ${end.rss} KiB`);
   const check = await checkDaemon(d);
   assert.deepEqual(check.Problems, []);
