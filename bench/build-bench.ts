@@ -39,22 +39,31 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-function timeBuild(host: string, ctx: string, extra: string[]): number {
+/** One build's wall time, or undefined when it failed or hung (dockerd's shim sometimes misses an exit here). */
+function timeBuild(host: string, ctx: string, extra: string[]): number | undefined {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(DOCKER, ['build', '-q', ...extra, '-t', 'bench-build', ctx], { env: env(host), encoding: 'utf8', timeout: 120_000 });
-  if (r.status !== 0) throw new Error(`build failed: ${r.stderr}`);
+  const r = spawnSync(DOCKER, ['build', '-q', ...extra, '-t', 'bench-build', ctx], { env: env(host), encoding: 'utf8', timeout: 30_000 });
+  if (r.status !== 0) {
+    process.stderr.write(`build failed or hung (${r.signal ?? `exit ${r.status}`}): ${r.stdout}${r.stderr.split('\n').slice(-3).join(' ')}\n`);
+    return undefined;
+  }
   return Number(process.hrtime.bigint() - t0) / 1e6;
 }
 
-function series(host: string, ctx: string): { cold: number; cached: number } {
+interface Series { cold: number; cached: number; failed: number }
+
+function series(host: string, ctx: string): Series {
   timeBuild(host, ctx, ['--no-cache']); // warm-up
   const cold: number[] = [];
   const cached: number[] = [];
+  let failed = 0;
   for (let i = 0; i < RUNS; i++) {
-    cold.push(timeBuild(host, ctx, ['--no-cache']));
-    cached.push(timeBuild(host, ctx, []));
+    const c = timeBuild(host, ctx, ['--no-cache']);
+    if (c === undefined) failed++; else cold.push(c);
+    const h = timeBuild(host, ctx, []);
+    if (h === undefined) failed++; else cached.push(h);
   }
-  return { cold: median(cold), cached: median(cached) };
+  return { cold: median(cold), cached: median(cached), failed };
 }
 
 async function withDockerd<T>(fn: (host: string) => T): Promise<T | undefined> {
@@ -81,6 +90,7 @@ async function main(): Promise<void> {
     console.log(`9-step build through the docker CLI's classic builder (median of ${RUNS})`);
     console.log(`  --no-cache  berthd ${fmt(berth.cold)}${dockerd ? `   dockerd ${fmt(dockerd.cold)}   ratio ${(berth.cold / dockerd.cold).toFixed(2)}x` : ''}`);
     console.log(`  cached      berthd ${fmt(berth.cached)}${dockerd ? `   dockerd ${fmt(dockerd.cached)}   ratio ${(berth.cached / dockerd.cached).toFixed(2)}x` : ''}`);
+    console.log(`  failed or hung builds (left out of the medians): berthd ${berth.failed}${dockerd ? `, dockerd ${dockerd.failed}` : ''}`);
   } finally {
     await b.destroy();
     rmSync(ctx, { recursive: true, force: true });
