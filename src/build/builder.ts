@@ -201,11 +201,18 @@ export class Builder {
     for (const rec of this.o.images.store.list()) {
       for (let c: ChainId | null = rec.topLayer; c !== null && !heldByImages.has(c); c = this.o.layers.find(c)?.parent ?? null) heldByImages.add(c);
     }
-    // First pass: each entry owns its top layer if it is the first entry on it.
+    // First pass: an entry owns its top layer when its step made that layer (a metadata step
+    // stands on its parent's layer and adds nothing), whatever order the rows come in.
+    const rowByState = new Map<string, (typeof rows)[number]>(rows.map((r) => [sha256Digest(r.config), r]));
+    const parentTop = (r: (typeof rows)[number]): ChainId | null | undefined => {
+      if (!r.parentState) return undefined;
+      const p = rowByState.get(r.parentState);
+      return p ? p.topLayer : this.o.images.store.find(r.parentState)?.topLayer;
+    };
     const sizes = new Map<string, number>();
     for (const r of rows) {
       let size = 0;
-      if (r.topLayer && !counted.has(r.topLayer)) {
+      if (r.topLayer && parentTop(r) !== r.topLayer && !counted.has(r.topLayer)) {
         counted.add(r.topLayer);
         size = this.o.layers.find(r.topLayer)?.size ?? 0;
       }
