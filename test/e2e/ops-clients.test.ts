@@ -93,13 +93,13 @@ for (const cli of CLIS) {
       }
       const id = (await run(cli.path, ['run', '-d', '--restart', 'always', 'busybox', 'sh', '-c', 'exit 3'])).stdout.trim();
       try {
-        // Wait for a back-off long enough (800 ms after the third restart) that rm lands inside it.
+        // Wait for a back-off long enough (3.2 s after the fifth restart) that rm lands inside it:
+        // the count is read first, so the status read after it belongs to that back-off or a later one.
         let seen = '';
-        let count = 0;
-        for (let i = 0; i < 100 && !(seen.startsWith('Restarting (3)') && count >= 3); i++) {
-          seen = (await run(cli.path, ['ps', '--filter', `id=${id}`, '--format', '{{.Status}}'])).stdout.trim();
-          count = Number((await run(cli.path, ['inspect', '--format', '{{.RestartCount}}', id])).stdout.trim());
-          if (!(seen.startsWith('Restarting (3)') && count >= 3)) await new Promise((res) => setTimeout(res, 50));
+        for (let i = 0; i < 200 && !seen.startsWith('Restarting (3)'); i++) {
+          const count = Number((await run(cli.path, ['inspect', '--format', '{{.RestartCount}}', id])).stdout.trim());
+          seen = count >= 5 ? (await run(cli.path, ['ps', '--filter', `id=${id}`, '--format', '{{.Status}}'])).stdout.trim() : '';
+          if (!seen.startsWith('Restarting (3)')) await new Promise((res) => setTimeout(res, 50));
         }
         assert.match(seen, /^Restarting \(3\) /);
         const rm = await run(cli.path, ['rm', id]);
