@@ -77,10 +77,13 @@ export function apiRequest(socket: string, method: string, path: string, body?: 
 export function testNetworkArgs(): { args: string[]; bridge: string; prefix: string } {
   let routes = '';
   try { routes = execFileSync('ip', ['-4', 'route', 'show', 'table', 'all'], { encoding: 'utf8' }); } catch { /* no ip */ }
+  let rules = '';
+  try { rules = execFileSync('iptables-save', { encoding: 'utf8' }); } catch { /* no iptables */ }
   for (let i = 0; i < 200; i++) {
     const x = 160 + Math.floor(Math.random() * 70);
     const prefix = `10.${x}.`;
     if (routes.includes(` ${prefix}`) || routes.split('\n').some((l) => l.startsWith(prefix))) continue;
+    if (rules.includes(` ${prefix}`)) continue;
     const bridge = `bt${randomBytes(4).toString('hex')}`;
     return { args: ['--bridge', bridge, '--bip', `${prefix}0.1/24`, '--default-address-pool', `base=${prefix}0.0/16,size=24`], bridge, prefix };
   }
@@ -111,6 +114,11 @@ export function networkLeftovers(bridges: string[], prefix: string, containerIds
   return out;
 }
 
+const liveDaemons = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const p of liveDaemons) p.kill('SIGKILL');
+});
+
 /** Starts a private berthd on temporary roots and socket. */
 export async function startTestDaemon(extraArgs: string[] = []): Promise<TestDaemon> {
   const net = extraArgs.includes('--bridge') || extraArgs.includes('-b') ? undefined : testNetworkArgs();
@@ -130,6 +138,13 @@ export async function startTestDaemon(extraArgs: string[] = []): Promise<TestDae
     });
     proc.stdout!.on('data', (b: Buffer) => { logText += b.toString(); });
     proc.stderr!.on('data', (b: Buffer) => { logText += b.toString(); });
+    // A daemon a failed test left behind must neither keep the test process alive nor outlive it.
+    liveDaemons.add(proc);
+    const mine = proc;
+    mine.once('exit', () => liveDaemons.delete(mine));
+    mine.unref();
+    (mine.stdout as unknown as { unref?: () => void }).unref?.();
+    (mine.stderr as unknown as { unref?: () => void }).unref?.();
     await waitForSocket(socket, 15_000).catch((err: Error) => {
       // A daemon that did not answer in time must not outlive the test that gave up on it.
       proc.kill('SIGKILL');

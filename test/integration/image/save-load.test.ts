@@ -44,9 +44,12 @@ before(async () => {
   await d.api('POST', `/images/app:1/tag?repo=app&tag=2`);
 });
 after(async () => {
-  await d?.destroy();
-  await d2?.destroy();
-  rmSync(work, { recursive: true, force: true });
+  try {
+    await d?.destroy();
+  } finally {
+    await d2?.destroy();
+    rmSync(work, { recursive: true, force: true });
+  }
 });
 
 test('save writes the docker-archive layout, with layer tars that hash to the diff ids', async () => {
