@@ -138,13 +138,10 @@ export async function startTestDaemon(extraArgs: string[] = []): Promise<TestDae
     });
     proc.stdout!.on('data', (b: Buffer) => { logText += b.toString(); });
     proc.stderr!.on('data', (b: Buffer) => { logText += b.toString(); });
-    // A daemon a failed test left behind must neither keep the test process alive nor outlive it.
+    // A daemon a failed test left behind must not outlive the test process.
     liveDaemons.add(proc);
     const mine = proc;
     mine.once('exit', () => liveDaemons.delete(mine));
-    mine.unref();
-    (mine.stdout as unknown as { unref?: () => void }).unref?.();
-    (mine.stderr as unknown as { unref?: () => void }).unref?.();
     await waitForSocket(socket, 15_000).catch((err: Error) => {
       // A daemon that did not answer in time must not outlive the test that gave up on it.
       proc.kill('SIGKILL');
