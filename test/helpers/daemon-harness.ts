@@ -185,7 +185,13 @@ export async function startTestDaemon(extraArgs: string[] = []): Promise<TestDae
         }
         await d.stop();
       }
-      const netLeft = net ? networkLeftovers([...seenBridges], net.prefix, [...seenContainers], [...seenNetworks]) : [];
+      // A netavark teardown a removal started may still be finishing as the daemon exits.
+      let netLeft: string[] = [];
+      for (let i = 0; i < 20; i++) {
+        netLeft = net ? networkLeftovers([...seenBridges], net.prefix, [...seenContainers], [...seenNetworks]) : [];
+        if (!netLeft.length) break;
+        await new Promise((r) => setTimeout(r, 150));
+      }
       // Every container is gone, so no mount may remain under the roots: clean up what a bug
       // left, and fail loudly so the bug is seen.
       const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m.startsWith(root)).reverse();

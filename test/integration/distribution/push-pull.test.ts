@@ -21,9 +21,15 @@ before(async () => {
   assert.equal(r.status, 201);
 });
 after(async () => {
-  await dst?.destroy();
-  await src?.destroy();
-  await reg?.stop();
+  try {
+    await dst?.destroy();
+  } finally {
+    try {
+      await src?.destroy();
+    } finally {
+      await reg?.stop();
+    }
+  }
 });
 
 test('push sends the layers, config and manifest; the registry lists the repository and tag', async () => {
