@@ -133,7 +133,7 @@ export function containerInspect(rec: ContainerRecord, p: InspectPaths): Record<
       UTSMode: rec.hostConfig['UTSMode'] ?? '',
       UsernsMode: rec.hostConfig['UsernsMode'] ?? '',
       ShmSize: rec.hostConfig.ShmSize,
-      Runtime: 'runc',
+      Runtime: (rec.hostConfig['Runtime'] as string | undefined) || 'runc',
       Isolation: '',
       CpuShares: rec.hostConfig['CpuShares'] ?? 0,
       Memory: rec.hostConfig['Memory'] ?? 0,

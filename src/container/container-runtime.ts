@@ -18,6 +18,8 @@ export interface LaunchOptions {
   terminal: boolean;
   stdin: boolean;
   stdinOnce: boolean;
+  /** The OCI runtime's name (HostConfig.Runtime); the daemon's default when not given. */
+  runtime?: string;
   /** Awaited after the runtime's create and before its start (network setup runs meanwhile). */
   beforeStart?: () => Promise<void>;
 }

@@ -51,6 +51,8 @@ export interface ContainerServiceOptions {
   defaultShmSize?: number;
   /** Networks, addresses and published ports of container runs. */
   network: NetworkService;
+  /** The OCI runtimes containers may name (HostConfig.Runtime), and the one they get otherwise. */
+  runtimes?: { names: string[]; defaultName: string };
 }
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
@@ -263,6 +265,7 @@ export class ContainerService {
     this.validateCapabilities(hostConfig.CapAdd ?? [], hostConfig.CapDrop ?? [], hostConfig.Privileged);
     validateSecurity(hostConfig);
     validateHostIsolation(hostConfig);
+    this.resolveRuntime(hostConfig);
     const mountPoints = await planMounts(hostConfig, config, (n) => this.find(n));
     const id = randomId();
     if (!config.Hostname) config.Hostname = hostConfig.NetworkMode === 'host' ? hostname() : id.slice(0, 12);
@@ -318,6 +321,15 @@ export class ContainerService {
   }
 
   /** Docker refuses unknown capabilities at create; so does berth, and those the host cannot grant. */
+  /** HostConfig.Runtime: the daemon's default when empty, else one the daemon knows (Docker's words). */
+  private resolveRuntime(hc: HostConfig): void {
+    const rt = this.o.runtimes;
+    if (!rt) return;
+    const asked = hc['Runtime'] as unknown;
+    if (asked === undefined || asked === null || asked === '') { hc['Runtime'] = rt.defaultName; return; }
+    if (typeof asked !== 'string' || !rt.names.includes(asked)) throw new InvalidParameterError(`Unknown runtime specified ${String(asked)}`);
+  }
+
   private validateCapabilities(capAdd: string[], capDrop: string[], privileged: boolean): void {
     for (const [field, list] of [['CapAdd', capAdd], ['CapDrop', capDrop]] as const) {
       for (const c of list) {
@@ -441,6 +453,7 @@ export class ContainerService {
       // A terminal stays open across attaches (run -it, then detach, then attach again).
       stdinOnce: rec.config.StdinOnce && !rec.config.Tty,
       beforeStart: () => sandbox.ready,
+      ...(typeof rec.hostConfig['Runtime'] === 'string' && rec.hostConfig['Runtime'] ? { runtime: rec.hostConfig['Runtime'] as string } : {}),
     });
     this.setState(rec, {
       status: 'running', pid, conmonPid, error: '', exitCode: 0, oomKilled: false,

@@ -10,7 +10,10 @@ export interface DaemonOptions {
   pidfile: string;
   logLevel: LogLevel;
   storageDriver: 'overlay2' | 'vfs' | undefined;
-  defaultRuntime: 'runc' | 'crun';
+  /** The runtime for containers that name none; '' picks crun when installed, else runc. */
+  defaultRuntime: string;
+  /** `--add-runtime name=path` entries. */
+  addRuntimes: string[];
   seccompProfile: string;
   /** Cap on a layer's (and a loaded archive's) uncompressed size; undefined: the layer store's default. */
   maxLayerSize: number | undefined;
@@ -78,7 +81,8 @@ Options:
   -l, --log-level string          Set the logging level ("debug"|"info"|"warn"|"error"|"fatal") (default "info")
   -D, --debug                     Enable debug mode
   -s, --storage-driver string     Storage driver to use ("overlay2"|"vfs"; default: overlay2 when supported)
-      --default-runtime string    Default OCI runtime for containers ("runc"|"crun") (default "runc")
+      --default-runtime string    Default OCI runtime for containers (default "crun" when installed, else "runc")
+      --add-runtime runtime       Register an additional OCI compatible runtime (name=path)
       --seccomp-profile string    Path to the default seccomp profile (default "/usr/share/containers/seccomp.json")
       --config-file string        Daemon configuration file (default "/etc/berth/daemon.json")
       --validate                  Validate daemon configuration and exit
@@ -117,7 +121,8 @@ export function parseDaemonArgs(argv: string[]): DaemonOptions {
     pidfile: '',
     logLevel: 'info',
     storageDriver: undefined,
-    defaultRuntime: 'runc',
+    defaultRuntime: '',
+    addRuntimes: [],
     seccompProfile: '/usr/share/containers/seccomp.json',
     maxLayerSize: undefined,
     insecureRegistries: [],
@@ -179,12 +184,8 @@ export function parseDaemonArgs(argv: string[]): DaemonOptions {
         o.storageDriver = d;
         break;
       }
-      case '--default-runtime': {
-        const r = take();
-        if (r !== 'runc' && r !== 'crun') throw new InvalidParameterError(`unknown runtime: ${r}`);
-        o.defaultRuntime = r;
-        break;
-      }
+      case '--default-runtime': o.defaultRuntime = take(); break;
+      case '--add-runtime': o.addRuntimes.push(take()); break;
       case '--seccomp-profile': o.seccompProfile = take(); break;
       case '--config-file': o.configFile = take(); o.configFileGiven = true; break;
       case '--validate': o.validate = boolValue(arg, value); break;

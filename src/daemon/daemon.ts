@@ -41,6 +41,7 @@ import { DistributionService } from '../distribution/index.js';
 import { acquireDaemonLock } from './daemon-lock.js';
 import { openListeners } from './daemon-listeners.js';
 import { OciContainerRuntime } from './oci-container-runtime.js';
+import { buildRuntimeTable } from './runtime-table.js';
 import { checkRoutes } from '../api/routes/check-routes.js';
 import { existingDriver, runConsistencyCheck } from './consistency-check.js';
 import { formatCheckReport, reportIsClean } from '../common/index.js';
@@ -154,10 +155,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   await blobs.sweep();
   const images = new ImageService(new ImageStore(db), layers, blobs);
   const events = new EventBus();
-  const runtimePath = opts.defaultRuntime === 'crun' ? '/usr/bin/crun' : '/usr/sbin/runc';
+  const runtimeTable = await buildRuntimeTable(opts);
+  const runtimePath = runtimeTable.entries.find((e) => e.name === runtimeTable.defaultName)!.path;
   const runtime = new OciContainerRuntime({
-    runtimePath,
-    runtimeRoot: join(opts.execRoot, opts.defaultRuntime),
+    runtimes: runtimeTable.entries,
+    defaultRuntime: runtimeTable.defaultName,
     exitDir: join(opts.execRoot, 'exits'),
     socketDir: join(opts.execRoot, 'sockets'),
     logger,
@@ -192,6 +194,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     logManager,
     ...defaultShmSize(opts),
     network,
+    runtimes: { names: runtimeTable.entries.map((e) => e.name), defaultName: runtimeTable.defaultName },
   });
   network.setContainerLookup({
     find: (idOrName) => {
@@ -245,8 +248,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     loggingDriver: logDefaults.Type,
     cgroupDriver: 'cgroupfs',
     cgroupVersion: cgroupVersion(),
-    defaultRuntime: opts.defaultRuntime,
-    runtimes: { runc: { path: '/usr/sbin/runc' }, crun: { path: '/usr/bin/crun' } },
+    defaultRuntime: runtimeTable.defaultName,
+    runtimes: Object.fromEntries(runtimeTable.entries.map((e) => [e.name, { path: e.path, ...(e.args ? { runtimeArgs: e.args } : {}) }])),
     kernelVersion: release(),
     operatingSystem: os.name,
     osVersion: os.version,

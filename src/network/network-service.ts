@@ -12,6 +12,7 @@ import type { Logger } from '../common/log.js';
 import type { EventBus } from '../events/event-bus.js';
 import { runCommand } from '../sys/run-command.js';
 import { BridgeIsolation, dropEmptyPortChain } from './bridge-isolation.js';
+import { dropLeftoverNatChain } from './nat-leftovers.js';
 import { writeContainerNetFiles, type ContainerNetFiles, type NetFileOptions } from './container-files.js';
 import {
   contains, formatCidr, formatIpv4, macForIpv4, overlaps, parseCidr, parseIpv4, sizeOf, type Ipv4Subnet,
@@ -159,6 +160,11 @@ export class NetworkService {
     await Promise.allSettled([...this.stopping.values()]);
     await Promise.allSettled([...this.settingUp.values()]);
     for (const id of [...this.anchors.keys()]) await this.dropAnchor(id);
+    if (this.o.iptables) {
+      for (const n of this.networks.values()) {
+        if (n.bridge && n.subnet && !n.predefined) await dropLeftoverNatChain(n.id, n.subnet, n.bridge);
+      }
+    }
     if (!this.warm) return;
     await Promise.all([...this.networks.values()].filter((n) => n.bridge).map((n) => this.isolation.remove(n.bridge).catch(() => undefined)));
   }
@@ -436,6 +442,7 @@ export class NetworkService {
       this.networks.delete(n.id);
       await this.isolation.remove(n.bridge).catch((err) => this.o.logger.warn('isolation rule removal failed', { err: errorMessage(err) }));
       await dropEmptyPortChain(n.id);
+      if (this.o.iptables) await dropLeftoverNatChain(n.id, n.subnet, n.bridge);
       this.o.events.publish('network', 'destroy', n.id, { name: n.name, type: n.driver });
     });
   }
@@ -956,6 +963,7 @@ export class NetworkService {
       .catch((err) => this.o.logger.warn('bridge anchor teardown failed', { network: n.name, err: errorMessage(err) }));
     await deleteNetns(ns).catch(() => undefined);
     await dropEmptyPortChain(n.id);
+    if (this.o.iptables) await dropLeftoverNatChain(n.id, n.subnet, n.bridge);
   }
 
   /** Waits for teardowns in flight (tests and shutdown). */

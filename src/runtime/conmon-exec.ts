@@ -10,6 +10,8 @@ export interface ConmonExecOptions {
   conmonPath: string;
   runtimePath: string;
   runtimeRoot: string;
+  /** Further global arguments for the runtime. */
+  runtimeArgs?: string[];
   /** The container the process joins (runc's container id). */
   containerId: string;
   execId: string;
@@ -47,6 +49,7 @@ export function conmonExecArgs(o: ConmonExecOptions, specPath: string): string[]
     '--socket-dir-path', o.bundle,
     '--full-attach',
     '--runtime-arg', `--root=${o.runtimeRoot}`,
+    ...(o.runtimeArgs ?? []).flatMap((a) => ['--runtime-arg', a]),
     '--log-level', 'error',
     '-e', '--exec-process-spec', specPath,
   ];

@@ -11,8 +11,12 @@ export interface ConmonMonitorOptions {
   conmonPath: string;
   /** The OCI runtime conmon runs (runc or crun). */
   runtimePath: string;
+  /** What conmon runs for `create`, when not the runtime itself (a launcher around it). */
+  createRuntimePath?: string;
   /** The runtime's --root, shared with RuncRuntime. */
   runtimeRoot: string;
+  /** Further global arguments for the runtime. */
+  runtimeArgs?: string[];
   logger?: Logger;
   /** Seconds to wait for conmon's answer after create. */
   createTimeoutSec?: number;
@@ -142,15 +146,17 @@ export class StdinWriter {
 /** Runs one conmon per container: create through conmon, then the runtime's start. */
 export class ConmonMonitor {
   private readonly conmonPath: string;
-  private readonly runtimePath: string;
+  private readonly createRuntimePath: string;
   private readonly runtimeRoot: string;
+  private readonly runtimeArgs: string[];
   private readonly logger: Logger;
   private readonly createTimeoutMs: number;
 
   constructor(opts: ConmonMonitorOptions) {
     this.conmonPath = opts.conmonPath;
-    this.runtimePath = opts.runtimePath;
+    this.createRuntimePath = opts.createRuntimePath ?? opts.runtimePath;
     this.runtimeRoot = opts.runtimeRoot;
+    this.runtimeArgs = opts.runtimeArgs ?? [];
     this.logger = opts.logger ?? silentLogger;
     this.createTimeoutMs = (opts.createTimeoutSec ?? 120) * 1000;
   }
@@ -160,7 +166,7 @@ export class ConmonMonitor {
     const args = [
       '--api-version', '1',
       '-c', opts.id, '-u', opts.id, '-n', opts.id,
-      '-r', this.runtimePath,
+      '-r', this.createRuntimePath,
       '-b', opts.bundle,
       '-p', opts.pidFile,
       '-P', opts.conmonPidFile,
@@ -170,6 +176,7 @@ export class ConmonMonitor {
       '--socket-dir-path', opts.socketDir,
       '--full-attach',
       '--runtime-arg', `--root=${this.runtimeRoot}`,
+      ...this.runtimeArgs.flatMap((a) => ['--runtime-arg', a]),
       '--log-level', 'error',
     ];
     if (opts.terminal) args.push('-t');

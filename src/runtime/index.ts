@@ -9,3 +9,5 @@ export * from './conmon-monitor.js';
 export * from './exit-watcher.js';
 export * from './conmon-exec.js';
 export * from './cgroup-stats.js';
+export * from './runtime-flavor.js';
+export * from './runtime-errors.js';

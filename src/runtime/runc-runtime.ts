@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { SubprocessError, SystemError, silentLogger, type Logger } from '../common/index.js';
 import { runCommand } from '../sys/index.js';
+import { runtimeFlavor, type RuntimeFlavor } from './runtime-flavor.js';
 
 export type RuntimeStatus = 'created' | 'running' | 'stopped' | 'paused';
 
@@ -18,12 +19,26 @@ export interface RuncRuntimeOptions {
   /** The runtime's state directory (its --root), e.g. /run/berth/runc. */
   root: string;
   logger?: Logger;
+  /** Further global arguments, before the command's. */
+  args?: string[];
+  /** How the runtime's exec fifo works; taken from the binary's name when not given. */
+  flavor?: RuntimeFlavor;
 }
 
 const NOT_EXIST = /container does not exist|does not exist|not found/i;
 
 async function isFifo(path: string): Promise<boolean> {
   return lstat(path).then((st) => st.isFIFO(), () => false);
+}
+
+/**
+ * crun's words for a container it has no state for, or whose process is gone, in runc's words
+ * (which the layers above match on: "does not exist", "not running").
+ */
+export function crunInRuncWords(message: string): string {
+  if (/error opening file `[^`]*\/status`: No such file or directory/.test(message)) return 'container does not exist';
+  if (/open pidfd: No such process|kill container: No such process|the container `[^`]*` is not running/.test(message)) return 'container not running';
+  return message;
 }
 
 /** Pulls the error messages out of a runtime log in `--log-format=json` (one object a line). */
@@ -49,24 +64,33 @@ export function runtimeLogErrors(text: string): string[] {
 export class RuncRuntime {
   readonly binary: string;
   readonly root: string;
+  readonly flavor: RuntimeFlavor;
+  private readonly args: string[];
   private readonly logger: Logger;
 
   constructor(opts: RuncRuntimeOptions) {
     this.binary = opts.binary;
     this.root = opts.root;
+    this.flavor = opts.flavor ?? runtimeFlavor(opts.binary);
+    this.args = opts.args ?? [];
     this.logger = opts.logger ?? silentLogger;
   }
 
   /**
    * Lets a created container run. runc's `start` only opens the container's exec fifo for
    * reading, reads it, and removes it; the init process waits on that fifo and execs the user's
-   * command once it is read. Doing the same here saves a runtime process on every start. When
-   * the fifo is not there (another runtime, or a layout this does not know) the binary does it.
+   * command once it is read. crun's is the other way round: its init holds the fifo open for
+   * reading and `crun start` writes to it. Doing the same here saves a runtime process on every
+   * start. When the fifo is not there (a layout this does not know) the binary does it.
    */
   async start(id: string): Promise<void> {
     const fifo = join(this.root, id, 'exec.fifo');
     if (!(await isFifo(fifo))) {
       await this.run(['start', id]);
+      return;
+    }
+    if (this.flavor === 'crun') {
+      await this.signalReader(id, fifo);
       return;
     }
     let timer: NodeJS.Timeout | undefined;
@@ -86,6 +110,23 @@ export class RuncRuntime {
       if (data.length === 0) throw new SystemError(`cannot start container ${id}: container is not running`);
     } finally {
       await first.close();
+    }
+    await rm(fifo, { force: true });
+  }
+
+  /** crun's start: a byte into the fifo its waiting init reads, then the fifo goes. */
+  private async signalReader(id: string, fifo: string): Promise<void> {
+    let fh;
+    try {
+      fh = await open(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENXIO') throw new SystemError(`cannot start container ${id}: its init process is not waiting`);
+      throw err;
+    }
+    try {
+      await fh.write(Buffer.from('0'));
+    } finally {
+      await fh.close();
     }
     await rm(fifo, { force: true });
   }
@@ -142,13 +183,13 @@ export class RuncRuntime {
 
   /** Global runtime arguments, for tools (conmon) that invoke the runtime themselves. */
   globalArgs(): string[] {
-    return [`--root=${this.root}`];
+    return [`--root=${this.root}`, ...this.args];
   }
 
   private async run(args: string[]): Promise<{ stdout: string }> {
     await mkdir(this.root, { recursive: true, mode: 0o700 });
     const logFile = join(this.root, `.log-${randomBytes(6).toString('hex')}.json`);
-    const argv = [this.binary, '--root', this.root, '--log', logFile, '--log-format', 'json', ...args];
+    const argv = [this.binary, '--root', this.root, ...this.args, '--log', logFile, '--log-format', 'json', ...args];
     this.logger.debug('runtime', { argv: argv.join(' ') });
     try {
       const { stdout } = await runCommand(argv);
@@ -158,7 +199,8 @@ export class RuncRuntime {
       let logged: string[] = [];
       try { logged = runtimeLogErrors(await readFile(logFile, 'utf8')); } catch { /* no log written */ }
       const stderr = err.failure.stderrTail;
-      const msg = logged.length > 0 ? logged.join('; ') : stderr || err.message;
+      const said = logged.length > 0 ? logged.join('; ') : stderr || err.message;
+      const msg = this.flavor === 'crun' ? crunInRuncWords(said) : said;
       throw new SubprocessError(msg, { ...err.failure, stderrTail: msg }, { cause: err });
     } finally {
       await rm(logFile, { force: true });

@@ -26,6 +26,7 @@ const CONTAINER_FLAGS: FlagSpec[] = [
   { name: 'env-file', type: 'stringArray', description: 'Read in a file of environment variables' },
   { name: 'hostname', short: 'h', type: 'string', description: 'Container host name' },
   { name: 'init', type: 'bool', description: 'Run an init inside the container that forwards signals and reaps processes' },
+  { name: 'runtime', type: 'string', description: 'Runtime to use for this container' },
   { name: 'interactive', short: 'i', type: 'bool', description: 'Keep STDIN open even if not attached' },
   { name: 'label', short: 'l', type: 'stringArray', description: 'Set meta data on a container' },
   { name: 'label-file', type: 'stringArray', description: 'Read in a line delimited file of labels' },
@@ -181,6 +182,7 @@ export function buildCreateConfig(ctx: CliContext, flags: FlagValues, opts: { de
     LogConfig: { Type: flags.string('log-driver'), Config: logOpts(flags.list('log-opt')) },
   };
   if (flags.changed('init')) hostConfig.Init = flags.bool('init');
+  if (flags.changed('runtime')) hostConfig.Runtime = flags.string('runtime');
   if (mounts.length) hostConfig.Mounts = mounts;
   if (Object.keys(tmpfs).length) hostConfig.Tmpfs = tmpfs;
   if (flags.list('volumes-from').length) hostConfig.VolumesFrom = flags.list('volumes-from');

@@ -61,7 +61,7 @@ test('info reports the effective configuration: logging driver, registries, mirr
   assert.match(info.stdout, / Cgroup Driver: cgroupfs\n Cgroup Version: [12]\n/);
   assert.match(info.stdout, / Insecure Registries:\n  myreg:5000\n  ::1\/128\n  127\.0\.0\.0\/8\n  10\.1\.0\.0\/16\n Registry Mirrors:\n  https:\/\/mirror\.example\/\n Live Restore Enabled: true\n/);
   assert.match(info.stdout, / Labels:\n  a=b\n/);
-  assert.match(info.stdout, / Runtimes: crun runc\n Default Runtime: runc\n/);
+  assert.match(info.stdout, / Runtimes: crun runc\n Default Runtime: crun\n/);
   const warnings = ((await d.api('GET', '/info')).json() as { Warnings: string[] }).Warnings.join('\n');
   assert.match(warnings, new RegExp(`^WARNING: API is accessible on http://127\\.0\\.0\\.1:${port} without encryption\\.`, 'm'));
   const docker = spawnSync('/usr/local/bin/docker', ['-H', d.host, 'info'], { encoding: 'utf8' });
