@@ -4,15 +4,16 @@
  * CLI from berthd and, when installed, from a private dockerd, in the same run.
  * Usage: node dist/bench/pull-bench.js [--runs N]
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { startTestDaemon, type TestDaemon } from '../test/helpers/daemon-harness.js';
 import { startRegistry, type TestRegistry } from '../test/helpers/registry-harness.js';
+import { DOCKERD, startPrivateDockerd, type PrivateDockerd } from '../test/helpers/private-dockerd.js';
 
 const args = process.argv.slice(2);
 const RUNS = (() => { const i = args.indexOf('--runs'); return i >= 0 ? Number(args[i + 1]) : 3; })();
@@ -106,41 +107,15 @@ async function publish(reg: TestRegistry, repo: string, tag: string, tars: Buffe
   return total;
 }
 
-interface Dockerd { host: string; proc: ChildProcess; root: string }
-
-async function startDockerd(): Promise<Dockerd | undefined> {
-  if (!existsSync('/usr/bin/dockerd') && !existsSync('/usr/sbin/dockerd')) return undefined;
-  const root = mkdtempSync(join(tmpdir(), 'berth-pullbench-dockerd-'));
-  const sock = join(root, 'docker.sock');
-  execFileSync('ip', ['link', 'add', BRIDGE, 'type', 'bridge']);
-  execFileSync('ip', ['addr', 'add', BRIDGE_ADDR, 'dev', BRIDGE]);
-  execFileSync('ip', ['link', 'set', BRIDGE, 'up']);
-  const proc = spawn('dockerd', [
-    '--data-root', join(root, 'data'), '--exec-root', join(root, 'exec'), '--pidfile', join(root, 'docker.pid'),
-    '-H', `unix://${sock}`, '--bridge', BRIDGE, '--iptables=false', '--ip-forward=false',
-    '--containerd-namespace', 'berthpullbench', '--containerd-plugins-namespace', 'berthpullbenchp',
-  ], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  proc.stderr!.on('data', (b: Buffer) => { log += b.toString(); });
-  const host = `unix://${sock}`;
-  for (let i = 0; i < 200; i++) {
-    try { docker(host, ['version']); return { host, proc, root }; } catch { await new Promise((r) => setTimeout(r, 100)); }
+/** A private dockerd on its own bridge, or undefined when dockerd is not installed or fails to start. */
+async function startDockerd(): Promise<PrivateDockerd | undefined> {
+  if (!DOCKERD) return undefined;
+  try {
+    return await startPrivateDockerd({ bridge: BRIDGE, bridgeAddr: BRIDGE_ADDR, namespace: 'berthpullbench', rootPrefix: 'berth-pullbench-dockerd-', readyTries: 200 });
+  } catch (err) {
+    process.stderr.write(`dockerd did not start:\n${(err as Error).message.slice(-2000)}\n`);
+    return undefined;
   }
-  process.kill(proc.pid!, 'SIGTERM');
-  try { execFileSync('ip', ['link', 'del', BRIDGE]); } catch { /* gone */ }
-  process.stderr.write(`dockerd did not start:\n${log.slice(-2000)}\n`);
-  return undefined;
-}
-
-async function stopDockerd(dd: Dockerd): Promise<void> {
-  const exited = new Promise<boolean>((r) => dd.proc.once('exit', () => r(true)));
-  process.kill(dd.proc.pid!, 'SIGTERM');
-  const ok = await Promise.race([exited, new Promise<boolean>((r) => setTimeout(() => r(false), 30_000))]);
-  if (!ok) process.kill(dd.proc.pid!, 'SIGKILL');
-  const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m.startsWith(dd.root)).reverse();
-  for (const m of mounts) { try { execFileSync('umount', ['-l', m]); } catch { /* gone */ } }
-  rmSync(dd.root, { recursive: true, force: true });
-  try { execFileSync('ip', ['link', 'del', BRIDGE]); } catch { /* gone */ }
 }
 
 function median(xs: number[]): number {
@@ -165,7 +140,7 @@ async function main(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'berth-pullbench-'));
   let reg: TestRegistry | undefined;
   let b: TestDaemon | undefined;
-  let dd: Dockerd | undefined;
+  let dd: PrivateDockerd | undefined;
   try {
     reg = await startRegistry();
     const tars = makeLayers(work);
@@ -213,7 +188,7 @@ async function main(): Promise<void> {
     ];
     process.stdout.write(lines.filter(Boolean).join('\n') + '\n');
   } finally {
-    if (dd) await stopDockerd(dd);
+    if (dd) await dd.stop();
     if (b) await b.destroy();
     if (reg) await reg.stop();
     rmSync(work, { recursive: true, force: true });
