@@ -207,7 +207,6 @@ export function parseDaemonArgs(argv: string[]): DaemonOptions {
       case '--default-address-pool': o.defaultAddressPools.push(take()); break;
       case '--iptables':
         o.iptables = boolValue(arg, value);
-        if (!o.iptables) throw new InvalidParameterError('iptables=false is not supported by berthd: netavark 1.4 always programs the firewall for NAT and published ports');
         break;
       case '--ip-forward': o.ipForward = boolValue(arg, value); break;
       case '--insecure-registry': o.insecureRegistries.push(validateInsecureRegistry(take())); break;

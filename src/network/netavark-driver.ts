@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { SystemError, SubprocessError } from '../common/errors.js';
 import { runCommand } from '../sys/run-command.js';
+import { noFirewallPath } from './no-firewall.js';
 
 /**
  * Serialises firewall changes across processes: iptables' nf_tables backend does not take the
@@ -56,20 +57,29 @@ export interface NetavarkStatus {
 export class NetavarkDriver {
   private dirReady: Promise<unknown> | undefined;
 
-  constructor(private readonly o: { binary: string; aardvarkBinary: string; configDir: string }) {}
+  private pathReady: Promise<string> | undefined;
+
+  /** `noFirewallDir`: where the iptables stand-ins that change nothing go (iptables=false). */
+  constructor(private readonly o: { binary: string; aardvarkBinary: string; configDir: string; noFirewallDir?: string }) {}
 
   private argv(cmd: 'setup' | 'teardown', netns: string): string[] {
+    const own = [this.o.binary, '--config', this.o.configDir, '--aardvark-binary', this.o.aardvarkBinary, '--rootless', 'false', cmd, netns];
     // One host-wide lock: other berthds (and their netavark calls) change the same tables.
-    return ['flock', '-o', FIREWALL_LOCK, this.o.binary, '--config', this.o.configDir, '--aardvark-binary', this.o.aardvarkBinary, '--rootless', 'false', cmd, netns];
+    return this.o.noFirewallDir ? own : ['flock', '-o', FIREWALL_LOCK, ...own];
   }
 
   private async run(cmd: 'setup' | 'teardown', netns: string, config: NetavarkConfig): Promise<string> {
     this.dirReady ??= mkdir(this.o.configDir, { recursive: true, mode: 0o700 });
     await this.dirReady;
     const argv = this.argv(cmd, netns);
+    const env: NodeJS.ProcessEnv = { ...process.env, NETAVARK_FW: 'iptables' };
+    if (this.o.noFirewallDir) {
+      this.pathReady ??= noFirewallPath(this.o.noFirewallDir);
+      env['PATH'] = await this.pathReady.catch((err: Error) => { this.pathReady = undefined; throw new SystemError(`netavark ${cmd}: ${err.message}`, { cause: err }); });
+    }
     let r: { stdout: string; stderr: string; code: number };
     try {
-      r = await runCommand(argv, { input: JSON.stringify(config), timeoutMs: 60_000, okCodes: [1], env: { ...process.env, NETAVARK_FW: 'iptables' } });
+      r = await runCommand(argv, { input: JSON.stringify(config), timeoutMs: 60_000, okCodes: [1], env });
     } catch (err) {
       throw new SystemError(`netavark ${cmd}: ${(err as Error).message}`, { cause: err });
     }

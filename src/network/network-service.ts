@@ -25,6 +25,7 @@ import type {
   ContainerLookup, EndpointConfig, EndpointRow, NetContainer, NetworkRecord,
 } from './network-record.js';
 import { portRequests, type PortBindingMap, type PortMapping, type PortRequest } from './port-bindings.js';
+import { UserlandProxies } from './userland-proxy.js';
 
 export interface AddressPool {
   base: string;
@@ -114,10 +115,21 @@ export class NetworkService {
   private lookup: ContainerLookup = { find: () => undefined };
   private readonly gate = new NetavarkGate();
   private warm = false;
+  /** iptables=false: published ports go through userland proxies, not firewall rules. */
+  private readonly proxies: UserlandProxies | undefined;
 
   constructor(private readonly o: NetworkServiceOptions) {
-    this.netavark = new NetavarkDriver({ binary: o.netavarkPath, aardvarkBinary: o.aardvarkPath, configDir: `${o.execRoot}/netavark` });
+    this.netavark = new NetavarkDriver({
+      binary: o.netavarkPath, aardvarkBinary: o.aardvarkPath, configDir: `${o.execRoot}/netavark`,
+      ...(o.iptables ? {} : { noFirewallDir: `${o.execRoot}/no-firewall` }),
+    });
     this.isolation = new BridgeIsolation(o.iptables);
+    if (!o.iptables) this.proxies = new UserlandProxies({ dir: `${o.execRoot}/userland-proxy` });
+  }
+
+  /** The published ports netavark forwards (none when the userland proxy does). */
+  private firewallPorts(ports: PortMapping[]): PortMapping[] {
+    return this.proxies ? [] : ports;
   }
 
   setContainerLookup(l: ContainerLookup): void { this.lookup = l; }
@@ -135,11 +147,23 @@ export class NetworkService {
     }
     await this.ensureDefaultBridge();
     for (const s of this.sandboxes()) if (s.active) this.reservePorts(s.containerId, s.ports);
+    if (this.proxies) await this.restoreProxies();
     for (const n of this.networks.values()) {
       if (n.predefined && n.bridge && (await netnsExists(this.anchorNetns(n)))) {
         this.anchors.set(n.id, Promise.resolve());
         this.anchorUp.add(n.id);
       }
+    }
+  }
+
+  /** Start-up with iptables=false: a running sandbox whose proxy is gone gets it back. */
+  private async restoreProxies(): Promise<void> {
+    for (const s of this.sandboxes()) {
+      if (!s.active || !s.ports.length || (await this.proxies!.running(s.containerId))) continue;
+      const ip = this.endpointsOf(s.containerId).find((e) => e.ip)?.ip;
+      if (!ip) continue;
+      await this.proxies!.start(s.containerId, UserlandProxies.mappings(s.ports, ip))
+        .catch((err) => this.o.logger.warn('restarting a userland proxy failed', { id: s.containerId, err: errorMessage(err) }));
     }
   }
 
@@ -441,8 +465,10 @@ export class NetworkService {
       this.o.db.prepare('DELETE FROM networks WHERE id = ?').run(n.id);
       this.networks.delete(n.id);
       await this.isolation.remove(n.bridge).catch((err) => this.o.logger.warn('isolation rule removal failed', { err: errorMessage(err) }));
-      await dropEmptyPortChain(n.id);
-      if (this.o.iptables) await dropLeftoverNatChain(n.id, n.subnet, n.bridge);
+      if (this.o.iptables) {
+        await dropEmptyPortChain(n.id);
+        await dropLeftoverNatChain(n.id, n.subnet, n.bridge);
+      }
       this.o.events.publish('network', 'destroy', n.id, { name: n.name, type: n.driver });
     });
   }
@@ -626,10 +652,17 @@ export class NetworkService {
       this.runFiles.set(c.id, { files, opts: fileOpts, container: c });
       const nets = leased.map((e) => this.networks.get(e.networkId)!);
       const n0 = nets[0]!;
-      if (nets.length === 1 && ports.length === 0 && !n0.dns && !n0.internal && this.anchorUp.has(n0.id)) {
+      if (this.proxies && ports.length) {
+        // Ports listen before the container exists: a taken port fails the start with nothing up.
+        await this.proxies.start(c.id, UserlandProxies.mappings(ports, leased[0]!.ip!));
+        const release = undo;
+        undo = async () => { await this.proxies!.stop(c.id).catch(() => undefined); await release(); };
+      }
+      if (nets.length === 1 && this.firewallPorts(ports).length === 0 && !n0.dns && !n0.internal && this.anchorUp.has(n0.id)) {
         // The common case (default bridge, no published ports) skips netavark: see plumbNamespace.
         const e = leased[0]!;
-        undo = async () => { await deleteNetns(ns).catch(() => undefined); this.releaseRun(c.id); };
+        const release = undo;
+        undo = async () => { await deleteNetns(ns).catch(() => undefined); await release(); };
         await Promise.all([
           plumbNamespace({ netns: ns, bridge: n0.bridge, ip: e.ip!, prefix: parseCidr(n0.subnet).prefix, gateway: n0.gateway, mac: e.mac! }),
           this.writeFiles(c.id),
@@ -638,11 +671,12 @@ export class NetworkService {
         return { network: { mode: 'path', path: netnsPath(ns) }, ready: Promise.resolve() };
       }
       const [path] = await Promise.all([createNetns(ns), this.writeFiles(c.id)]);
-      const cfg = this.netavarkConfig(c, leased, ports);
+      const cfg = this.netavarkConfig(c, leased, this.firewallPorts(ports));
+      const release = undo;
       undo = async () => {
         await this.gate.run(() => this.netavark.teardown(path, cfg)).catch(() => undefined);
         await deleteNetns(ns).catch(() => undefined);
-        this.releaseRun(c.id);
+        await release();
       };
       const anchored = Promise.all(nets.filter((n) => n.predefined).map((n) => this.ensureAnchor(n)));
       const ready = anchored.then(() => this.gate.run(() => this.netavark.setup(path, cfg))).then(() => {
@@ -870,7 +904,7 @@ export class NetworkService {
     const sb = this.sandbox(containerId);
     if (!sb || !sb.active) {
       if (this.endpointsOf(containerId).some((e) => e.ip)) this.releaseRun(containerId);
-      return Promise.resolve();
+      return this.proxies ? this.proxies.stop(containerId) : Promise.resolve();
     }
     const p = this.mutex.run(`c:${containerId}`, async () => {
       const eps = this.endpointsOf(containerId).filter((e) => e.ip);
@@ -878,16 +912,17 @@ export class NetworkService {
       // With no published ports, on networks without DNS whose bridge stays up (anchored),
       // netavark's teardown would change nothing on the host: removing the namespace removes the
       // veth pair, and the network's rules stay for the others.
-      const trivial = sb.ports.length === 0 && eps.every((e) => {
+      const trivial = this.firewallPorts(sb.ports).length === 0 && eps.every((e) => {
         const n = this.networks.get(e.networkId);
         return n && !n.dns && this.anchorUp.has(n.id);
       });
       if (eps.length && !trivial) {
-        const cfg = this.netavarkConfig({ id: containerId, name: name || (this.lookup.find(containerId)?.name ?? ''), config: { Hostname: '', Domainname: '' }, hostConfig: { NetworkMode: '' } }, eps, sb.ports);
+        const cfg = this.netavarkConfig({ id: containerId, name: name || (this.lookup.find(containerId)?.name ?? ''), config: { Hostname: '', Domainname: '' }, hostConfig: { NetworkMode: '' } }, eps, this.firewallPorts(sb.ports));
         await this.gate.run(() => this.netavark.teardown(path, cfg))
           .catch((err) => this.o.logger.warn('netavark teardown failed', { id: containerId, err: errorMessage(err) }));
       }
       await deleteNetns(sb.netns).catch((err) => this.o.logger.warn('netns removal failed', { id: containerId, err: errorMessage(err) }));
+      if (this.proxies) await this.proxies.stop(containerId).catch((err) => this.o.logger.warn('userland proxy stop failed', { id: containerId, err: errorMessage(err) }));
       this.releaseRun(containerId);
       this.runFiles.delete(containerId);
       for (const e of eps) {
@@ -962,8 +997,10 @@ export class NetworkService {
     await this.gate.run(() => this.netavark.teardown(netnsPath(ns), this.anchorConfig(n)))
       .catch((err) => this.o.logger.warn('bridge anchor teardown failed', { network: n.name, err: errorMessage(err) }));
     await deleteNetns(ns).catch(() => undefined);
-    await dropEmptyPortChain(n.id);
-    if (this.o.iptables) await dropLeftoverNatChain(n.id, n.subnet, n.bridge);
+    if (this.o.iptables) {
+      await dropEmptyPortChain(n.id);
+      await dropLeftoverNatChain(n.id, n.subnet, n.bridge);
+    }
   }
 
   /** Waits for teardowns in flight (tests and shutdown). */
@@ -1047,7 +1084,7 @@ export class NetworkService {
       const sb = this.sandbox(c.id);
       if (ep.ip && sb?.active) {
         const first = this.endpointsOf(c.id)[0];
-        const ports = first?.networkId === n.id ? sb.ports : [];
+        const ports = first?.networkId === n.id ? this.firewallPorts(sb.ports) : [];
         await this.gate.run(() => this.netavark.teardown(netnsPath(sb.netns), this.netavarkConfig(c, [ep], ports)))
           .catch((err) => this.o.logger.warn('netavark teardown failed', { err: errorMessage(err) }));
       }

@@ -119,8 +119,11 @@ process.once('exit', () => {
   for (const p of liveDaemons) p.kill('SIGKILL');
 });
 
-/** Starts a private berthd on temporary roots and socket. */
-export async function startTestDaemon(extraArgs: string[] = []): Promise<TestDaemon> {
+/**
+ * Starts a private berthd on temporary roots and socket. `netns`: run it inside that (existing)
+ * network namespace, so that its bridges, addresses and firewall tables are its own.
+ */
+export async function startTestDaemon(extraArgs: string[] = [], opts: { netns?: string } = {}): Promise<TestDaemon> {
   const net = extraArgs.includes('--bridge') || extraArgs.includes('-b') ? undefined : testNetworkArgs();
   if (net) extraArgs = [...net.args, ...extraArgs];
   const seenContainers = new Set<string>();
@@ -133,9 +136,9 @@ export async function startTestDaemon(extraArgs: string[] = []): Promise<TestDae
   let logText = '';
   let proc!: ChildProcess;
   const launch = async (): Promise<void> => {
-    proc = spawn(process.execPath, [BERTHD, '--data-root', dataRoot, '--exec-root', execRoot, '-H', `unix://${socket}`, ...extraArgs], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const argv = [process.execPath, BERTHD, '--data-root', dataRoot, '--exec-root', execRoot, '-H', `unix://${socket}`, ...extraArgs];
+    if (opts.netns) argv.unshift('nsenter', `--net=/run/netns/${opts.netns}`, '--');
+    proc = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
     proc.stdout!.on('data', (b: Buffer) => { logText += b.toString(); });
     proc.stderr!.on('data', (b: Buffer) => { logText += b.toString(); });
     // A daemon a failed test left behind must not outlive the test process.

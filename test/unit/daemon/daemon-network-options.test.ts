@@ -28,8 +28,9 @@ test('daemon.json dns, dns-search, dns-opts reach the same options', () => {
   }
 });
 
-test('--iptables=false and --icc=false are refused in clear words (flag or daemon.json); true is accepted', () => {
-  assert.throws(() => parseDaemonArgs(['--iptables=false']), /iptables=false is not supported/);
+test('--icc=false is refused in clear words (flag or daemon.json); --iptables=false is accepted from either', () => {
+  assert.equal(parseDaemonArgs(['--iptables=false']).iptables, false);
+  assert.equal(parseDaemonArgs([]).iptables, true);
   assert.throws(() => parseDaemonArgs(['--icc=false']), /icc=false is not supported/);
   assert.equal(parseDaemonArgs(['--iptables=true', '--icc']).iptables, true);
   const dir = mkdtempSync(join(tmpdir(), 'berth-unit-'));
@@ -38,7 +39,7 @@ test('--iptables=false and --icc=false are refused in clear words (flag or daemo
     writeFileSync(f, JSON.stringify({ icc: false }));
     assert.throws(() => loadDaemonOptions(['--config-file', f]), /icc=false is not supported/);
     writeFileSync(f, JSON.stringify({ iptables: false }));
-    assert.throws(() => loadDaemonOptions(['--config-file', f]), /iptables=false is not supported/);
+    assert.equal(loadDaemonOptions(['--config-file', f]).iptables, false);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
