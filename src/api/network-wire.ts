@@ -25,7 +25,9 @@ export function containerNetWire(net: NetworkService, rec: ContainerRecord, opts
     const user = !n.predefined;
     const aliases = user ? [...row.config.aliases, ...(opts.apiAtLeast145 ? [] : [rec.id.slice(0, 12)])] : null;
     const ep: Record<string, unknown> = {
-      IPAMConfig: row.config.ipv4Address ? { IPv4Address: row.config.ipv4Address } : null,
+      IPAMConfig: row.config.ipv4Address || row.config.ipv6Address
+        ? { ...(row.config.ipv4Address ? { IPv4Address: row.config.ipv4Address } : {}), ...(row.config.ipv6Address ? { IPv6Address: row.config.ipv6Address } : {}) }
+        : null,
       Links: row.config.links.length ? row.config.links : null,
       Aliases: aliases && aliases.length ? aliases : user ? [] : null,
       MacAddress: up ? row.mac ?? '' : '',
@@ -35,7 +37,9 @@ export function containerNetWire(net: NetworkService, rec: ContainerRecord, opts
       Gateway: up ? n.gateway : '',
       IPAddress: up ? row.ip : '',
       IPPrefixLen: up ? net.prefixOf(n) : 0,
-      IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0,
+      IPv6Gateway: up && row.ip6 ? n.gateway6 ?? '' : '',
+      GlobalIPv6Address: up && row.ip6 ? row.ip6 : '',
+      GlobalIPv6PrefixLen: up && row.ip6 ? net.prefix6Of(n) : 0,
       DNSNames: user ? [rec.name, ...row.config.aliases, rec.id.slice(0, 12)] : null,
     };
     networks[n.name] = ep;
@@ -78,7 +82,7 @@ export function networkWire(net: NetworkService, n: NetworkRecord, withContainer
         EndpointID: net.endpointId(c.containerId, n.id),
         MacAddress: c.mac ?? '',
         IPv4Address: c.ip ? `${c.ip}/${c.prefix}` : '',
-        IPv6Address: '',
+        IPv6Address: c.ip6 ? `${c.ip6}/${c.prefix6}` : '',
       };
     }
   }
@@ -93,7 +97,10 @@ export function networkWire(net: NetworkService, n: NetworkRecord, withContainer
     IPAM: {
       Driver: 'default',
       Options: n.predefined ? null : {},
-      Config: n.subnet ? [{ Subnet: n.subnet, ...(n.ipRange ? { IPRange: n.ipRange } : {}), Gateway: n.gateway }] : [],
+      Config: [
+        ...(n.subnet ? [{ Subnet: n.subnet, ...(n.ipRange ? { IPRange: n.ipRange } : {}), Gateway: n.gateway }] : []),
+        ...(n.subnet6 ? [{ Subnet: n.subnet6, ...(n.ipRange6 ? { IPRange: n.ipRange6 } : {}), Gateway: n.gateway6 ?? '' }] : []),
+      ],
     },
     Internal: n.internal,
     Attachable: n.attachable,

@@ -10,6 +10,7 @@ export const NETWORK_FLAGS: FlagSpec[] = [
   { name: 'expose', type: 'stringArray', valueName: 'list', description: 'Expose a port or a range of ports' },
   { name: 'network-alias', type: 'stringArray', valueName: 'list', description: 'Add network-scoped alias for the container' },
   { name: 'ip', type: 'string', description: 'IPv4 address (e.g., 172.30.100.104)' },
+  { name: 'ip6', type: 'string', description: 'IPv6 address (e.g., 2001:db8::33)' },
   { name: 'dns', type: 'stringArray', valueName: 'list', description: 'Set custom DNS servers' },
   { name: 'dns-search', type: 'stringArray', valueName: 'list', description: 'Set custom DNS search domains' },
   { name: 'dns-option', type: 'stringArray', valueName: 'list', description: 'Set DNS options' },
@@ -42,11 +43,13 @@ export function networkCreateOptions(flags: FlagValues): NetworkCreateOptions {
   if (mac && !/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(mac)) throw new StatusError(`${mac} is not a valid mac address`, 125);
   const ip = flags.string('ip');
   if (ip && !/^\d+\.\d+\.\d+\.\d+$/.test(ip)) throw new StatusError(`invalid argument "${ip}" for "--ip" flag: invalid string being converted to IP address: ${ip}`, 125);
+  const ip6 = flags.string('ip6');
+  if (ip6 && !/^[0-9a-fA-F:]+$/.test(ip6)) throw new StatusError(`invalid argument "${ip6}" for "--ip6" flag: invalid string being converted to IP address: ${ip6}`, 125);
   const aliases = flags.list('network-alias');
   const links = flags.list('link');
   const ep: EndpointSettings = {};
   if (aliases.length) ep.Aliases = aliases;
-  if (ip) ep.IPAMConfig = { IPv4Address: ip };
+  if (ip || ip6) ep.IPAMConfig = { ...(ip ? { IPv4Address: ip } : {}), ...(ip6 ? { IPv6Address: ip6 } : {}) };
   if (mac) ep.MacAddress = mac;
   if (links.length) ep.Links = links;
   const isContainerMode = networkMode.startsWith('container:');

@@ -13,6 +13,10 @@ export interface NetworkRecord {
   internal: boolean;
   attachable: boolean;
   ipv6: boolean;
+  /** The IPv6 pool (`--ipv6`); absent or '' when the network has none. Used only when `ipv6`. */
+  subnet6?: string;
+  gateway6?: string;
+  ipRange6?: string;
   labels: Record<string, string>;
   options: Record<string, string>;
   /** bridge, host and none: made by berthd, never removed. */
@@ -25,6 +29,8 @@ export interface NetworkRecord {
 export interface EndpointConfig {
   aliases: string[];
   ipv4Address: string;
+  /** `--ip6` (IPAMConfig.IPv6Address); absent in records made before IPv6 networks. */
+  ipv6Address?: string;
   macAddress: string;
   links: string[];
 }
@@ -35,6 +41,8 @@ export interface EndpointRow {
   networkId: string;
   config: EndpointConfig;
   ip: string | null;
+  /** The IPv6 lease while the sandbox is up, on IPv6 networks. */
+  ip6: string | null;
   mac: string | null;
   iface: string | null;
   seq: number;

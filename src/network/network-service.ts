@@ -17,6 +17,9 @@ import { writeContainerNetFiles, type ContainerNetFiles, type NetFileOptions } f
 import {
   contains, formatCidr, formatIpv4, macForIpv4, overlaps, parseCidr, parseIpv4, sizeOf, type Ipv4Subnet,
 } from './ipv4.js';
+import {
+  contains6, formatCidr6, formatIpv6, lastOf6, overlaps6, parseCidr6, parseIpv6, randomUla64, type Ipv6Subnet,
+} from './ipv6.js';
 import { NetavarkDriver, type NetavarkConfig } from './netavark-driver.js';
 import { NetavarkGate } from './netavark-gate.js';
 import { plumbNamespace } from './veth-plumbing.js';
@@ -277,10 +280,13 @@ export class NetworkService {
   }
 
   private endpointRows(where: string, ...args: unknown[]): EndpointRow[] {
-    const rows = this.o.db.prepare(`SELECT rowid AS seq, container_id, network_id, config, ip, mac, iface FROM network_endpoints WHERE ${where} ORDER BY rowid`).all(...args) as Array<{
-      seq: number; container_id: string; network_id: string; config: string; ip: string | null; mac: string | null; iface: string | null;
+    const ip6 = '(SELECT v.ip6 FROM network_endpoint_ipv6 v WHERE v.container_id = network_endpoints.container_id AND v.network_id = network_endpoints.network_id) AS ip6';
+    const rows = this.o.db.prepare(`SELECT rowid AS seq, container_id, network_id, config, ip, ${ip6}, mac, iface FROM network_endpoints WHERE ${where} ORDER BY rowid`).all(...args) as Array<{
+      seq: number; container_id: string; network_id: string; config: string; ip: string | null; ip6: string | null; mac: string | null; iface: string | null;
     }>;
-    return rows.map((r) => ({ seq: r.seq, containerId: r.container_id, networkId: r.network_id, config: JSON.parse(r.config) as EndpointConfig, ip: r.ip, mac: r.mac, iface: r.iface }));
+    return rows.map((r) => ({
+      seq: r.seq, containerId: r.container_id, networkId: r.network_id, config: JSON.parse(r.config) as EndpointConfig, ip: r.ip, ip6: r.ip6, mac: r.mac, iface: r.iface,
+    }));
   }
 
   private endpointsOf(containerId: string): EndpointRow[] {
@@ -368,11 +374,12 @@ export class NetworkService {
   }
 
   /** Containers on a network, with their leases (inspect's Containers). */
-  containersOn(networkId: string): Array<{ containerId: string; name: string; ip: string | null; mac: string | null; prefix: number }> {
+  containersOn(networkId: string): Array<{ containerId: string; name: string; ip: string | null; ip6: string | null; mac: string | null; prefix: number; prefix6: number }> {
     const n = this.networks.get(networkId);
     const prefix = n?.subnet ? parseCidr(n.subnet).prefix : 0;
+    const prefix6 = n ? this.prefix6Of(n) : 0;
     return this.endpointsOn(networkId).filter((e) => e.ip).map((e) => ({
-      containerId: e.containerId, name: this.lookup.find(e.containerId)?.name ?? '', ip: e.ip, mac: e.mac, prefix,
+      containerId: e.containerId, name: this.lookup.find(e.containerId)?.name ?? '', ip: e.ip, ip6: e.ip6, mac: e.mac, prefix, prefix6,
     }));
   }
 
@@ -390,16 +397,19 @@ export class NetworkService {
       if (driver === 'host' || driver === 'null') throw new ForbiddenError(`only one instance of "${driver}" network is allowed`);
       throw new NotFoundError(`plugin "${driver}" not found`);
     }
-    if (req.EnableIPv6) throw new InvalidParameterError('IPv6 networks are not supported by berthd');
     return this.mutex.run('networks', async () => {
       if (this.findByName(name)) throw new ConflictError(`network with name ${name} already exists`);
-      const configs = req.IPAM?.Config ?? [];
+      const all = req.IPAM?.Config ?? [];
+      const isV6 = (c: { Subnet?: string; Gateway?: string; IPRange?: string }): boolean => (c.Subnet || c.Gateway || c.IPRange || '').includes(':');
+      const configs = all.filter((c) => !isV6(c));
+      const configs6 = all.filter(isV6);
       if (configs.length > 1) throw new InvalidParameterError('only one IPv4 subnet per network is supported');
+      if (configs6.length > 1) throw new InvalidParameterError('only one IPv6 subnet per network is supported');
+      const v6 = this.ipv6Pool(configs6[0], Boolean(req.EnableIPv6));
       const cfg = configs[0] ?? {};
       let subnet: Ipv4Subnet;
       const used = await this.usedSubnets();
       if (cfg.Subnet) {
-        if (cfg.Subnet.includes(':')) throw new InvalidParameterError('IPv6 subnets are not supported by berthd');
         subnet = parseCidr(cfg.Subnet);
         if (subnet.prefix > 30) throw new InvalidParameterError(`invalid subnet ${cfg.Subnet}: too small`);
         const clash = [...this.networks.values()].find((n) => n.subnet && overlaps(parseCidr(n.subnet), subnet));
@@ -432,12 +442,55 @@ export class NetworkService {
         id, bridge, subnet: formatCidr(subnet), gateway: formatIpv4(gateway), ipRange,
         internal: Boolean(req.Internal), attachable: Boolean(req.Attachable),
         labels: { ...(req.Labels ?? {}) }, options, dns: true,
+        ipv6: Boolean(req.EnableIPv6), ...v6,
       };
       await this.isolation.add(bridge);
       this.insert(rec);
       this.o.events.publish('network', 'create', id, { name, type: 'bridge' });
       return { id, warning: '' };
     });
+  }
+
+  /**
+   * The IPv6 pool of a new network: the given subnet (gateway, range), or with `--ipv6` and none
+   * given a random unique local /64, as Docker. Without `--ipv6` a given subnet is kept (inspect
+   * shows it) but no container gets an address from it, as Docker.
+   */
+  private ipv6Pool(cfg: { Subnet?: string; IPRange?: string; Gateway?: string } | undefined, enabled: boolean): { subnet6?: string; gateway6?: string; ipRange6?: string } {
+    const others = [...this.networks.values()].filter((n) => n.subnet6).map((n) => parseCidr6(n.subnet6!));
+    let subnet: Ipv6Subnet;
+    if (cfg?.Subnet) {
+      subnet = parseCidr6(cfg.Subnet);
+      if (subnet.base !== parseCidr6(cfg.Subnet).addr) throw new InvalidParameterError(`invalid subnet ${cfg.Subnet}: it should be ${formatCidr6(subnet)}`);
+      if (subnet.prefix > 126) throw new InvalidParameterError(`invalid subnet ${cfg.Subnet}: too small`);
+      if (others.some((o) => overlaps6(o, subnet))) throw new ForbiddenError('Pool overlaps with other one on this address space');
+    } else if (cfg && (cfg.IPRange || cfg.Gateway)) {
+      throw new InvalidParameterError('invalid pool request: an ip-range or gateway needs a subnet');
+    } else if (enabled) {
+      let pick = randomUla64();
+      for (let i = 0; i < 10 && others.some((o) => overlaps6(o, pick)); i++) pick = randomUla64();
+      subnet = pick;
+    } else {
+      return {};
+    }
+    let gateway = subnet.base + 1n;
+    if (cfg?.Gateway) {
+      const g = parseIpv6(cfg.Gateway);
+      if (g === undefined || !contains6(subnet, g)) throw new InvalidParameterError(`Invalid gateway address ${cfg.Gateway}: it is not in subnet ${formatCidr6(subnet)}`);
+      gateway = g;
+    }
+    let ipRange6 = '';
+    if (cfg?.IPRange) {
+      const r = parseCidr6(cfg.IPRange);
+      if (r.prefix < subnet.prefix || !contains6(subnet, r.base)) throw new InvalidParameterError(`Invalid ip-range ${cfg.IPRange}: it is not in subnet ${formatCidr6(subnet)}`);
+      ipRange6 = formatCidr6(r);
+    }
+    return { subnet6: formatCidr6(subnet), gateway6: formatIpv6(gateway), ipRange6 };
+  }
+
+  /** Whether containers on the network get IPv6 addresses. */
+  private hasIpv6(n: NetworkRecord): boolean {
+    return n.ipv6 && Boolean(n.subnet6);
   }
 
   private pickSubnet(used: Ipv4Subnet[]): Ipv4Subnet | undefined {
@@ -551,8 +604,16 @@ export class NetworkService {
   }
 
   private endpointConfig(n: NetworkRecord, raw: Record<string, unknown> | null | undefined): EndpointConfig {
-    const ipam = (raw?.['IPAMConfig'] ?? null) as { IPv4Address?: string } | null;
+    const ipam = (raw?.['IPAMConfig'] ?? null) as { IPv4Address?: string; IPv6Address?: string } | null;
     const ipv4 = ipam?.IPv4Address ?? '';
+    const ipv6 = ipam?.IPv6Address ?? '';
+    if (ipv6) {
+      if (n.predefined) throw new InvalidParameterError('user specified IP address is supported on user defined networks only');
+      const ip = parseIpv6(ipv6);
+      if (ip === undefined) throw new InvalidParameterError(`invalid IPv6 address: ${ipv6}`);
+      if (!this.hasIpv6(n)) throw new InvalidParameterError(`invalid endpoint settings: IPv6 address ${ipv6} given, but network ${n.name} does not have IPv6 enabled`);
+      if (!contains6(parseCidr6(n.subnet6!), ip)) throw new InvalidParameterError(`no configured subnet or ip-range contain the IP address ${ipv6}`);
+    }
     if (ipv4) {
       if (n.predefined) throw new InvalidParameterError('user specified IP address is supported on user defined networks only');
       const ip = parseIpv4(ipv4);
@@ -563,7 +624,7 @@ export class NetworkService {
     if (aliases.length && n.predefined) throw new InvalidParameterError('network-scoped alias is supported only for containers in user defined networks');
     const mac = typeof raw?.['MacAddress'] === 'string' ? raw['MacAddress'] : '';
     if (mac && !/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(mac)) throw new InvalidParameterError(`invalid MAC address: ${mac}`);
-    return { aliases, ipv4Address: ipv4, macAddress: mac.toLowerCase(), links: strList(raw?.['Links']) };
+    return { aliases, ipv4Address: ipv4, ...(ipv6 ? { ipv6Address: formatIpv6(parseIpv6(ipv6)!) } : {}), macAddress: mac.toLowerCase(), links: strList(raw?.['Links']) };
   }
 
   /**
@@ -588,6 +649,7 @@ export class NetworkService {
   /** The container is gone: forget its memberships and remembered ports. */
   forgetContainer(id: string): void {
     this.o.db.prepare('DELETE FROM network_endpoints WHERE container_id = ?').run(id);
+    this.o.db.prepare('DELETE FROM network_endpoint_ipv6 WHERE container_id = ?').run(id);
     this.o.db.prepare('DELETE FROM network_sandboxes WHERE container_id = ?').run(id);
   }
 
@@ -724,7 +786,7 @@ export class NetworkService {
     const leased = this.endpointsOf(containerId).filter((e) => e.ip);
     await writeContainerNetFiles(rf.files, {
       ...rf.opts,
-      addresses: leased.map((e) => e.ip!),
+      addresses: [...leased.map((e) => e.ip!), ...leased.map((e) => e.ip6).filter((x): x is string => Boolean(x))],
       links: this.linkEntries(rf.container),
       networkResolvers: leased.map((e) => this.networks.get(e.networkId)!).filter((n) => n.dns).map((n) => n.gateway),
     });
@@ -771,7 +833,29 @@ export class NetworkService {
       }
       const mac = (i === 0 && c.config.MacAddress) || e.config.macAddress || macForIpv4(parseIpv4(ip)!);
       upd.run(ip, mac, `eth${i}`, c.id, n.id);
+      if (this.hasIpv6(n)) this.lease6(c.id, n, e.config.ipv6Address ?? '');
     });
+  }
+
+  /** Assigns an IPv6 address on an IPv6 network: the requested one, or the first free one. */
+  private lease6(containerId: string, n: NetworkRecord, wanted: string): void {
+    const used = new Set((this.o.db.prepare('SELECT ip6 FROM network_endpoint_ipv6 WHERE network_id = ? AND container_id != ?').all(n.id, containerId) as Array<{ ip6: string }>).map((r) => r.ip6));
+    let ip6: string | undefined;
+    if (wanted) {
+      if (used.has(wanted) || wanted === n.gateway6) throw new ConflictError('Address already in use');
+      ip6 = wanted;
+    } else {
+      const subnet = parseCidr6(n.subnet6!);
+      const range = n.ipRange6 ? parseCidr6(n.ipRange6) : subnet;
+      const first = range.base === subnet.base ? range.base + 1n : range.base;
+      const last = lastOf6(range);
+      for (let a = first, k = 0; a <= last && k < 65536; a++, k++) {
+        const s = formatIpv6(a);
+        if (s !== n.gateway6 && !used.has(s)) { ip6 = s; break; }
+      }
+      if (!ip6) throw new ForbiddenError(`no available IPv6 addresses on this network's address pools: ${n.name} (${n.id})`);
+    }
+    this.o.db.prepare('INSERT OR REPLACE INTO network_endpoint_ipv6 (container_id, network_id, ip6) VALUES (?, ?, ?)').run(containerId, n.id, ip6);
   }
 
   private allocatePorts(containerId: string, requests: PortRequest[], previous: PortMapping[], also: PortMapping[] = []): PortMapping[] {
@@ -864,14 +948,16 @@ export class NetworkService {
       const aliases = n.dns ? [...new Set([c.name, ...e.config.aliases, c.id.slice(0, 12)])] : undefined;
       // netavark names its firewall chains and aardvark-dns files after the network's name: the
       // id keeps them apart from other daemons' networks of the same name.
+      const v6 = this.hasIpv6(n) && e.ip6;
       cfg.networks[n.id] = {
-        interface_name: e.iface ?? 'eth0', static_ips: [e.ip!], static_mac: e.mac ?? undefined,
+        interface_name: e.iface ?? 'eth0', static_ips: [e.ip!, ...(v6 ? [e.ip6!] : [])], static_mac: e.mac ?? undefined,
         ...(aliases ? { aliases } : {}),
       };
+      const subnets: NetavarkConfig['network_info'][string]['subnets'] = [{ subnet: n.subnet, ...(n.internal && !n.dns ? {} : { gateway: n.gateway }) }];
+      if (v6) subnets.push({ subnet: n.subnet6!, ...(n.internal && !n.dns ? {} : { gateway: n.gateway6! }) });
       cfg.network_info[n.id] = {
-        name: n.id, id: n.id, driver: 'bridge', network_interface: n.bridge,
-        subnets: [{ subnet: n.subnet, ...(n.internal && !n.dns ? {} : { gateway: n.gateway }) }],
-        ipv6_enabled: false, internal: n.internal, dns_enabled: n.dns, ipam_options: { driver: 'host-local' },
+        name: n.id, id: n.id, driver: 'bridge', network_interface: n.bridge, subnets,
+        ipv6_enabled: Boolean(v6), internal: n.internal, dns_enabled: n.dns, ipam_options: { driver: 'host-local' },
       };
     }
     if (ports.length) {
@@ -887,6 +973,7 @@ export class NetworkService {
   private releaseRun(containerId: string): void {
     this.o.db.transaction(() => {
       this.o.db.prepare('UPDATE network_endpoints SET ip = NULL, iface = NULL WHERE container_id = ?').run(containerId);
+      this.o.db.prepare('DELETE FROM network_endpoint_ipv6 WHERE container_id = ?').run(containerId);
       this.o.db.prepare('UPDATE network_sandboxes SET active = 0 WHERE container_id = ?').run(containerId);
     })();
     this.unreservePorts(containerId);
@@ -1047,6 +1134,7 @@ export class NetworkService {
         await this.gate.run(() => this.netavark.setup(netnsPath(sb.netns), this.netavarkConfig(c, leased, [])));
       } catch (err) {
         this.o.db.prepare('DELETE FROM network_endpoints WHERE container_id = ? AND network_id = ?').run(c.id, n.id);
+        this.o.db.prepare('DELETE FROM network_endpoint_ipv6 WHERE container_id = ? AND network_id = ?').run(c.id, n.id);
         throw err;
       }
       await this.writeFiles(c.id).catch((err) => this.o.logger.warn('rewriting /etc files failed', { err: errorMessage(err) }));
@@ -1089,6 +1177,7 @@ export class NetworkService {
           .catch((err) => this.o.logger.warn('netavark teardown failed', { err: errorMessage(err) }));
       }
       this.o.db.prepare('DELETE FROM network_endpoints WHERE container_id = ? AND network_id = ?').run(c.id, n.id);
+      this.o.db.prepare('DELETE FROM network_endpoint_ipv6 WHERE container_id = ? AND network_id = ?').run(c.id, n.id);
       await this.writeFiles(c.id).catch((err) => this.o.logger.warn('rewriting /etc files failed', { err: errorMessage(err) }));
       this.o.events.publish('network', 'disconnect', n.id, { container: c.id, name: n.name, type: n.driver });
     });
@@ -1118,6 +1207,10 @@ export class NetworkService {
 
   prefixOf(n: NetworkRecord): number {
     return n.subnet ? parseCidr(n.subnet).prefix : 0;
+  }
+
+  prefix6Of(n: NetworkRecord): number {
+    return n.subnet6 ? parseCidr6(n.subnet6).prefix : 0;
   }
 }
 

@@ -118,6 +118,16 @@ const MIGRATIONS: string[] = [
     usage_count INTEGER NOT NULL
   );
   `,
+  // IPv6 leases of endpoints on IPv6 networks, while their containers' sandboxes are up.
+  `
+  CREATE TABLE IF NOT EXISTS network_endpoint_ipv6 (
+    container_id TEXT NOT NULL,
+    network_id TEXT NOT NULL,
+    ip6 TEXT NOT NULL,
+    PRIMARY KEY (container_id, network_id)
+  );
+  CREATE UNIQUE INDEX IF NOT EXISTS network_leases_ipv6 ON network_endpoint_ipv6(network_id, ip6);
+  `,
 ];
 
 export function openMetadataDb(path: string): Db {

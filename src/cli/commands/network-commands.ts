@@ -250,11 +250,12 @@ export const networkConnectCommand: CommandSpec = {
     const [network, container] = flags.args as [string, string];
     const client = await ctx.client();
     const ip = flags.string('ip');
+    const ip6 = flags.string('ip6');
     await client.empty('POST', `/networks/${enc(network)}/connect`, {
       body: {
         Container: container,
         EndpointConfig: {
-          IPAMConfig: ip ? { IPv4Address: ip } : null,
+          IPAMConfig: ip || ip6 ? { ...(ip ? { IPv4Address: ip } : {}), ...(ip6 ? { IPv6Address: ip6 } : {}) } : null,
           Aliases: flags.list('alias').length ? flags.list('alias') : null,
           Links: flags.list('link').length ? flags.list('link') : null,
         },
