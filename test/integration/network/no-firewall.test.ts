@@ -2,7 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startTestDaemon, importBusybox, type TestDaemon } from '../../helpers/daemon-harness.js';
 
@@ -138,8 +138,13 @@ test('user networks resolve names, --internal has no way out, connect and rm wor
   const onIn = ok(['run', '--rm', '--network', 'nfw-in', 'busybox', 'nslookup', 'srv']);
   assert.match(onIn, /Address: \d+\.\d+\.\d+\.\d+/);
   ok(['network', 'disconnect', 'nfw-in', 'srv']);
+  // An IPv6 network: netavark's ip6tables calls change nothing either.
+  ok(['network', 'create', '--ipv6', '--subnet', 'fd47:1:2::/64', 'nfw-v6']);
+  ok(['network', 'connect', 'nfw-v6', 'srv']);
+  const v6 = ok(['run', '--rm', '--network', 'nfw-v6', 'busybox', 'sh', '-c', 'ping6 -c 1 -W 3 srv >/dev/null && echo V6-OK']);
+  assert.equal(v6, 'V6-OK');
   ok(['rm', '-f', 'srv']);
-  ok(['network', 'rm', 'nfw-a', 'nfw-in']);
+  ok(['network', 'rm', 'nfw-a', 'nfw-in', 'nfw-v6']);
   assert.equal(rules(), rulesBefore);
 });
 
@@ -169,6 +174,20 @@ test('published ports keep answering while berthd is down; a container that ende
   assert.deepEqual(proxies(), [], 'the proxy of the ended run is gone');
   assert.equal(httpGet(port).body, 'ECONNREFUSED');
   ok(['rm', id]);
+});
+
+test('a running container whose proxy died while berthd was down gets it back when berthd starts', async () => {
+  const id = ok(['run', '-d', '-p', '127.0.0.1:0:80', 'busybox', 'sh', '-c', 'echo back > /b.html; httpd -f -p 80 -h /']);
+  const port = Number(/:(\d+)$/.exec(ok(['port', id, '80/tcp']))![1]);
+  assert.equal((await until(() => httpGet(port, '/b.html'), (r) => r.code === 0)).body.trim(), 'back');
+  const rec = JSON.parse(readFileSync(join(d.execRoot, 'userland-proxy', `${id}.json`), 'utf8')) as { pid: number };
+  await d.stop();
+  process.kill(rec.pid, 'SIGKILL');
+  assert.equal((await until(() => httpGet(port), (r) => r.body === 'ECONNREFUSED')).body, 'ECONNREFUSED');
+  await d.restart();
+  assert.equal((await until(() => httpGet(port, '/b.html'), (r) => r.code === 0)).body.trim(), 'back');
+  ok(['rm', '-f', id]);
+  assert.deepEqual(proxies(), []);
 });
 
 test('after all of it, every firewall table is byte for byte what it was', () => {
