@@ -95,15 +95,21 @@ export function netavarkChainHash(networkId: string): string {
   return createHash('sha512').update(networkId).digest('hex').slice(0, 13).toUpperCase();
 }
 
-/** Host-side leftovers of a test daemon's networks: links, firewall rules and chains, namespaces. */
-export function networkLeftovers(bridges: string[], prefix: string, containerIds: string[], networkIds: string[] = []): string[] {
+/**
+ * Host-side leftovers of a test daemon's networks: links, firewall rules and chains, namespaces.
+ * `netns`: the daemon ran in that network namespace, so links and rules are looked for there.
+ */
+export function networkLeftovers(bridges: string[], prefix: string, containerIds: string[], networkIds: string[] = [], netns?: string): string[] {
   const out: string[] = [];
   const chains = networkIds.map(netavarkChainHash);
+  const exec = (cmd: string, args: string[]): string => netns
+    ? execFileSync('nsenter', [`--net=/run/netns/${netns}`, '--', cmd, ...args], { encoding: 'utf8' })
+    : execFileSync(cmd, args, { encoding: 'utf8' });
   let links = '';
-  try { links = execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }); } catch { /* no ip */ }
+  try { links = exec('ip', ['-o', 'link', 'show']); } catch { /* no ip */ }
   for (const b of bridges) if (new RegExp(`^\\d+: ${b}[:@]`, 'm').test(links)) out.push(`link ${b}`);
   let rules = '';
-  try { rules = execFileSync('iptables-save', [], { encoding: 'utf8' }); } catch { /* no iptables */ }
+  try { rules = exec('iptables-save', []); } catch { /* no iptables */ }
   for (const l of rules.split('\n')) {
     if (chains.some((h) => l.includes(`NETAVARK-${h}`) || l.includes(`NETAVARK-DN-${h}`))) { out.push(`rule ${l}`); continue; }
     if (!l.startsWith('-A')) continue;
@@ -191,7 +197,7 @@ export async function startTestDaemon(extraArgs: string[] = [], opts: { netns?: 
       // A netavark teardown a removal started may still be finishing as the daemon exits.
       let netLeft: string[] = [];
       for (let i = 0; i < 20; i++) {
-        netLeft = net ? networkLeftovers([...seenBridges], net.prefix, [...seenContainers], [...seenNetworks]) : [];
+        netLeft = net ? networkLeftovers([...seenBridges], net.prefix, [...seenContainers], [...seenNetworks], opts.netns) : [];
         if (!netLeft.length) break;
         await new Promise((r) => setTimeout(r, 150));
       }

@@ -1,6 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { startTestDaemon, importBusybox, type TestDaemon } from '../../helpers/daemon-harness.js';
 
@@ -104,6 +105,22 @@ test('--ip6 on run and network connect; a taken or foreign address is refused; a
   assert.equal(endpoint(again, 'v6a').GlobalIPv6Address, `${PREFIX6}2`);
   ok(['rm', '-f', again]);
   ok(['network', 'rm', 'v6b']);
+});
+
+test('the docker CLI: network create --ipv6, run --ip6, inspect templates read the v6 fields', () => {
+  const env = { ...process.env, DOCKER_HOST: d.host, DOCKER_CONFIG: join(d.root, 'docker-config') };
+  const docker = (args: string[]): string => {
+    const r = spawnSync('/usr/local/bin/docker', args, { encoding: 'utf8', env });
+    assert.equal(r.status, 0, `docker ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout.trim();
+  };
+  docker(['network', 'create', '--ipv6', '--subnet', `fd48:${HEX}::/64`, 'dk6']);
+  assert.equal(docker(['network', 'inspect', '-f', '{{.EnableIPv6}} {{(index .IPAM.Config 1).Subnet}}', 'dk6']), `true fd48:${HEX}::/64`);
+  const id = docker(['run', '-d', '--network', 'dk6', '--ip6', `fd48:${HEX}::a`, 'busybox', 'sleep', '60']);
+  assert.equal(docker(['inspect', '-f', '{{.NetworkSettings.Networks.dk6.GlobalIPv6Address}}/{{.NetworkSettings.Networks.dk6.GlobalIPv6PrefixLen}} {{.NetworkSettings.Networks.dk6.IPv6Gateway}} {{.NetworkSettings.Networks.dk6.IPAMConfig.IPv6Address}}', id]),
+    `fd48:${HEX}::a/64 fd48:${HEX}::1 fd48:${HEX}::a`);
+  docker(['rm', '-f', id]);
+  docker(['network', 'rm', 'dk6']);
 });
 
 test('an IPv6 subnet without --ipv6 is kept in the network\'s IPAM but gives no addresses (as Docker); --ip6 on a v4-only network is refused', () => {
