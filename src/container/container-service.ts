@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Db } from '../store/metadata-db.js';
 import { KeyedMutex } from '../store/keyed-mutex.js';
 import {
-  ConflictError, InvalidParameterError, NotFoundError, NotImplementedError, NotModifiedError, SystemError, errorMessage, errnoCode,
+  ConflictError, EngineError, InvalidParameterError, NotFoundError, NotImplementedError, NotModifiedError, SystemError, errorMessage, errnoCode,
 } from '../common/errors.js';
 import { randomId } from '../common/ids.js';
 import type { Logger } from '../common/log.js';
@@ -366,6 +366,8 @@ export class ContainerService {
           this.notifyExit(rec, code, msg);
           await this.removeNow(rec, { volumes: true });
         }
+        // Refusals before the task exists (a taken port or address) keep their own words, as Docker's.
+        if (err instanceof EngineError && !(err instanceof SystemError)) throw new SystemError(msg, { cause: err });
         throw new SystemError(`failed to create task for container: ${msg}: unknown`, { cause: err });
       }
     });

@@ -115,6 +115,7 @@ test('a taken host port: Docker\'s error, the container stays created, no proxy 
     const r2 = d.berth(['run', '-d', '--name', 'held', '-p', `${held}:80`, 'busybox', 'httpd', '-f', '-p', '80']);
     assert.notEqual(r2.code, 0);
     assert.match(r2.stderr, new RegExp(`Error starting userland proxy: listen tcp4 0\\.0\\.0\\.0:${held}: bind: address already in use`));
+    assert.match(r2.stderr, /Error response from daemon: driver failed programming external connectivity/, 'Docker\'s words, not wrapped');
     const c = (JSON.parse(ok(['inspect', 'held'])) as Array<{ Id: string; State: { Status: string } }>)[0]!;
     assert.equal(c.State.Status, 'created');
     assert.ok(!existsSync(`/run/netns/berth-${c.Id}`), 'no namespace left');
