@@ -460,8 +460,7 @@ export class NetworkService {
     const others = [...this.networks.values()].filter((n) => n.subnet6).map((n) => parseCidr6(n.subnet6!));
     let subnet: Ipv6Subnet;
     if (cfg?.Subnet) {
-      subnet = parseCidr6(cfg.Subnet);
-      if (subnet.base !== parseCidr6(cfg.Subnet).addr) throw new InvalidParameterError(`invalid subnet ${cfg.Subnet}: it should be ${formatCidr6(subnet)}`);
+      subnet = parseCidr6(cfg.Subnet, { strict: true });
       if (subnet.prefix > 126) throw new InvalidParameterError(`invalid subnet ${cfg.Subnet}: too small`);
       if (others.some((o) => overlaps6(o, subnet))) throw new ForbiddenError('Pool overlaps with other one on this address space');
     } else if (cfg && (cfg.IPRange || cfg.Gateway)) {
