@@ -56,7 +56,13 @@ function snapshot() {
       return /^Name:\s+aardvark-dns$/m.test(status) && !/^State:\s+Z/m.test(status);
     } catch { return false; }
   });
-  return { mounts, netns, conmon, cgroups, tmpdirs, links, rules, aardvark };
+  // Userland proxies (berthd --iptables=false): each ends with its container's run.
+  const proxies = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+    try {
+      return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('userland-proxy-main.js') && !/^State:\s+Z/m.test(readFileSync(`/proc/${p}/status`, 'utf8'));
+    } catch { return false; }
+  });
+  return { mounts, netns, conmon, cgroups, tmpdirs, links, rules, aardvark, proxies };
 }
 
 function diff(before, after) {
@@ -105,7 +111,7 @@ if (leaks.length) {
   console.log(`# leak check FAILED: the tests left ${leaks.join('; ')}`);
   failed = true;
 } else {
-  console.log('# leak check: no mounts, netns, conmon processes, cgroups, temp dirs, veths, bridges, netavark rules or aardvark-dns left behind');
+  console.log('# leak check: no mounts, netns, conmon processes, cgroups, temp dirs, veths, bridges, netavark rules, aardvark-dns or userland proxies left behind');
 }
 if (leaks.length) totals.fail += 1;
 rmSync(dirname(tapFile), { recursive: true, force: true });
