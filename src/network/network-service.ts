@@ -854,7 +854,9 @@ export class NetworkService {
       }
       if (!ip6) throw new ForbiddenError(`no available IPv6 addresses on this network's address pools: ${n.name} (${n.id})`);
     }
-    this.o.db.prepare('INSERT OR REPLACE INTO network_endpoint_ipv6 (container_id, network_id, ip6) VALUES (?, ?, ?)').run(containerId, n.id, ip6);
+    // A plain insert: a clash with another container's lease fails rather than taking it over.
+    this.o.db.prepare('DELETE FROM network_endpoint_ipv6 WHERE container_id = ? AND network_id = ?').run(containerId, n.id);
+    this.o.db.prepare('INSERT INTO network_endpoint_ipv6 (container_id, network_id, ip6) VALUES (?, ?, ?)').run(containerId, n.id, ip6);
   }
 
   private allocatePorts(containerId: string, requests: PortRequest[], previous: PortMapping[], also: PortMapping[] = []): PortMapping[] {
