@@ -15,7 +15,7 @@ export function containerNetWire(net: NetworkService, rec: ContainerRecord, opts
   const running = isActive(rec.state.status);
   const mode = rec.hostConfig.NetworkMode;
   const networks: Record<string, Record<string, unknown>> = {};
-  let top = { IPAddress: '', IPPrefixLen: 0, Gateway: '', MacAddress: '', EndpointID: '' };
+  let top = { IPAddress: '', IPPrefixLen: 0, Gateway: '', MacAddress: '', EndpointID: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, IPv6Gateway: '' };
   if (mode === 'host' || mode === 'none') {
     const n = net.find(mode);
     networks[mode] = { ...emptyEndpoint(), NetworkID: n?.id ?? '', EndpointID: running && n ? net.endpointId(rec.id, n.id) : '' };
@@ -44,7 +44,10 @@ export function containerNetWire(net: NetworkService, rec: ContainerRecord, opts
     };
     networks[n.name] = ep;
     if (n.name === 'bridge' && up) {
-      top = { IPAddress: row.ip!, IPPrefixLen: net.prefixOf(n), Gateway: n.gateway, MacAddress: row.mac ?? '', EndpointID: ep['EndpointID'] as string };
+      top = {
+        IPAddress: row.ip!, IPPrefixLen: net.prefixOf(n), Gateway: n.gateway, MacAddress: row.mac ?? '', EndpointID: ep['EndpointID'] as string,
+        GlobalIPv6Address: ep['GlobalIPv6Address'] as string, GlobalIPv6PrefixLen: ep['GlobalIPv6PrefixLen'] as number, IPv6Gateway: ep['IPv6Gateway'] as string,
+      };
     }
   }
   const ports = net.portsOf(rec.id, running);
@@ -61,11 +64,11 @@ export function containerNetWire(net: NetworkService, rec: ContainerRecord, opts
     SecondaryIPv6Addresses: null,
     EndpointID: top.EndpointID,
     Gateway: top.Gateway,
-    GlobalIPv6Address: '',
-    GlobalIPv6PrefixLen: 0,
+    GlobalIPv6Address: top.GlobalIPv6Address,
+    GlobalIPv6PrefixLen: top.GlobalIPv6PrefixLen,
     IPAddress: top.IPAddress,
     IPPrefixLen: top.IPPrefixLen,
-    IPv6Gateway: '',
+    IPv6Gateway: top.IPv6Gateway,
     MacAddress: top.MacAddress,
     Networks: networks,
   };

@@ -50,6 +50,8 @@ export const CONFIG_DIRECTIVES: ConfigDirective[] = [
   { key: 'max-concurrent-uploads', kind: 'int', flags: ['--max-concurrent-uploads'], option: 'maxConcurrentUploads', reload: true },
   { key: 'bridge', kind: 'string', flags: ['-b', '--bridge'], option: 'bridge' },
   { key: 'bip', kind: 'string', flags: ['--bip'], option: 'bip' },
+  { key: 'ipv6', kind: 'bool', flags: ['--ipv6'], option: 'ipv6' },
+  { key: 'fixed-cidr-v6', kind: 'string', flags: ['--fixed-cidr-v6'], option: 'fixedCidrV6' },
   {
     key: 'default-address-pools', kind: 'object', flags: ['--default-address-pool'], option: 'defaultAddressPools',
     toFlagValues: (v) => (Array.isArray(v) ? v : []).map((p: { base?: unknown; size?: unknown }) => `base=${String(p.base)},size=${String(p.size)}`),

@@ -48,6 +48,9 @@ export interface DaemonOptions {
   bridge: string;
   /** The default bridge's address and prefix (`--bip`). */
   bip: string | undefined;
+  /** `--ipv6`: IPv6 on the default bridge, from `--fixed-cidr-v6` (or a unique local /64). */
+  ipv6: boolean;
+  fixedCidrV6: string | undefined;
   iptables: boolean;
   ipForward: boolean;
   /** `--default-address-pool base=10.10.0.0/16,size=24` (repeatable). */
@@ -96,6 +99,8 @@ Options:
       --max-layer-size bytes      Largest uncompressed layer or loaded archive accepted, e.g. 64g (default 64g)
   -b, --bridge string             Attach containers to a network bridge (default "berth0")
       --bip string                Specify network bridge IP
+      --ipv6                      Enable IPv6 networking on the default bridge
+      --fixed-cidr-v6 string      IPv6 subnet for the default bridge
       --default-address-pool pool Default address pools for node specific local networks
       --iptables                  Enable addition of iptables rules (default true)
       --ip-forward                Enable net.ipv4.ip_forward (default true)
@@ -145,6 +150,8 @@ export function parseDaemonArgs(argv: string[]): DaemonOptions {
     tlsKey: '',
     bridge: 'berth0',
     bip: undefined,
+    ipv6: false,
+    fixedCidrV6: undefined,
     iptables: true,
     ipForward: true,
     defaultAddressPools: [],
@@ -204,6 +211,8 @@ export function parseDaemonArgs(argv: string[]): DaemonOptions {
         break;
       }
       case '--bip': o.bip = take(); break;
+      case '--ipv6': o.ipv6 = boolValue(arg, value); break;
+      case '--fixed-cidr-v6': o.fixedCidrV6 = take(); break;
       case '--default-address-pool': o.defaultAddressPools.push(take()); break;
       case '--iptables':
         o.iptables = boolValue(arg, value);

@@ -177,6 +177,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     aardvarkPath: '/usr/lib/podman/aardvark-dns',
     bridgeName: opts.bridge,
     ...(opts.bip ? { bip: opts.bip } : {}),
+    ...(opts.ipv6 ? { bridgeIpv6: opts.fixedCidrV6 ?? '' } : {}),
     addressPools: opts.defaultAddressPools.map(parseAddressPool),
     iptables: opts.iptables,
     dnsDefaults: { dns: opts.dns, dnsSearch: opts.dnsSearch, dnsOptions: opts.dnsOptions },

@@ -47,6 +47,8 @@ export interface NetworkServiceOptions {
   bridgeName: string;
   /** The default bridge's gateway address and prefix (`--bip`), or undefined to choose a free /16. */
   bip?: string;
+  /** `--ipv6`: the default bridge's IPv6 subnet (`--fixed-cidr-v6`), '' for a unique local /64. */
+  bridgeIpv6?: string;
   /** Where user networks without --subnet get theirs. */
   addressPools: AddressPool[];
   iptables: boolean;
@@ -222,6 +224,7 @@ export class NetworkService {
       subnet = formatCidr(pick);
       gateway = formatIpv4(pick.base + 1);
     }
+    const v6 = this.defaultBridgeIpv6(cur);
     const options = {
       'com.docker.network.bridge.default_bridge': 'true',
       'com.docker.network.bridge.enable_icc': 'true',
@@ -231,20 +234,36 @@ export class NetworkService {
       'com.docker.network.driver.mtu': '1500',
     };
     if (cur) {
-      if (cur.bridge !== this.o.bridgeName || cur.subnet !== subnet) {
+      if (cur.bridge !== this.o.bridgeName || cur.subnet !== subnet || cur.ipv6 !== v6.ipv6 || (cur.subnet6 ?? '') !== v6.subnet6) {
         if (this.endpointsOn(cur.id).some((e) => e.ip)) {
           this.o.logger.warn('default bridge settings changed while containers use it; keeping the old ones until they stop');
           return;
         }
         await this.isolation.remove(cur.bridge).catch(() => undefined);
-        Object.assign(cur, { bridge: this.o.bridgeName, subnet, gateway, options });
+        Object.assign(cur, { bridge: this.o.bridgeName, subnet, gateway, options, ...v6 });
         this.save(cur);
       }
       return;
     }
     const rec = this.blankRecord('bridge', 'bridge', true);
-    Object.assign(rec, { bridge: this.o.bridgeName, subnet, gateway, options });
+    Object.assign(rec, { bridge: this.o.bridgeName, subnet, gateway, options, ...v6 });
     this.insert(rec);
+  }
+
+  /** `--ipv6 [--fixed-cidr-v6]`: the default bridge's IPv6 pool (a chosen ULA /64 is kept). */
+  private defaultBridgeIpv6(cur: NetworkRecord | undefined): { ipv6: boolean; subnet6: string; gateway6: string } {
+    const want = this.o.bridgeIpv6;
+    if (want === undefined) return { ipv6: false, subnet6: '', gateway6: '' };
+    let s: Ipv6Subnet;
+    if (want) {
+      s = parseCidr6(want);
+      if (s.prefix > 126) throw new InvalidParameterError(`invalid fixed-cidr-v6: ${want}: too small`);
+    } else if (cur?.ipv6 && cur.subnet6) {
+      return { ipv6: true, subnet6: cur.subnet6, gateway6: cur.gateway6 ?? '' };
+    } else {
+      s = randomUla64();
+    }
+    return { ipv6: true, subnet6: formatCidr6(s), gateway6: formatIpv6(s.base + 1n) };
   }
 
   /** Subnets routed on the host and those of berth's own networks. */
@@ -725,7 +744,10 @@ export class NetworkService {
         const release = undo;
         undo = async () => { await deleteNetns(ns).catch(() => undefined); await release(); };
         await Promise.all([
-          plumbNamespace({ netns: ns, bridge: n0.bridge, ip: e.ip!, prefix: parseCidr(n0.subnet).prefix, gateway: n0.gateway, mac: e.mac! }),
+          plumbNamespace({
+            netns: ns, bridge: n0.bridge, ip: e.ip!, prefix: parseCidr(n0.subnet).prefix, gateway: n0.gateway, mac: e.mac!,
+            ...(e.ip6 ? { ipv6: { ip: e.ip6, prefix: this.prefix6Of(n0), gateway: n0.gateway6! } } : {}),
+          }),
           this.writeFiles(c.id),
         ]);
         this.o.events.publish('network', 'connect', n0.id, { container: c.id, name: n0.name, type: n0.driver });
@@ -848,9 +870,10 @@ export class NetworkService {
       const range = n.ipRange6 ? parseCidr6(n.ipRange6) : subnet;
       const first = range.base === subnet.base ? range.base + 1n : range.base;
       const last = lastOf6(range);
+      const anchor = n.predefined ? this.anchorIp6(n) : '';
       for (let a = first, k = 0; a <= last && k < 65536; a++, k++) {
         const s = formatIpv6(a);
-        if (s !== n.gateway6 && !used.has(s)) { ip6 = s; break; }
+        if (s !== n.gateway6 && s !== anchor && !used.has(s)) { ip6 = s; break; }
       }
       if (!ip6) throw new ForbiddenError(`no available IPv6 addresses on this network's address pools: ${n.name} (${n.id})`);
     }
@@ -1037,15 +1060,21 @@ export class NetworkService {
     return s.base + sizeOf(s) - 2;
   }
 
+  /** The anchor's IPv6 address: the pool's last one, never leased to containers. */
+  private anchorIp6(n: NetworkRecord): string {
+    return formatIpv6(lastOf6(parseCidr6(n.subnet6!)));
+  }
+
   private anchorConfig(n: NetworkRecord): NetavarkConfig {
     const id = `berth-anchor-${n.id.slice(0, 12)}`;
     return {
       container_id: id, container_name: id,
-      networks: { [n.id]: { interface_name: 'eth0', static_ips: [formatIpv4(this.anchorIp(n))] } },
+      networks: { [n.id]: { interface_name: 'eth0', static_ips: [formatIpv4(this.anchorIp(n)), ...(this.hasIpv6(n) ? [this.anchorIp6(n)] : [])] } },
       network_info: {
         [n.id]: {
-          name: n.id, id: n.id, driver: 'bridge', network_interface: n.bridge, subnets: [{ subnet: n.subnet, gateway: n.gateway }],
-          ipv6_enabled: false, internal: n.internal, dns_enabled: false, ipam_options: { driver: 'host-local' },
+          name: n.id, id: n.id, driver: 'bridge', network_interface: n.bridge,
+          subnets: [{ subnet: n.subnet, gateway: n.gateway }, ...(this.hasIpv6(n) ? [{ subnet: n.subnet6!, gateway: n.gateway6! }] : [])],
+          ipv6_enabled: this.hasIpv6(n), internal: n.internal, dns_enabled: false, ipam_options: { driver: 'host-local' },
         },
       },
     };

@@ -9,6 +9,8 @@ export interface VethPlan {
   prefix: number;
   gateway: string;
   mac: string;
+  /** The IPv6 address, prefix and gateway on a bridge with IPv6. */
+  ipv6?: { ip: string; prefix: number; gateway: string };
 }
 
 /**
@@ -24,7 +26,9 @@ export async function plumbNamespace(p: VethPlan): Promise<void> {
     timeoutMs: 30_000,
   });
   await runCommand(['ip', '-n', p.netns, '-batch', '-'], {
-    input: `link set eth0 address ${p.mac}\naddr add ${p.ip}/${p.prefix} dev eth0\nlink set eth0 up\nlink set lo up\nroute add default via ${p.gateway}\n`,
+    input: `link set eth0 address ${p.mac}\naddr add ${p.ip}/${p.prefix} dev eth0\nlink set eth0 up\nlink set lo up\nroute add default via ${p.gateway}\n${
+      // No duplicate address detection (as netavark): the pool's leases are unique, and the address works at once.
+      p.ipv6 ? `addr add ${p.ipv6.ip}/${p.ipv6.prefix} dev eth0 nodad\nroute add default via ${p.ipv6.gateway}\n` : ''}`,
     timeoutMs: 30_000,
   });
 }

@@ -134,3 +134,34 @@ test('an IPv6 subnet without --ipv6 is kept in the network\'s IPAM but gives no 
   assert.match(r.stderr, /does not have IPv6 enabled/);
   ok(['network', 'rm', 'v6-off', 'v6a']);
 });
+
+test('berthd --ipv6 --fixed-cidr-v6: the default bridge gives containers v6 addresses, shown in inspect\'s top-level fields as Docker does', async () => {
+  const ns = `berth-v6b-${randomBytes(4).toString('hex')}`;
+  const sub = `fd4b:${HEX}::`;
+  execFileSync('ip', ['netns', 'add', ns]);
+  execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+  let d2: TestDaemon | undefined;
+  try {
+    d2 = await startTestDaemon(['--ipv6', '--fixed-cidr-v6', `${sub}/64`], { netns: ns });
+    await importBusybox(d2);
+    const run = (args: string[]): string => {
+      const r = d2!.berth(args);
+      assert.equal(r.code, 0, `berth ${args.join(' ')}: ${r.stderr}`);
+      return r.stdout.trim();
+    };
+    const n = (JSON.parse(run(['network', 'inspect', 'bridge'])) as Array<{ EnableIPv6: boolean; IPAM: { Config: Array<{ Subnet: string; Gateway: string }> } }>)[0]!;
+    assert.equal(n.EnableIPv6, true);
+    assert.deepEqual(n.IPAM.Config[1], { Subnet: `${sub}/64`, Gateway: `${sub}1` });
+    const id = run(['run', '-d', 'busybox', 'sleep', '60']);
+    assert.equal(run(['inspect', '-f', '{{.NetworkSettings.GlobalIPv6Address}}/{{.NetworkSettings.GlobalIPv6PrefixLen}} {{.NetworkSettings.IPv6Gateway}} {{.NetworkSettings.Networks.bridge.GlobalIPv6Address}}', id]),
+      `${sub}2/64 ${sub}1 ${sub}2`);
+    const out = run(['run', '--rm', 'busybox', 'sh', '-c', `ip -6 addr show dev eth0 scope global; ip -6 route; ping6 -c 1 -W 3 ${sub}2 >/dev/null && echo PEER-OK`]);
+    assert.match(out, new RegExp(`inet6 ${sub}3/64`));
+    assert.match(out, new RegExp(`default via ${sub}1`));
+    assert.match(out, /^PEER-OK$/m);
+    run(['rm', '-f', id]);
+  } finally {
+    await d2?.destroy();
+    execFileSync('ip', ['netns', 'delete', ns]);
+  }
+});

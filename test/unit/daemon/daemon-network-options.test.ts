@@ -44,3 +44,20 @@ test('--icc=false is refused in clear words (flag or daemon.json); --iptables=fa
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('--ipv6 and --fixed-cidr-v6 (flag or daemon.json ipv6, fixed-cidr-v6)', () => {
+  const o = parseDaemonArgs(['--ipv6', '--fixed-cidr-v6', 'fd00:1::/64']);
+  assert.equal(o.ipv6, true);
+  assert.equal(o.fixedCidrV6, 'fd00:1::/64');
+  assert.equal(parseDaemonArgs([]).ipv6, false);
+  const dir = mkdtempSync(join(tmpdir(), 'berth-unit-'));
+  try {
+    const f = join(dir, 'daemon.json');
+    writeFileSync(f, JSON.stringify({ ipv6: true, 'fixed-cidr-v6': 'fd00:2::/64' }));
+    const j = loadDaemonOptions(['--config-file', f]);
+    assert.equal(j.ipv6, true);
+    assert.equal(j.fixedCidrV6, 'fd00:2::/64');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
