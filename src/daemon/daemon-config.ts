@@ -58,7 +58,7 @@ export const CONFIG_DIRECTIVES: ConfigDirective[] = [
   },
   { key: 'iptables', kind: 'bool', flags: ['--iptables'], option: 'iptables' },
   { key: 'ip-forward', kind: 'bool', flags: ['--ip-forward'], option: 'ipForward' },
-  { key: 'icc', kind: 'bool', flags: ['--icc'] },
+  { key: 'icc', kind: 'bool', flags: ['--icc'], option: 'icc' },
   { key: 'dns', kind: 'list', flags: ['--dns'], option: 'dns' },
   { key: 'dns-search', kind: 'list', flags: ['--dns-search'], option: 'dnsSearch' },
   { key: 'dns-opts', kind: 'list', flags: ['--dns-opt'], option: 'dnsOptions' },

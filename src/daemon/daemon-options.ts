@@ -53,6 +53,8 @@ export interface DaemonOptions {
   fixedCidrV6: string | undefined;
   iptables: boolean;
   ipForward: boolean;
+  /** Inter-container communication on the default bridge (`--icc`); false needs iptables. */
+  icc: boolean;
   /** `--default-address-pool base=10.10.0.0/16,size=24` (repeatable). */
   defaultAddressPools: string[];
   /** `--dns`, `--dns-search`, `--dns-opt` (repeatable): for containers that set none of their own. */
@@ -154,6 +156,7 @@ export function parseDaemonArgs(argv: string[]): DaemonOptions {
     fixedCidrV6: undefined,
     iptables: true,
     ipForward: true,
+    icc: true,
     defaultAddressPools: [],
     dns: [],
     dnsSearch: [],
@@ -224,7 +227,7 @@ export function parseDaemonArgs(argv: string[]): DaemonOptions {
       case '--max-concurrent-uploads': o.maxConcurrentUploads = positiveInt(arg, take()); break;
       case '--registry-certs-dir': o.registryCertsDir = take(); break;
       case '--icc':
-        if (!boolValue(arg, value)) throw new InvalidParameterError('icc=false is not supported by berthd: containers on the default bridge always reach each other');
+        o.icc = boolValue(arg, value);
         break;
       case '--dns': {
         const d = take();
@@ -238,6 +241,9 @@ export function parseDaemonArgs(argv: string[]): DaemonOptions {
       case '-v': case '--version': o.version = true; break;
       default: throw new InvalidParameterError(`unknown flag: ${arg}`);
     }
+  }
+  if (!o.iptables && !o.icc) {
+    throw new InvalidParameterError('You specified --iptables=false with --icc=false. ICC=false uses iptables to function. Please set --icc or --iptables to true.');
   }
   if (o.hosts.length === 0) o.hosts.push(DEFAULT_SOCKET);
   if (!o.pidfile) o.pidfile = `${o.execRoot}/berthd.pid`;

@@ -180,6 +180,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     ...(opts.ipv6 ? { bridgeIpv6: opts.fixedCidrV6 ?? '' } : {}),
     addressPools: opts.defaultAddressPools.map(parseAddressPool),
     iptables: opts.iptables,
+    icc: opts.icc,
     dnsDefaults: { dns: opts.dns, dnsSearch: opts.dnsSearch, dnsOptions: opts.dnsOptions },
   });
   if (opts.ipForward) writeFileSync('/proc/sys/net/ipv4/ip_forward', '1\n');

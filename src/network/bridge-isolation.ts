@@ -28,19 +28,29 @@ export class BridgeIsolation {
     return this.ready;
   }
 
-  async add(bridge: string): Promise<void> {
+  /**
+   * Puts a network's bridge under the isolation rules. With `icc` false, traffic between two
+   * containers of that network is dropped too (Docker's `--icc=false` and `enable_icc` option):
+   * bridged frames pass through FORWARD, in from the bridge and out to it.
+   */
+  async add(bridge: string, icc = true): Promise<void> {
     if (!this.enabled) return;
     await this.ensureChains();
     const r1 = ['-i', bridge, '!', '-o', bridge, '-j', STAGE2];
     const r2 = ['-o', bridge, '-j', 'DROP'];
+    const noIcc = ['-i', bridge, '-o', bridge, '-j', 'DROP'];
     if ((await iptables(['-C', STAGE1, ...r1], [1])) !== 0) await iptables(['-A', STAGE1, ...r1]);
     if ((await iptables(['-C', STAGE2, ...r2], [1])) !== 0) await iptables(['-A', STAGE2, ...r2]);
+    const hasNoIcc = (await iptables(['-C', STAGE1, ...noIcc], [1])) === 0;
+    if (!icc && !hasNoIcc) await iptables(['-A', STAGE1, ...noIcc]);
+    if (icc && hasNoIcc) await iptables(['-D', STAGE1, ...noIcc], [1, 2]);
   }
 
   async remove(bridge: string): Promise<void> {
     if (!this.enabled) return;
     await iptables(['-D', STAGE1, '-i', bridge, '!', '-o', bridge, '-j', STAGE2], [1, 2]);
     await iptables(['-D', STAGE2, '-o', bridge, '-j', 'DROP'], [1, 2]);
+    await iptables(['-D', STAGE1, '-i', bridge, '-o', bridge, '-j', 'DROP'], [1, 2]);
   }
 }
 

@@ -52,6 +52,8 @@ export interface NetworkServiceOptions {
   /** Where user networks without --subnet get theirs. */
   addressPools: AddressPool[];
   iptables: boolean;
+  /** `--icc`: containers on the default bridge reach each other (default true). */
+  icc?: boolean;
   /** The daemon's `dns`, `dns-search`, `dns-opts`: used by containers that set none of their own. */
   dnsDefaults?: { dns: string[]; dnsSearch: string[]; dnsOptions: string[] };
 }
@@ -179,7 +181,7 @@ export class NetworkService {
    */
   async warmUp(): Promise<void> {
     this.warm = true;
-    await Promise.all([...this.networks.values()].filter((n) => n.bridge).map((n) => this.isolation.add(n.bridge)));
+    await Promise.all([...this.networks.values()].filter((n) => n.bridge).map((n) => this.isolation.add(n.bridge, iccOf(n))));
     const bridge = this.findByName('bridge');
     if (bridge) void this.ensureAnchor(bridge);
   }
@@ -227,7 +229,7 @@ export class NetworkService {
     const v6 = this.defaultBridgeIpv6(cur);
     const options = {
       'com.docker.network.bridge.default_bridge': 'true',
-      'com.docker.network.bridge.enable_icc': 'true',
+      'com.docker.network.bridge.enable_icc': String(this.o.icc !== false),
       'com.docker.network.bridge.enable_ip_masquerade': 'true',
       'com.docker.network.bridge.host_binding_ipv4': '0.0.0.0',
       'com.docker.network.bridge.name': this.o.bridgeName,
@@ -241,6 +243,10 @@ export class NetworkService {
         }
         await this.isolation.remove(cur.bridge).catch(() => undefined);
         Object.assign(cur, { bridge: this.o.bridgeName, subnet, gateway, options, ...v6 });
+        this.save(cur);
+      } else if (cur.options['com.docker.network.bridge.enable_icc'] !== options['com.docker.network.bridge.enable_icc']) {
+        // --icc changed: only the option (and the rule warmUp applies from it) follows.
+        cur.options = { ...cur.options, 'com.docker.network.bridge.enable_icc': options['com.docker.network.bridge.enable_icc'] };
         this.save(cur);
       }
       return;
@@ -463,7 +469,7 @@ export class NetworkService {
         labels: { ...(req.Labels ?? {}) }, options, dns: true,
         ipv6: Boolean(req.EnableIPv6), ...v6,
       };
-      await this.isolation.add(bridge);
+      await this.isolation.add(bridge, iccOf(rec));
       this.insert(rec);
       this.o.events.publish('network', 'create', id, { name, type: 'bridge' });
       return { id, warning: '' };
@@ -1305,3 +1311,7 @@ function tryBind(proto: 'tcp' | 'udp', host: string, port: number): Promise<stri
   });
 }
 
+/** A bridge network's `com.docker.network.bridge.enable_icc`, read as Go reads a bool (true unless false). */
+function iccOf(n: NetworkRecord): boolean {
+  return !['0', 'f', 'F', 'false', 'FALSE', 'False'].includes(n.options['com.docker.network.bridge.enable_icc'] ?? 'true');
+}

@@ -158,8 +158,10 @@ test('user networks: names and aliases resolve, other networks are unreachable, 
   const byAlias = berth(['run', '--rm', '--network', 'front', 'busybox', ...fetchLoop('http://www/hostname')]);
   assert.equal(byAlias.stdout.trim(), srv.slice(0, 12), byAlias.stderr);
   const ip = s.NetworkSettings.Networks['front']!.IPAddress;
-  const across = berth(['run', '--rm', '--network', 'back', 'busybox', 'sh', '-c', `wget -T 2 -qO- http://${ip}/hostname; echo rc=$?; nslookup srv 2>&1 | grep -c "${ip}"`]);
-  assert.match(across.stdout, /rc=1/, 'no route across networks');
+  const across = berth(['run', '--rm', '--network', 'back', 'busybox', 'sh', '-c', `timeout 3 wget -qO- http://${ip}/hostname; echo rc=$?; nslookup srv 2>&1 | grep -c "${ip}"`]);
+  // busybox's wget -T crashes (exit 139) whatever the network does, so the time limit is timeout's.
+  assert.match(across.stdout, /^rc=(?!0$|139$)\d+$/m, 'no route across networks');
+  assert.doesNotMatch(across.stdout, new RegExp(srv.slice(0, 12)));
   assert.match(across.stdout, /^0$/m, 'a name on another network does not resolve');
   const frontGw = (JSON.parse(ok(['network', 'inspect', 'front'])) as Array<{ IPAM: { Config: Array<{ Gateway: string }> } }>)[0]!.IPAM.Config[0]!.Gateway;
   const sealed = berth(['run', '--rm', '--network', 'sealed', 'busybox', 'sh', '-c', `ip route; ping -c 1 -W 1 ${frontGw} >/dev/null 2>&1; echo ping=$?`]);

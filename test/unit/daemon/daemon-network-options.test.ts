@@ -28,18 +28,22 @@ test('daemon.json dns, dns-search, dns-opts reach the same options', () => {
   }
 });
 
-test('--icc=false is refused in clear words (flag or daemon.json); --iptables=false is accepted from either', () => {
+test('--icc and --iptables from the flag or daemon.json; icc=false without iptables is refused in Docker\'s words', () => {
   assert.equal(parseDaemonArgs(['--iptables=false']).iptables, false);
   assert.equal(parseDaemonArgs([]).iptables, true);
-  assert.throws(() => parseDaemonArgs(['--icc=false']), /icc=false is not supported/);
+  assert.equal(parseDaemonArgs([]).icc, true);
+  assert.equal(parseDaemonArgs(['--icc=false']).icc, false);
+  assert.throws(() => parseDaemonArgs(['--icc=false', '--iptables=false']), /You specified --iptables=false with --icc=false\. ICC=false uses iptables to function\./);
   assert.equal(parseDaemonArgs(['--iptables=true', '--icc']).iptables, true);
   const dir = mkdtempSync(join(tmpdir(), 'berth-unit-'));
   try {
     const f = join(dir, 'daemon.json');
     writeFileSync(f, JSON.stringify({ icc: false }));
-    assert.throws(() => loadDaemonOptions(['--config-file', f]), /icc=false is not supported/);
+    assert.equal(loadDaemonOptions(['--config-file', f]).icc, false);
     writeFileSync(f, JSON.stringify({ iptables: false }));
     assert.equal(loadDaemonOptions(['--config-file', f]).iptables, false);
+    writeFileSync(f, JSON.stringify({ iptables: false, icc: false }));
+    assert.throws(() => loadDaemonOptions(['--config-file', f]), /ICC=false uses iptables to function/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
