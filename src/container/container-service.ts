@@ -13,7 +13,8 @@ import type { EventBus } from '../events/event-bus.js';
 import type { ImageService } from '../image/image-service.js';
 import { familiarString, parseReference, withDefaultTag } from '../common/reference.js';
 import type { LayerStore } from '../layer/index.js';
-import { buildSpec, normalizeCapability, resolveCapabilities, resolveUser, type HostFacts, type SpecInput } from '../runtime/index.js';
+import { buildSpec, normalizeCapability, resolveCapabilities, resolveUser, withUserNamespace, type HostFacts, type SpecInput } from '../runtime/index.js';
+import { hostOwnerOf, type IdMapping } from '../common/id-map.js';
 import { readLog, readLogFiles, resolveLogConfig, canReadLogs, logAttributes, detailsPrefix, renderLogTag, type LogConfig, type LogManager, type LogTarget } from '../logs/index.js';
 import type { NetworkService } from '../network/index.js';
 import type { ContainerRecord, ContainerState, HealthState, HostConfig } from './container-record.js';
@@ -28,6 +29,8 @@ import { parseSignal } from './signals.js';
 import { specLimits } from './process-service.js';
 import { securityInputs, sharedNamespaces, validateSecurity } from './security-options.js';
 import { cgroupsPathFor, groupAddGids, mountShareableShm, specDevices, unmountShareableShm, validateHostIsolation } from './host-isolation.js';
+import { containerIdMapping, giveToNamespaceRoot, joinedUserNamespace, openDirsTo, validateUsernsSettings } from './userns-mode.js';
+import { pinUserNamespace, unpinNamespace } from '../sys/index.js';
 
 export interface ContainerServiceOptions {
   db: Db;
@@ -53,6 +56,8 @@ export interface ContainerServiceOptions {
   network: NetworkService;
   /** The OCI runtimes containers may name (HostConfig.Runtime), and the one they get otherwise. */
   runtimes?: { names: string[]; defaultName: string };
+  /** daemon `userns-remap`: containers run in a user namespace with these ranges (unless `--userns host`). */
+  idMapping?: IdMapping;
 }
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
@@ -127,6 +132,8 @@ export class ContainerService {
   hostsPath(id: string): string { return join(this.containerDir(id), 'hosts'); }
   hostnamePath(id: string): string { return join(this.containerDir(id), 'hostname'); }
   resolvConfPath(id: string): string { return join(this.containerDir(id), 'resolv.conf'); }
+  /** The container's user namespace, kept while it runs (userns-remap). */
+  private usernsPath(id: string): string { return join(this.o.execRoot, 'userns', id); }
 
   // ---- lookups -------------------------------------------------------------------------------
 
@@ -266,6 +273,8 @@ export class ContainerService {
     validateSecurity(hostConfig);
     validateHostIsolation(hostConfig);
     this.resolveRuntime(hostConfig);
+    validateUsernsSettings(this.o.idMapping, hostConfig);
+    const idMap = containerIdMapping(this.o.idMapping, hostConfig);
     const mountPoints = await planMounts(hostConfig, config, (n) => this.find(n));
     const id = randomId();
     if (!config.Hostname) config.Hostname = hostConfig.NetworkMode === 'host' ? hostname() : id.slice(0, 12);
@@ -304,7 +313,8 @@ export class ContainerService {
       this.o.network.registerContainer(id, hostConfig, (req.NetworkingConfig as { EndpointsConfig?: unknown } | null)?.EndpointsConfig);
       await mkdir(this.persistDir(id), { recursive: true, mode: 0o700 });
       await writeFile(this.logPath(id), '', { mode: 0o640 });
-      await this.o.layers.createRwLayer(id, image.topLayer);
+      await this.o.layers.createRwLayer(id, image.topLayer, idMap ? { idMap } : {});
+      if (idMap) await openDirsTo([join(this.o.dataRoot, 'containers'), this.containerDir(id)], idMap);
       await realizeMounts(mountPoints, id, this.o.volumes);
       this.o.db.prepare('UPDATE containers SET incomplete = 0, record = ? WHERE id = ?').run(JSON.stringify(rec), id);
     } catch (err) {
@@ -378,25 +388,36 @@ export class ContainerService {
     this.tornDown.delete(id);
     // The network (namespace, leases, ports, /etc files) is prepared alongside the rootfs mount;
     // netavark's setup then runs while the runtime creates the container, before it starts.
+    // The layer knows the user namespace the container was created for (userns-remap); the
+    // namespace is made first, for the network namespace to belong to it.
+    const idMap = await this.o.layers.rwIdMap(id);
+    if (idMap) {
+      unpinNamespace(this.usernsPath(id));
+      await pinUserNamespace(idMap, this.usernsPath(id));
+    }
     const [mounted, prepared] = await Promise.allSettled([
       this.o.layers.mountRw(id),
-      this.o.network.start(rec, { hostname: this.hostnamePath(id), hosts: this.hostsPath(id), resolvConf: this.resolvConfPath(id) }),
+      this.o.network.start(rec, { hostname: this.hostnamePath(id), hosts: this.hostsPath(id), resolvConf: this.resolvConfPath(id) }, idMap ? { userns: this.usernsPath(id) } : {}),
     ]);
     if (prepared.status === 'rejected') throw prepared.reason;
     if (mounted.status === 'rejected') throw mounted.reason;
     const rootfs = mounted.value;
     const sandbox = prepared.value;
     const network: SpecInput['network'] = sandbox.network;
+    if (idMap) await giveToNamespaceRoot([this.hostsPath(id), this.hostnamePath(id), this.resolvConfPath(id)], idMap);
     const user = await resolveUser(rootfs, rec.config.User);
     const cwd = rec.config.WorkingDir || '/';
-    if (cwd !== '/') await mkdirInRootfs(rootfs, cwd, user.uid, user.gid);
+    if (cwd !== '/') {
+      const owner = idMap ? hostOwnerOf(idMap, user.uid, user.gid) : user;
+      await mkdirInRootfs(rootfs, cwd, owner.uid, owner.gid);
+    }
     const mounts: SpecInput['mounts'] = [
       { destination: '/etc/resolv.conf', source: this.resolvConfPath(id), type: 'bind', options: ['rbind', 'rprivate'] },
       { destination: '/etc/hostname', source: this.hostnamePath(id), type: 'bind', options: ['rbind', 'rprivate'] },
       { destination: '/etc/hosts', source: this.hostsPath(id), type: 'bind', options: ['rbind', 'rprivate'] },
     ];
     if (rec.mountPoints) {
-      mounts.push(...await specMounts(rec, rootfs, this.o.volumes));
+      mounts.push(...await specMounts(rec, rootfs, this.o.volumes, idMap));
     } else {
       for (const b of rec.hostConfig.Binds ?? []) {
         const p = parseBind(b);
@@ -412,8 +433,8 @@ export class ContainerService {
     if (extraGids.length) user.additionalGids = [...new Set([...user.additionalGids, ...extraGids])];
     const devices = await specDevices(rec.hostConfig);
     const shared = sharedNamespaces(rec.hostConfig, (n) => this.find(n));
-    const shm = await this.shmFor(rec, shared);
-    const spec = buildSpec({
+    const shm = await this.shmFor(rec, shared, idMap);
+    const baseSpec = buildSpec({
       id,
       rootfs,
       readonlyRootfs: rec.hostConfig.ReadonlyRootfs,
@@ -440,6 +461,7 @@ export class ContainerService {
       ...(shm ? { shm } : {}),
       ...(Object.keys(security.sysctls).length ? { sysctls: security.sysctls } : {}),
     }, this.o.hostFacts);
+    const spec = idMap ? withUserNamespace(baseSpec, idMap, joinedUserNamespace(network, shared) ?? this.usernsPath(id)) : baseSpec;
     await rm(this.bundleDir(id), { recursive: true, force: true });
     await mkdir(this.bundleDir(id), { recursive: true, mode: 0o700 });
     await rm(join(this.persistDir(id), 'exit'), { force: true });
@@ -502,13 +524,13 @@ export class ContainerService {
   private shmPath(id: string): string { return join(this.containerDir(id), 'shm'); }
 
   /** `--ipc`: /dev/shm from the host, from a shareable donor, a host-side tmpfs when shareable, or none. */
-  private async shmFor(rec: ContainerRecord, shared: { ipc?: 'host' | { path: string } }): Promise<SpecInput['shm']> {
+  private async shmFor(rec: ContainerRecord, shared: { ipc?: 'host' | { path: string } }, idMap: IdMapping | undefined): Promise<SpecInput['shm']> {
     const mode = (rec.hostConfig['IpcMode'] as string | undefined) ?? '';
     if (mode === 'none') return 'none';
     if (shared.ipc === 'host') return { source: '/dev/shm' };
     if (mode.startsWith('container:')) return { source: this.shmPath(this.get(mode.slice('container:'.length)).id) };
     if (mode === 'shareable') {
-      await mountShareableShm(this.shmPath(rec.id), rec.hostConfig.ShmSize);
+      await mountShareableShm(this.shmPath(rec.id), rec.hostConfig.ShmSize, idMap ? hostOwnerOf(idMap, 0, 0) : undefined);
       return { source: this.shmPath(rec.id) };
     }
     return undefined;
@@ -528,6 +550,7 @@ export class ContainerService {
     ]);
     await unmountVolumes(rec, this.o.volumes, this.o.logger);
     if (rec.hostConfig['IpcMode'] === 'shareable') unmountShareableShm(this.shmPath(rec.id));
+    unpinNamespace(this.usernsPath(rec.id));
     this.tornDown.add(rec.id);
   }
 

@@ -104,10 +104,11 @@ export async function groupAddGids(rootfs: string, hc: HostConfig): Promise<numb
  * `--ipc shareable`: the container's /dev/shm is a tmpfs on the host (at `path`), so that
  * `--ipc container:<it>` containers can bind the same one.
  */
-export async function mountShareableShm(path: string, sizeBytes: number): Promise<void> {
+export async function mountShareableShm(path: string, sizeBytes: number, owner?: { uid: number; gid: number }): Promise<void> {
   await mkdir(path, { recursive: true, mode: 0o700 });
   try { umount2(path, MNT_DETACH); } catch { /* not mounted */ }
-  mount('shm', path, 'tmpfs', MS.NOSUID | MS.NODEV | MS.NOEXEC, `mode=1777,size=${sizeBytes}`);
+  const ids = owner ? `,uid=${owner.uid},gid=${owner.gid}` : '';
+  mount('shm', path, 'tmpfs', MS.NOSUID | MS.NODEV | MS.NOEXEC, `mode=1777,size=${sizeBytes}${ids}`);
 }
 
 /** Detaches a shareable /dev/shm (containers that joined keep theirs until they end). */

@@ -1,6 +1,8 @@
 import { mkdir, stat } from 'node:fs/promises';
+import { claimVolumeRoot } from './userns-mode.js';
 import { InvalidParameterError, NotFoundError, errnoCode, errorMessage } from '../common/errors.js';
 import { randomId } from '../common/ids.js';
+import type { IdMapping } from '../common/id-map.js';
 import type { Logger } from '../common/log.js';
 import { resolveInRootfs, type SpecMount } from '../runtime/index.js';
 import {
@@ -152,7 +154,7 @@ export function restoreVolumeRefs(records: Iterable<ContainerRecord>, volumes: V
  * need a device, copies the image's content into new empty volumes, creates missing `-v` bind
  * sources.
  */
-export async function specMounts(rec: ContainerRecord, rootfs: string, volumes: VolumeService): Promise<SpecMount[]> {
+export async function specMounts(rec: ContainerRecord, rootfs: string, volumes: VolumeService, idMap?: IdMapping): Promise<SpecMount[]> {
   const out: SpecMount[] = [];
   for (const m of rec.mountPoints ?? []) {
     const ro = m.rw ? [] : ['ro'];
@@ -182,6 +184,7 @@ export async function specMounts(rec: ContainerRecord, rootfs: string, volumes: 
       destination: m.destination, propagation: m.propagation, 'read/write': String(m.rw),
     });
     if (m.copyData) await volumes.copyUp(m.name, await resolveInRootfs(rootfs, m.destination));
+    if (idMap) await claimVolumeRoot(path, idMap);
     out.push({ destination: m.destination, source: path, type: 'bind', options: ['rbind', 'rprivate', ...ro] });
   }
   return out;

@@ -63,7 +63,7 @@ export const CONFIG_DIRECTIVES: ConfigDirective[] = [
   { key: 'dns-search', kind: 'list', flags: ['--dns-search'], option: 'dnsSearch' },
   { key: 'dns-opts', kind: 'list', flags: ['--dns-opt'], option: 'dnsOptions' },
   { key: 'default-ulimits', kind: 'object' },
-  { key: 'userns-remap', kind: 'string' },
+  { key: 'userns-remap', kind: 'string', flags: ['--userns-remap'], option: 'usernsRemap' },
   { key: 'default-shm-size', kind: 'string' },
   { key: 'labels', kind: 'list', reload: true },
   { key: 'shutdown-timeout', kind: 'int', reload: true },
@@ -162,9 +162,6 @@ export function checkConfig(path: string, file: Record<string, unknown>, argv: s
     if (!kindMatches(d.kind, v)) {
       throw new InvalidParameterError(`${PREFIX(path)}: json: cannot unmarshal ${jsonType(v)} into Go struct field Config.${k} of type ${GO_TYPE[d.kind]}`);
     }
-  }
-  if (typeof file['userns-remap'] === 'string' && file['userns-remap'] !== '') {
-    throw new InvalidParameterError(`${PREFIX(path)}: userns-remap: user namespace remapping is not supported by this daemon; remove the option to run without it`);
   }
   if ('graph' in file && 'data-root' in file) {
     throw new InvalidParameterError(`${PREFIX(path)}: cannot specify both "graph" and "data-root" config file options`);

@@ -61,6 +61,8 @@ export interface DaemonOptions {
   dns: string[];
   dnsSearch: string[];
   dnsOptions: string[];
+  /** `--userns-remap`: `default`, `user`, `user:group`, `uid`, `uid:gid`; empty for none. */
+  usernsRemap: string;
 }
 
 export const DEFAULT_CONFIG_FILE = '/etc/berth/daemon.json';
@@ -115,6 +117,7 @@ Options:
       --dns list                  DNS server to use
       --dns-search list           DNS search domains to use
       --dns-opt list              DNS options to use
+      --userns-remap string       User/Group setting for user namespaces
   -v, --version                   Print version information and quit
   -h, --help                      Print usage
 `;
@@ -161,6 +164,7 @@ export function parseDaemonArgs(argv: string[]): DaemonOptions {
     dns: [],
     dnsSearch: [],
     dnsOptions: [],
+    usernsRemap: '',
   };
   for (let i = 0; i < argv.length; i++) {
     let arg = argv[i]!;
@@ -237,6 +241,7 @@ export function parseDaemonArgs(argv: string[]): DaemonOptions {
       }
       case '--dns-search': o.dnsSearch.push(take()); break;
       case '--dns-opt': o.dnsOptions.push(take()); break;
+      case '--userns-remap': o.usernsRemap = take(); break;
       case '-h': case '--help': o.help = true; break;
       case '-v': case '--version': o.version = true; break;
       default: throw new InvalidParameterError(`unknown flag: ${arg}`);

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 import { runCommand } from '../sys/run-command.js';
 import { release, hostname } from 'node:os';
@@ -48,6 +48,7 @@ import { formatCheckReport, reportIsClean } from '../common/index.js';
 import { imageTopLayers, sweepOrphanConfigBlobs } from '../image/index.js';
 import { layerClosure } from '../layer/index.js';
 import { BuildCache } from '../build/index.js';
+import { checkRootAccess, setupRemappedRoot } from './userns-remap.js';
 
 export const BERTH_VERSION = readVersion();
 
@@ -146,6 +147,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
 
   const db = openMetadataDb(join(opts.dataRoot, 'berth.db'));
   const driver = await createGraphDriver({ root: opts.dataRoot, ...(opts.storageDriver ? { preferred: opts.storageDriver } : {}) });
+  // userns-remap: containers run in a user namespace whose root is a subordinate id on the host.
+  const idMapping = await setupRemappedRoot(opts.usernsRemap, logger);
+  if (idMapping) {
+    if (driver.name !== 'overlay2') throw new EngineError('user namespace remapping needs the overlay2 storage driver');
+    chmodSync(opts.dataRoot, 0o711);
+    checkRootAccess(opts.dataRoot, idMapping);
+  }
   const layers = new LayerStore({
     db, driver, splitRoot: join(opts.dataRoot, 'layerdb', 'tar-split'),
     ...(opts.maxLayerSize !== undefined ? { maxLayerBytes: opts.maxLayerSize } : {}),
@@ -197,6 +205,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     ...defaultShmSize(opts),
     network,
     runtimes: { names: runtimeTable.entries.map((e) => e.name), defaultName: runtimeTable.defaultName },
+    ...(idMapping ? { idMapping } : {}),
   });
   network.setContainerLookup({
     find: (idOrName) => {
@@ -255,7 +264,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     kernelVersion: release(),
     operatingSystem: os.name,
     osVersion: os.version,
-    securityOptions: existsSync(opts.seccompProfile) ? ['name=seccomp,profile=builtin'] : [],
+    securityOptions: [...(existsSync(opts.seccompProfile) ? ['name=seccomp,profile=builtin'] : []), ...(idMapping ? ['name=userns'] : [])],
     warnings: [],
     debug: opts.logLevel === 'debug',
     liveRestore: opts.liveRestore,

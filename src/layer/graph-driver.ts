@@ -1,9 +1,19 @@
 import type { Readable } from 'node:stream';
+import type { IdMapping } from '../common/index.js';
 import type { FileChange, TarDiffOptions } from './tar-diff.js';
 
 export interface ApplyDiffOptions {
   /** See ApplyTarOptions.onFile. */
   onFile?: (rel: string | null) => void;
+}
+
+export interface CreateLayerOptions {
+  /**
+   * A container's read-write layer in a user namespace: its own files belong to the mapping's
+   * ids, and its parents' files show shifted by it when mounted (owned by 0 in the image, owned by
+   * the namespace's root on the host).
+   */
+  idMap?: IdMapping;
 }
 
 /**
@@ -14,7 +24,9 @@ export interface ApplyDiffOptions {
 export interface GraphDriver {
   readonly name: 'overlay2' | 'vfs';
   /** Creates an empty layer `id` on top of `parent` (null for a base layer). */
-  create(id: string, parent: string | null): Promise<void>;
+  create(id: string, parent: string | null, opts?: CreateLayerOptions): Promise<void>;
+  /** The user namespace mapping `id` was created with; undefined for a plain layer. */
+  idMap(id: string): Promise<IdMapping | undefined>;
   /**
    * Puts `id`, created without a parent and filled by applyDiff, on top of `parent` afterwards.
    * Only drivers whose layers hold their own changes alone (overlay2) can; vfs cannot.

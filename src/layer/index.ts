@@ -1,4 +1,4 @@
-export type { GraphDriver, ApplyDiffOptions } from './graph-driver.js';
+export type { GraphDriver, ApplyDiffOptions, CreateLayerOptions } from './graph-driver.js';
 export { Overlay2Driver, type Overlay2DriverOptions } from './overlay2-driver.js';
 export { VfsDriver, type VfsDriverOptions } from './vfs-driver.js';
 export {

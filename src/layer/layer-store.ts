@@ -8,11 +8,11 @@ import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import {
   EngineError, InvalidParameterError, NotFoundError, SystemError, chainIdOf, errorMessage, randomId,
-  type ChainId, type DiffId,
+  type ChainId, type DiffId, type IdMapping,
 } from '../common/index.js';
 import type { Db } from '../store/index.js';
 import { fsyncDir } from '../store/index.js';
-import type { GraphDriver } from './graph-driver.js';
+import type { CreateLayerOptions, GraphDriver } from './graph-driver.js';
 import type { FileChange, TarDiffOptions } from './tar-diff.js';
 import { TarSplitRecorder, assembleTar, assembledSize, verifiedStream } from './tar-split.js';
 
@@ -484,11 +484,19 @@ export class LayerStore {
     }
   }
 
-  /** Creates a container's read-write layer (cache id = containerId) on top of `parent`. */
-  async createRwLayer(containerId: string, parent: ChainId | null): Promise<string> {
+  /**
+   * Creates a container's read-write layer (cache id = containerId) on top of `parent`; with
+   * `idMap`, for a container in that user namespace (see CreateLayerOptions).
+   */
+  async createRwLayer(containerId: string, parent: ChainId | null, opts: CreateLayerOptions = {}): Promise<string> {
     const parentCacheId = parent === null ? null : this.get(parent).cacheId;
-    await this.driver.create(containerId, parentCacheId);
+    await this.driver.create(containerId, parentCacheId, opts);
     return containerId;
+  }
+
+  /** The user namespace mapping a container's read-write layer was created for, if any. */
+  rwIdMap(containerId: string): Promise<IdMapping | undefined> {
+    return this.driver.idMap(containerId);
   }
 
   mountRw(containerId: string): Promise<string> {
@@ -508,8 +516,9 @@ export class LayerStore {
   }
 
   /** The container's changes as a layer tar (for commit). */
-  diffRw(containerId: string, opts: TarDiffOptions = {}): Promise<Readable> {
-    return this.driver.diff(containerId, opts);
+  async diffRw(containerId: string, opts: TarDiffOptions = {}): Promise<Readable> {
+    const idMap = await this.driver.idMap(containerId);
+    return this.driver.diff(containerId, idMap ? { ...opts, idMap } : opts);
   }
 
   /** The container's changes as Docker's change list. */

@@ -1,12 +1,14 @@
-import { mkdir, mkdtemp, readFile, readdir, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, readFile, readdir, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
-import { ConflictError, InvalidParameterError, NotFoundError, SystemError, errnoCode, errorMessage } from '../common/index.js';
+import {
+  ConflictError, InvalidParameterError, NotFoundError, SystemError, errnoCode, errorMessage, hostRootOf, isIdMapping, type IdMapping,
+} from '../common/index.js';
 import { KeyedMutex } from '../store/index.js';
-import { lsetxattr, mount } from '../sys/index.js';
-import type { ApplyDiffOptions, GraphDriver } from './graph-driver.js';
+import { MNT_DETACH, closeFd, lsetxattr, mount, mountIdmapped, openUserNamespace, umount2 } from '../sys/index.js';
+import type { ApplyDiffOptions, CreateLayerOptions, GraphDriver } from './graph-driver.js';
 import { isMountPoint, mountPoints, unmountPath } from './mount-table.js';
 import { applyTar } from './tar-apply.js';
 import { changesSize, listChanges, tarDiff, type FileChange, type TarDiffOptions } from './tar-diff.js';
@@ -17,6 +19,8 @@ export interface Overlay2DriverOptions {
 }
 
 const LINK_DIR = 'l';
+/** Beside a container layer's `diff`: the user namespace mapping it was created for (JSON). */
+const IDMAP_FILE = 'idmap';
 /** mount(2) copies at most one page of options. */
 const MAX_MOUNT_DATA = 4096;
 const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
@@ -51,6 +55,8 @@ export class Overlay2Driver implements GraphDriver {
   private readonly counts = new Map<string, number>();
   private readonly locks = new KeyedMutex();
   private indexOff: boolean | undefined;
+  /** Open user namespaces by mapping, for idmapped views of the layers. */
+  private readonly usernsFds = new Map<string, Promise<number>>();
 
   constructor(opts: Overlay2DriverOptions) {
     this.root = resolve(opts.root);
@@ -80,7 +86,7 @@ export class Overlay2Driver implements GraphDriver {
     return join(this.root, id);
   }
 
-  async create(id: string, parent: string | null): Promise<void> {
+  async create(id: string, parent: string | null, opts: CreateLayerOptions = {}): Promise<void> {
     const dir = this.dir(id);
     if (existsSync(dir)) throw new ConflictError(`layer ${id} already exists`);
     let lower: string | null = null;
@@ -101,10 +107,57 @@ export class Overlay2Driver implements GraphDriver {
         await mkdir(join(dir, 'work'), { mode: 0o700 });
         await mkdir(join(dir, 'merged'), { mode: 0o700 });
       }
+      if (opts.idMap) await this.ownForNamespace(dir, opts.idMap);
     } catch (err) {
       await this.remove(id).catch(() => undefined);
       throw err;
     }
+  }
+
+  /**
+   * A layer for a user namespace: its `diff` (the rootfs's top directory) belongs to the
+   * namespace's root, whose group may enter the layer's directory (0710) down to the mounted
+   * rootfs, which the runtime reaches from inside the namespace. The driver's root becomes
+   * 0711 rather than group-owned: it is also seen through the idmapped view, where only ids the
+   * namespace maps (root's) leave host root its access.
+   */
+  private async ownForNamespace(dir: string, m: IdMapping): Promise<void> {
+    const root = hostRootOf(m);
+    await writeFile(join(dir, IDMAP_FILE), JSON.stringify(m), { mode: 0o644 });
+    await chown(join(dir, 'diff'), root.uid, root.gid);
+    await chown(dir, 0, root.gid);
+    await chmod(this.root, 0o711);
+  }
+
+  async idMap(id: string): Promise<IdMapping | undefined> {
+    let text: string;
+    try {
+      text = await readFile(join(this.dir(id), IDMAP_FILE), 'utf8');
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return undefined;
+      throw err;
+    }
+    const m = JSON.parse(text) as unknown;
+    if (!isIdMapping(m)) throw new SystemError(`layer ${id}: invalid ${IDMAP_FILE} file`);
+    return m;
+  }
+
+  /** The user namespace (an open fd) that idmapped views for `m` use; made once per mapping. */
+  private usernsFd(m: IdMapping): Promise<number> {
+    const key = JSON.stringify(m);
+    let fd = this.usernsFds.get(key);
+    if (!fd) {
+      fd = openUserNamespace(m);
+      this.usernsFds.set(key, fd);
+      fd.catch(() => this.usernsFds.delete(key));
+    }
+    return fd;
+  }
+
+  /** Where the idmapped view of the driver's root is attached while an overlay is mounted. */
+  private viewDir(m: IdMapping): string {
+    const root = hostRootOf(m);
+    return join(dirname(this.root), `${root.uid}.${root.gid}`, 'overlay2');
   }
 
   async setParent(id: string, parent: string): Promise<void> {
@@ -170,7 +223,14 @@ export class Overlay2Driver implements GraphDriver {
         this.counts.set(id, count + 1);
         return merged;
       }
-      this.overlayMount(id, lower);
+      const idMap = await this.idMap(id);
+      if (idMap) {
+        const view = this.viewDir(idMap);
+        await mkdir(view, { recursive: true, mode: 0o700 });
+        this.overlayMountShifted(id, lower, view, await this.usernsFd(idMap));
+      } else {
+        this.overlayMount(id, lower);
+      }
       this.counts.set(id, 1);
       return merged;
     });
@@ -202,6 +262,46 @@ export class Overlay2Driver implements GraphDriver {
     } catch (err) {
       if (err instanceof SystemError) throw err;
       throw new SystemError(`mounting overlay for ${id}: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+
+  /**
+   * The overlay of a user namespace's container: its lower layers seen through an idmapped view
+   * of the driver's root (files owned by 0 show as owned by the namespace's root), its own `diff`
+   * as is (what the container writes is owned on the host by the ids it has there). The view is
+   * attached only while the overlay is mounted: overlayfs keeps its own reference to the layers.
+   */
+  private overlayMountShifted(id: string, lower: string[], view: string, usernsFd: number): void {
+    const extra = this.overlayIndexOff() ? ',index=off' : '';
+    const own = `upperdir=${join(this.root, id, 'diff')},workdir=${join(this.root, id, 'work')}${extra}`;
+    const target = join(this.root, id, 'merged');
+    try {
+      mountIdmapped(this.root, view, usernsFd);
+    } catch (err) {
+      throw new SystemError(`mounting an idmapped view of ${this.root} (user namespace remapping needs idmapped mounts): ${errorMessage(err)}`, { cause: err });
+    }
+    try {
+      const absolute = `lowerdir=${lower.map((l) => join(view, l)).join(':')},${own}`;
+      if (Buffer.byteLength(absolute) < MAX_MOUNT_DATA) {
+        mount('overlay', target, 'overlay', 0, absolute);
+        return;
+      }
+      const relative = `lowerdir=${lower.join(':')},${own}`;
+      if (Buffer.byteLength(relative) >= MAX_MOUNT_DATA) {
+        throw new SystemError(`overlay mount options for ${id} exceed one page (${lower.length} lower layers)`);
+      }
+      const cwd = process.cwd();
+      process.chdir(view);
+      try {
+        mount('overlay', target, 'overlay', 0, relative);
+      } finally {
+        process.chdir(cwd);
+      }
+    } catch (err) {
+      if (err instanceof SystemError && !('syscall' in err)) throw err;
+      throw new SystemError(`mounting overlay for ${id}: ${errorMessage(err)}`, { cause: err });
+    } finally {
+      umount2(view, MNT_DETACH);
     }
   }
 
@@ -288,5 +388,7 @@ export class Overlay2Driver implements GraphDriver {
       if (mp.startsWith(prefix) && mp.endsWith('/merged')) unmountPath(mp);
     }
     this.counts.clear();
+    for (const fd of this.usernsFds.values()) void fd.then(closeFd, () => undefined);
+    this.usernsFds.clear();
   }
 }

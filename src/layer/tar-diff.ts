@@ -2,7 +2,7 @@ import { lstat, readdir, readlink, open } from 'node:fs/promises';
 import type { BigIntStats } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { errnoCode } from '../common/index.js';
+import { containerOwnerOf, errnoCode, type IdMapping } from '../common/index.js';
 import { lgetxattr, llistxattr } from '../sys/index.js';
 import { encodeTarHeader, tarPadding, TAR_END_OF_ARCHIVE, type TarHeader } from './tar-header.js';
 
@@ -145,7 +145,7 @@ function readXattrs(abs: string): Map<string, Buffer> | undefined {
   return out.size > 0 ? out : undefined;
 }
 
-function baseHeader(rel: string, st: BigIntStats): Omit<TarHeader, 'type'> {
+function hostHeader(rel: string, st: BigIntStats): Omit<TarHeader, 'type'> {
   return {
     name: rel,
     mode: Number(st.mode & 0o7777n),
@@ -187,6 +187,8 @@ export interface TarDiffOptions {
    * over (`etc/hosts`). A directory that holds nothing but left-out paths is left out too.
    */
   exclude?: ReadonlySet<string>;
+  /** The layer belongs to a user namespace: owners are written as the namespace sees them. */
+  idMap?: IdMapping;
 }
 
 function isUnder(rel: string, dir: string): boolean {
@@ -260,6 +262,11 @@ export async function listChanges(
 
 async function* generate(dir: string, source: TarDiffSource, opts: TarDiffOptions): AsyncGenerator<Buffer> {
   const hardlinks = new Map<string, string>();
+  const idMap = opts.idMap;
+  const baseHeader = (rel: string, st: BigIntStats): Omit<TarHeader, 'type'> => {
+    const h = hostHeader(rel, st);
+    return idMap ? { ...h, ...containerOwnerOf(idMap, h.uid, h.gid) } : h;
+  };
   for await (const change of changes(dir, source, opts)) {
     if (change.kind === 'whiteout') {
       const name = whiteoutName(change.rel, `.wh.${change.rel.slice(change.rel.lastIndexOf('/') + 1)}`);

@@ -2,10 +2,10 @@ import { mkdir, readFile, readdir, rm, stat, chmod } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
-import { ConflictError, InvalidParameterError, NotFoundError, errnoCode } from '../common/index.js';
+import { ConflictError, InvalidParameterError, NotFoundError, NotImplementedError, errnoCode, type IdMapping } from '../common/index.js';
 import { writeFileAtomic } from '../store/index.js';
 import { runCommand } from '../sys/index.js';
-import type { ApplyDiffOptions, GraphDriver } from './graph-driver.js';
+import type { ApplyDiffOptions, CreateLayerOptions, GraphDriver } from './graph-driver.js';
 import { applyTar } from './tar-apply.js';
 import { changesSize, listChanges, tarDiff, type FileChange, type TarDiffOptions } from './tar-diff.js';
 
@@ -59,7 +59,9 @@ export class VfsDriver implements GraphDriver {
     }
   }
 
-  async create(id: string, parent: string | null): Promise<void> {
+  async create(id: string, parent: string | null, opts: CreateLayerOptions = {}): Promise<void> {
+    // Full copies would need their ownership shifted, and their diffs shifted back.
+    if (opts.idMap) throw new NotImplementedError('user namespace remapping needs the overlay2 storage driver');
     const dir = this.dir(id);
     if (existsSync(dir)) throw new ConflictError(`layer ${id} already exists`);
     await mkdir(join(this.root, 'dir'), { recursive: true, mode: 0o700 });
@@ -77,6 +79,11 @@ export class VfsDriver implements GraphDriver {
       await this.remove(id).catch(() => undefined);
       throw err;
     }
+  }
+
+  async idMap(id: string): Promise<IdMapping | undefined> {
+    checkId(id);
+    return undefined;
   }
 
   async applyDiff(id: string, tar: Readable, opts: ApplyDiffOptions = {}): Promise<number> {

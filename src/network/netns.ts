@@ -1,5 +1,6 @@
 import { access } from 'node:fs/promises';
 import { runCommand } from '../sys/run-command.js';
+import { pinNetNamespaceIn } from '../sys/idmap-mount.js';
 
 const NETNS_DIR = '/run/netns';
 
@@ -12,8 +13,13 @@ export function netnsPath(name: string): string {
   return `${NETNS_DIR}/${name}`;
 }
 
-export async function createNetns(name: string): Promise<string> {
-  await runCommand(['ip', 'netns', 'add', name], { timeoutMs: 30_000 });
+/**
+ * Creates the named namespace; with `userns` (a pinned user namespace, userns-remap), owned by
+ * that namespace, so that a container in it may mount sysfs and its execs may join it.
+ */
+export async function createNetns(name: string, userns?: string): Promise<string> {
+  if (userns) await pinNetNamespaceIn(userns, netnsPath(name));
+  else await runCommand(['ip', 'netns', 'add', name], { timeoutMs: 30_000 });
   return netnsPath(name);
 }
 

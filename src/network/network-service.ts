@@ -683,7 +683,8 @@ export class NetworkService {
    * Prepares a run's network: leases, host ports, the namespace and the container's /etc files;
    * netavark's setup runs in the background (`ready`), alongside the runtime's create.
    */
-  async start(c: NetContainer, files: ContainerNetFiles): Promise<SandboxStart> {
+  /** `userns`: the container's pinned user namespace (userns-remap), which its network namespace must belong to. */
+  async start(c: NetContainer, files: ContainerNetFiles, opts: { userns?: string } = {}): Promise<SandboxStart> {
     const prior = this.stopping.get(c.id);
     if (prior) await prior.catch(() => undefined);
     const mode = c.hostConfig.NetworkMode || 'default';
@@ -706,10 +707,10 @@ export class NetworkService {
       await writeContainerNetFiles(files, { ...fileOpts, addresses: addrs, networkResolvers: resolvers, hostNetwork: t.networkMode === 'host' });
       return { network: t.networkMode === 'host' ? { mode: 'host' } : { mode: 'path', path: `/proc/${t.pid}/ns/net` }, ready: Promise.resolve() };
     }
-    return this.mutex.run(`c:${c.id}`, () => this.startBridged(c, files, fileOpts));
+    return this.mutex.run(`c:${c.id}`, () => this.startBridged(c, files, fileOpts, opts.userns));
   }
 
-  private async startBridged(c: NetContainer, files: ContainerNetFiles, fileOpts: NetFileOptions): Promise<SandboxStart> {
+  private async startBridged(c: NetContainer, files: ContainerNetFiles, fileOpts: NetFileOptions, userns: string | undefined): Promise<SandboxStart> {
     const eps = this.endpointsOf(c.id);
     if (!eps.length) {
       // Disconnected from every network: loopback only, as Docker.
@@ -753,13 +754,14 @@ export class NetworkService {
           plumbNamespace({
             netns: ns, bridge: n0.bridge, ip: e.ip!, prefix: parseCidr(n0.subnet).prefix, gateway: n0.gateway, mac: e.mac!,
             ...(e.ip6 ? { ipv6: { ip: e.ip6, prefix: this.prefix6Of(n0), gateway: n0.gateway6! } } : {}),
+            ...(userns ? { userns } : {}),
           }),
           this.writeFiles(c.id),
         ]);
         this.o.events.publish('network', 'connect', n0.id, { container: c.id, name: n0.name, type: n0.driver });
         return { network: { mode: 'path', path: netnsPath(ns) }, ready: Promise.resolve() };
       }
-      const [path] = await Promise.all([createNetns(ns), this.writeFiles(c.id)]);
+      const [path] = await Promise.all([createNetns(ns, userns), this.writeFiles(c.id)]);
       const cfg = this.netavarkConfig(c, leased, this.firewallPorts(ports));
       const release = undo;
       undo = async () => {

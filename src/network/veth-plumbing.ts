@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { runCommand } from '../sys/run-command.js';
+import { createNetns } from './netns.js';
 
 export interface VethPlan {
   /** The namespace's name under /run/netns; it is created here. */
@@ -11,6 +12,8 @@ export interface VethPlan {
   mac: string;
   /** The IPv6 address, prefix and gateway on a bridge with IPv6. */
   ipv6?: { ip: string; prefix: number; gateway: string };
+  /** The pinned user namespace the network namespace belongs to (userns-remap). */
+  userns?: string;
 }
 
 /**
@@ -21,8 +24,9 @@ export interface VethPlan {
  */
 export async function plumbNamespace(p: VethPlan): Promise<void> {
   const host = `veth${randomBytes(4).toString('hex')}`;
+  if (p.userns) await createNetns(p.netns, p.userns);
   await runCommand(['ip', '-batch', '-'], {
-    input: `netns add ${p.netns}\nlink add ${host} type veth peer name eth0 netns ${p.netns}\nlink set ${host} master ${p.bridge} up\n`,
+    input: `${p.userns ? '' : `netns add ${p.netns}\n`}link add ${host} type veth peer name eth0 netns ${p.netns}\nlink set ${host} master ${p.bridge} up\n`,
     timeoutMs: 30_000,
   });
   await runCommand(['ip', '-n', p.netns, '-batch', '-'], {

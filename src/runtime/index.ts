@@ -11,3 +11,4 @@ export * from './conmon-exec.js';
 export * from './cgroup-stats.js';
 export * from './runtime-flavor.js';
 export * from './runtime-errors.js';
+export * from './userns-spec.js';

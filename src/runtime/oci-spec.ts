@@ -130,8 +130,16 @@ export interface OciSeccomp {
   syscalls?: OciSeccompSyscall[];
 }
 
+export interface OciIdMapping {
+  containerID: number;
+  hostID: number;
+  size: number;
+}
+
 export interface OciLinux {
   namespaces: OciNamespace[];
+  uidMappings?: OciIdMapping[];
+  gidMappings?: OciIdMapping[];
   devices?: OciDevice[];
   resources: OciResources;
   cgroupsPath?: string;

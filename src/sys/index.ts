@@ -1,2 +1,3 @@
 export * from './libc.js';
 export * from './run-command.js';
+export * from './idmap-mount.js';

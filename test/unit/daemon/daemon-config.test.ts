@@ -93,9 +93,13 @@ test('reload re-applies only what Docker reloads', (t) => {
   assert.equal(o.logLevel, 'debug', 'a bad file changes nothing');
 });
 
-test('userns-remap is refused clearly (an empty value is accepted)', (t) => {
-  const bad = withFile(t, { 'userns-remap': 'default' });
-  assert.throws(() => loadDaemonOptions(['--config-file', bad]), /unable to configure the Docker daemon with file .*: userns-remap: user namespace remapping is not supported/);
-  const empty = withFile(t, { 'userns-remap': '' });
-  assert.doesNotThrow(() => loadDaemonOptions(['--config-file', empty]));
+test('userns-remap comes from the file or the flag, not both', (t) => {
+  const file = withFile(t, { 'userns-remap': 'default' });
+  assert.equal(loadDaemonOptions(['--config-file', file]).usernsRemap, 'default');
+  assert.equal(loadDaemonOptions(['--userns-remap', 'someone:staff']).usernsRemap, 'someone:staff');
+  assert.equal(loadDaemonOptions(['--data-root', '/x']).usernsRemap, '');
+  assert.throws(() => loadDaemonOptions(['--config-file', file, '--userns-remap=other']),
+    /specified both as a flag and in the configuration file: userns-remap: \(from flag: other, from file: default\)/);
+  const wrongType = withFile(t, { 'userns-remap': 1000 });
+  assert.throws(() => loadDaemonOptions(['--config-file', wrongType]), /cannot unmarshal number into Go struct field Config.userns-remap of type string/);
 });

@@ -1,0 +1,68 @@
+import { chmod, chown, lstat } from 'node:fs/promises';
+import { InvalidParameterError, errnoCode, hostRootOf, type IdMapping } from '../common/index.js';
+import type { HostConfig } from './container-record.js';
+
+/**
+ * With daemon remapping on, a container runs in the user namespace unless `--userns host`;
+ * the settings that cannot go with a namespaced root are refused in dockerd's words.
+ */
+export function validateUsernsSettings(remap: IdMapping | undefined, hc: Partial<HostConfig>): void {
+  if (!remap || hc['UsernsMode'] === 'host') return;
+  if (hc.Privileged) {
+    throw new InvalidParameterError('privileged mode is incompatible with user namespaces.  You must run the container in the host namespace when running privileged mode');
+  }
+  if (hc.NetworkMode === 'host') throw new InvalidParameterError("cannot share the host's network namespace when user namespaces are enabled");
+  if (hc['PidMode'] === 'host') throw new InvalidParameterError('cannot share the host PID namespace when user namespaces are enabled');
+}
+
+/** The mapping a new container runs with: the daemon's, unless it asked for the host's namespace. */
+export function containerIdMapping(remap: IdMapping | undefined, hc: Partial<HostConfig>): IdMapping | undefined {
+  return remap && hc['UsernsMode'] !== 'host' ? remap : undefined;
+}
+
+/**
+ * The namespace's root group may walk into these directories (0710, group = its root's gid),
+ * down to the files the runtime binds into the container from inside the namespace.
+ */
+export async function openDirsTo(dirs: string[], m: IdMapping): Promise<void> {
+  const { gid } = hostRootOf(m);
+  for (const d of dirs) {
+    await chown(d, 0, gid);
+    await chmod(d, 0o710);
+  }
+}
+
+/** Hands files (the container's /etc/hosts, hostname, resolv.conf) to the namespace's root. */
+export async function giveToNamespaceRoot(paths: string[], m: IdMapping): Promise<void> {
+  const { uid, gid } = hostRootOf(m);
+  for (const p of paths) {
+    try {
+      await chown(p, uid, gid);
+    } catch (err) {
+      if (errnoCode(err) !== 'ENOENT') throw err;
+    }
+  }
+}
+
+/** A volume's top directory still owned by host root becomes the namespace root's, as in Docker's remapped root. */
+export async function claimVolumeRoot(path: string, m: IdMapping): Promise<void> {
+  const st = await lstat(path);
+  if (st.uid !== 0 || st.gid !== 0 || !st.isDirectory()) return;
+  const { uid, gid } = hostRootOf(m);
+  await chown(path, uid, gid);
+}
+
+/**
+ * A container that joins another's network, IPC or PID namespace joins its user namespace too
+ * (the namespaces belong to it), as with Docker: that container's, by its pid.
+ */
+export function joinedUserNamespace(
+  network: { mode: string; path?: string }, shared: Partial<Record<'pid' | 'uts' | 'ipc', 'host' | { path: string }>>,
+): string | undefined {
+  const paths = [network.mode === 'path' ? network.path : undefined, ...Object.values(shared).map((v) => (typeof v === 'object' ? v.path : undefined))];
+  for (const p of paths) {
+    const m = p ? /^\/proc\/(\d+)\/ns\/[a-z]+$/.exec(p) : null;
+    if (m) return `/proc/${m[1]}/ns/user`;
+  }
+  return undefined;
+}
