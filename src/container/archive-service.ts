@@ -7,6 +7,7 @@ import tarStream, { type Header } from 'tar-stream';
 
 type Headers = Partial<Header> & { name: string };
 import { ForbiddenError, InvalidParameterError, NotFoundError, errnoCode } from '../common/errors.js';
+import { containerOwnerOf, type IdMapping } from '../common/id-map.js';
 import type { EventBus } from '../events/event-bus.js';
 import { applyTar, type LayerStore } from '../layer/index.js';
 import { resolveInRootfs } from '../runtime/index.js';
@@ -111,7 +112,7 @@ export class ArchiveService {
       const rebase = /\/\.$/.test(path) || clean === '/' ? '.' : posix.basename(clean);
       // A trailing "/." or "/" means the directory a symlink points at, not the link.
       const src = /\/\.?$/.test(path) && clean !== '/' ? await this.locate(view, path, true) : loc;
-      const tar = packTree(src.host, rebase);
+      const tar = packTree(src.host, rebase, await this.o.layers.rwIdMap(rec.id));
       released = true;
       tar.once('close', () => void view.release());
       this.event(rec, 'archive-path');
@@ -138,8 +139,9 @@ export class ArchiveService {
       if (!st.isDirectory()) throw new InvalidParameterError('extraction point is not a directory');
       if (loc.readonlyMount) throw new ForbiddenError('mounted volume is marked read-only');
       if (loc.readonly) throw new ForbiddenError('container rootfs is marked read-only');
+      const idMap = await this.o.layers.rwIdMap(rec.id);
       const filtered = rewriteEntries(input, loc.host, opts);
-      await applyTar(filtered, loc.host, { whiteouts: 'none' });
+      await applyTar(filtered, loc.host, { whiteouts: 'none', ...(idMap ? { idMap } : {}) });
       this.event(rec, 'extract-to-dir');
     } finally {
       await view.release();
@@ -259,12 +261,16 @@ export class ArchiveService {
   }
 }
 
-/** Tars a file or tree (never following symlinks), its top entry named `rebase`. */
-function packTree(hostPath: string, rebase: string): Readable {
+/**
+ * Tars a file or tree (never following symlinks), its top entry named `rebase`; owners as the
+ * container's user namespace sees them when it has one.
+ */
+function packTree(hostPath: string, rebase: string, idMap: IdMapping | undefined): Readable {
   const pack = tarStream.pack();
   const add = async (p: string, name: string): Promise<void> => {
     const st = await lstat(p);
-    const header: Headers = { name, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtime };
+    const owner = idMap ? containerOwnerOf(idMap, st.uid, st.gid) : { uid: st.uid, gid: st.gid };
+    const header: Headers = { name, mode: st.mode & 0o7777, ...owner, mtime: st.mtime };
     if (st.isDirectory()) {
       await entry(pack, { ...header, name: name === '.' ? './' : name, type: 'directory' });
       const children = (await readdir(p)).sort();

@@ -53,8 +53,9 @@ export class ContainerArchive {
   /** The container's whole filesystem as a tar; the mount is held until the stream ends. */
   async export(idOrName: string): Promise<Readable> {
     const rec = this.o.containers.get(idOrName);
+    const idMap = await this.o.layers.rwIdMap(rec.id);
     const rootfs = await this.o.layers.mountRw(rec.id);
-    const tar = tarDiff(rootfs, { kind: 'tree' });
+    const tar = tarDiff(rootfs, { kind: 'tree' }, idMap ? { idMap } : {});
     let released = false;
     const release = (): void => {
       if (released) return;

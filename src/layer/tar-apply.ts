@@ -7,7 +7,7 @@ import { join, posix } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import tarStream, { type Header } from 'tar-stream';
-import { InvalidParameterError, SystemError, EngineError, errnoCode, errorMessage } from '../common/index.js';
+import { InvalidParameterError, SystemError, EngineError, errnoCode, errorMessage, hostOwnerOf, type IdMapping } from '../common/index.js';
 import { lsetxattr, mknod } from '../sys/index.js';
 import { PaxTap } from './pax-tap.js';
 
@@ -27,6 +27,8 @@ export interface ApplyTarOptions {
    * the entry was not written (see TarSplitRecorder).
    */
   onFile?: (rel: string | null) => void;
+  /** The destination belongs to a user namespace: entries' owners are ids inside it. */
+  idMap?: IdMapping;
 }
 
 const WH_PREFIX = '.wh.';
@@ -74,7 +76,15 @@ class Applier {
     private readonly dest: string,
     private readonly format: WhiteoutFormat,
     private readonly onFile?: (rel: string | null) => void,
+    private readonly idMap?: IdMapping,
   ) {}
+
+  /** The host owner of an entry (shifted into the user namespace's ids when there is one). */
+  private owner(header: Header): { uid: number; gid: number } {
+    const uid = header.uid ?? 0;
+    const gid = header.gid ?? 0;
+    return this.idMap ? hostOwnerOf(this.idMap, uid, gid) : { uid, gid };
+  }
 
   /**
    * Resolves a directory inside dest, following symlinks as if dest were the root (a symlink
@@ -266,7 +276,8 @@ class Applier {
     await this.removeExisting(path);
     if (overlay) {
       mknod(path, S_IFCHR, 0, 0);
-      await lchown(path, header.uid ?? 0, header.gid ?? 0);
+      const o = this.owner(header);
+      await lchown(path, o.uid, o.gid);
     }
   }
 
@@ -291,7 +302,8 @@ class Applier {
   private async setAttributes(
     path: string, header: Header, pax: Map<string, Buffer>, kind: { isDir: boolean; isSymlink: boolean },
   ): Promise<void> {
-    lchownSync(path, header.uid ?? 0, header.gid ?? 0);
+    const o = this.owner(header);
+    lchownSync(path, o.uid, o.gid);
     // chmod after chown: chown clears setuid/setgid.
     if (!kind.isSymlink) chmodSync(path, (header.mode ?? (kind.isDir ? 0o755 : 0o644)) & 0o7777);
     for (const [key, value] of pax) {
@@ -331,7 +343,7 @@ class Applier {
  * Returns the bytes of regular file content written.
  */
 export async function applyTar(input: Readable, dest: string, opts: ApplyTarOptions): Promise<number> {
-  const applier = new Applier(dest, opts.whiteouts, opts.onFile);
+  const applier = new Applier(dest, opts.whiteouts, opts.onFile, opts.idMap);
   const tap = new PaxTap();
   // allowUnknownFormat accepts pre-POSIX (v7) headers; the checksum is still verified.
   const extract = tarStream.extract({ allowUnknownFormat: true } as Parameters<typeof tarStream.extract>[0]);
