@@ -1,5 +1,5 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync, readFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, existsSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { createHash, randomBytes } from 'node:crypto';
@@ -136,6 +136,9 @@ export async function startTestDaemon(extraArgs: string[] = [], opts: { netns?: 
   const seenBridges = new Set<string>(net ? [net.bridge] : []);
   const seenNetworks = new Set<string>();
   const root = mkdtempSync(join(tmpdir(), 'berth-test-'));
+  // A remapped container's root walks down the roots from inside its user namespace (dockerd
+  // refuses a data root whose parents block it).
+  if (extraArgs.some((a) => a.startsWith('--userns-remap'))) chmodSync(root, 0o711);
   const dataRoot = join(root, 'data');
   const execRoot = join(root, 'exec');
   const socket = join(root, 'berth.sock');

@@ -1,0 +1,212 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startTestDaemon, importBusybox, busyboxRootfsTar, REPO, type TestDaemon } from '../../helpers/daemon-harness.js';
+import { DOCKER28_CLI, makeDockerConfigDir } from '../../helpers/client-clis.js';
+
+// A daemon started with --userns-remap <a user made for the test>, whose subordinate ranges
+// are added to /etc/subuid and /etc/subgid here and removed afterwards.
+const user = `berthut${randomBytes(3).toString('hex')}`;
+let base = 0;
+const SIZE = 65536;
+let d: TestDaemon;
+let work: string;
+
+function subIdRanges(file: string): Array<{ start: number; length: number }> {
+  return readFileSync(file, 'utf8').split('\n').map((l) => l.split(':')).filter((f) => f.length >= 3)
+    .map((f) => ({ start: Number(f[1]), length: Number(f[2]) }));
+}
+
+/** A range of 65536 ids far above the usual ones, free in both files. */
+function freeBase(): number {
+  const taken = [...subIdRanges('/etc/subuid'), ...subIdRanges('/etc/subgid')];
+  for (;;) {
+    const start = 700_000_000 + Math.floor(Math.random() * 10_000) * SIZE;
+    if (!taken.some((r) => start < r.start + r.length && r.start < start + SIZE)) return start;
+  }
+}
+
+function removeTestUser(): void {
+  try {
+    execFileSync('usermod', ['--del-subuids', `${base}-${base + SIZE - 1}`, '--del-subgids', `${base}-${base + SIZE - 1}`, user], { stdio: 'ignore' });
+  } catch { /* not there */ }
+  try { execFileSync('userdel', [user], { stdio: 'ignore' }); } catch { /* not there */ }
+}
+
+before(async () => {
+  base = freeBase();
+  execFileSync('useradd', ['-r', '-M', '-s', '/bin/false', user]);
+  execFileSync('usermod', ['--add-subuids', `${base}-${base + SIZE - 1}`, '--add-subgids', `${base}-${base + SIZE - 1}`, user]);
+  d = await startTestDaemon(['--userns-remap', user]);
+  await importBusybox(d);
+  // An image with a file owned by 1000:1000, from a tar made here.
+  work = mkdtempSync(join(tmpdir(), 'berth-userns-'));
+  const tree = join(work, 'tree');
+  mkdirSync(tree);
+  execFileSync('tar', ['-xf', busyboxRootfsTar(), '-C', tree]);
+  mkdirSync(join(tree, 'home/app'), { recursive: true });
+  writeFileSync(join(tree, 'home/app/owned'), 'x');
+  chownSync(join(tree, 'home/app/owned'), 1000, 1000);
+  execFileSync('tar', ['--numeric-owner', '-cf', join(work, 'owned.tar'), '-C', tree, '.']);
+  const r = d.berth(['import', '-c', 'CMD ["sh"]', join(work, 'owned.tar'), 'owned:1']);
+  assert.equal(r.code, 0, r.stderr);
+});
+
+after(async () => {
+  try {
+    await d?.destroy();
+  } finally {
+    removeTestUser();
+    if (work) rmSync(work, { recursive: true, force: true });
+  }
+});
+
+function run(args: string[]): { code: number; stdout: string; stderr: string } {
+  return d.berth(['run', '--rm', ...args]);
+}
+
+test('root in the container is the first subordinate id on the host', async () => {
+  const inside = run(['busybox', 'sh', '-c', 'id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map']);
+  assert.equal(inside.code, 0, inside.stderr);
+  const lines = inside.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/).join(' '));
+  assert.deepEqual(lines, ['0', '0', `0 ${base} ${SIZE}`, `0 ${base} ${SIZE}`]);
+
+  const started = d.berth(['run', '-d', '--name', 'u1', '-v', 'uvol:/data', 'busybox', 'sh', '-c', 'touch /made /data/made; sleep 60']);
+  assert.equal(started.code, 0, started.stderr);
+  const id = started.stdout.trim();
+  const pid = Number(d.berth(['inspect', '-f', '{{.State.Pid}}', 'u1']).stdout.trim());
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  assert.match(status, new RegExp(`^Uid:\\s+${base}\\s+${base}\\s+${base}\\s+${base}$`, 'm'));
+  assert.match(status, new RegExp(`^Gid:\\s+${base}\\s`, 'm'));
+
+  // What root writes is owned on the host by the subordinate base: in the rw layer and in a volume.
+  const upper = join(d.dataRoot, 'overlay2', id, 'diff', 'made');
+  const inVolume = join(d.dataRoot, 'volumes', 'uvol', '_data', 'made');
+  for (let i = 0; i < 50 && !(existsSync(upper) && existsSync(inVolume)); i++) await new Promise((r) => setTimeout(r, 100));
+  assert.equal(statSync(upper).uid, base);
+  assert.equal(statSync(upper).gid, base);
+  assert.equal(statSync(inVolume).uid, base);
+
+  // An exec joins the container's namespaces (user, then network) and is root inside too.
+  const ex = d.berth(['exec', 'u1', 'sh', '-c', 'id -u; echo x >> /etc/hosts && echo hosts-writable; ls /sys/class/net']);
+  assert.equal(ex.code, 0, ex.stderr);
+  assert.deepEqual(ex.stdout.trim().split('\n'), ['0', 'hosts-writable', 'eth0', 'lo']);
+  assert.equal(d.berth(['rm', '-f', 'u1']).code, 0);
+  assert.equal(d.berth(['volume', 'rm', 'uvol']).code, 0);
+  assert.deepEqual(readdirSync(join(d.execRoot, 'userns')), [], 'the pinned user namespace goes with the run');
+});
+
+test('image files keep their owners inside: 0 for busybox, 1000 for a file of a tar-built image', () => {
+  const r = run(['owned:1', 'sh', '-c', 'stat -c "%u:%g %n" /bin/busybox /home/app/owned; touch /home/app/owned && echo writable']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(r.stdout.trim().split('\n'), ['0:0 /bin/busybox', '1000:1000 /home/app/owned', 'writable']);
+  const asUser = run(['--user', '1000', 'owned:1', 'sh', '-c', 'echo y > /home/app/owned && echo ok']);
+  assert.equal(asUser.stdout.trim(), 'ok', asUser.stderr);
+});
+
+test('commit and cp write owners as the container sees them', () => {
+  const made = d.berth(['run', '--name', 'c1', 'busybox', 'sh', '-c', 'mkdir /m && touch /m/f && chown 1000:1000 /m/f']);
+  assert.equal(made.code, 0, made.stderr);
+  assert.equal(d.berth(['commit', 'c1', 'committed:1']).code, 0);
+  const tar = execFileSync('sh', ['-c', '"$0" -H "$1" cp c1:/m - | tar -tvf -', join(REPO, 'bin/berth'), d.host], { encoding: 'utf8' });
+  assert.match(tar, /1000\/1000 .* m\/f/);
+  assert.equal(d.berth(['rm', 'c1']).code, 0);
+  const seen = run(['--userns', 'host', 'committed:1', 'stat', '-c', '%u:%g', '/m/f', '/m']);
+  assert.deepEqual(seen.stdout.trim().split('\n'), ['1000:1000', '0:0'], seen.stderr);
+});
+
+test('--userns host runs unmapped, on the image\'s own owners', () => {
+  const r = d.berth(['run', '--name', 'h1', '--userns', 'host', 'busybox', 'sh', '-c', 'cat /proc/self/uid_map; stat -c %u /bin/busybox; touch /h']);
+  assert.equal(r.code, 0, r.stderr);
+  const [map, owner] = r.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/).join(' '));
+  assert.equal(map, '0 0 4294967295');
+  assert.equal(owner, '0');
+  const id = d.berth(['inspect', '-f', '{{.Id}}', 'h1']).stdout.trim();
+  assert.equal(statSync(join(d.dataRoot, 'overlay2', id, 'diff', 'h')).uid, 0);
+  assert.equal(d.berth(['rm', 'h1']).code, 0);
+});
+
+test('privileged, host network and host PID need --userns host, as with Docker', async () => {
+  const cases: Array<[Record<string, unknown>, RegExp]> = [
+    [{ Privileged: true }, /privileged mode is incompatible with user namespaces\.  You must run the container in the host namespace when running privileged mode/],
+    [{ NetworkMode: 'host' }, /cannot share the host's network namespace when user namespaces are enabled/],
+    [{ PidMode: 'host' }, /cannot share the host PID namespace when user namespaces are enabled/],
+  ];
+  for (const [hc, message] of cases) {
+    const r = await d.api('POST', '/containers/create', { Image: 'busybox', HostConfig: hc });
+    assert.equal(r.status, 400, r.body);
+    assert.match(r.body, message);
+  }
+  const ok = run(['--userns', 'host', '--privileged', 'busybox', 'cat', '/proc/self/uid_map']);
+  assert.equal(ok.stdout.trim().split(/\s+/).join(' '), '0 0 4294967295', ok.stderr);
+});
+
+test('info names userns among the security options; the docker CLI runs a remapped container', { skip: existsSync(DOCKER28_CLI) ? false : 'docker CLI 28 is not installed' }, async () => {
+  const info = (await d.api('GET', '/info')).json() as { SecurityOptions: string[] };
+  assert.ok(info.SecurityOptions.includes('name=userns'), JSON.stringify(info.SecurityOptions));
+  const config = makeDockerConfigDir();
+  try {
+    const env = { ...process.env, DOCKER_HOST: d.host, DOCKER_CONFIG: config };
+    const shown = execFileSync(DOCKER28_CLI, ['info', '--format', '{{json .SecurityOptions}}'], { env, encoding: 'utf8' });
+    assert.match(shown, /name=userns/);
+    const out = execFileSync(DOCKER28_CLI, ['run', '--rm', 'busybox', 'sh', '-c', 'id -u; cat /proc/self/uid_map'], { env, encoding: 'utf8' });
+    assert.deepEqual(out.trim().split('\n').map((l) => l.trim().split(/\s+/).join(' ')), ['0', `0 ${base} ${SIZE}`]);
+  } finally {
+    rmSync(config, { recursive: true, force: true });
+  }
+});
+
+test('a remap user without subordinate ranges, or an unknown one, stops the daemon with dockerd\'s message', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-userns-fail-'));
+  try {
+    const start = (remap: string): { status: number | null; stderr: string } => {
+      const r = spawnSync(process.execPath, [join(REPO, 'bin/berthd'), '--data-root', join(dir, 'data'), '--exec-root', join(dir, 'exec'),
+        '-H', `unix://${join(dir, 's.sock')}`, '--userns-remap', remap], { encoding: 'utf8', timeout: 20_000 });
+      return { status: r.status, stderr: r.stderr };
+    };
+    const noRanges = start('nobody:nogroup');
+    assert.equal(noRanges.status, 1);
+    assert.match(noRanges.stderr, /Can't create ID mappings: no subuid ranges found for user "nobody"/);
+    const unknown = start('no-such-user-here');
+    assert.equal(unknown.status, 1);
+    assert.match(unknown.stderr, /Error during uid lookup for "no-such-user-here": getent unable to find entry "no-such-user-here" in passwd database/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('userns-remap default creates dockremap with subordinate ranges, as dockerd does', async () => {
+  const existed = (() => { try { execFileSync('id', ['dockremap'], { stdio: 'ignore' }); return true; } catch { return false; } })();
+  const hadRanges = subIdRanges('/etc/subuid').length;
+  let other: TestDaemon | undefined;
+  try {
+    other = await startTestDaemon(['--userns-remap', 'default']);
+    await importBusybox(other);
+    const line = readFileSync('/etc/subuid', 'utf8').split('\n').find((l) => l.startsWith('dockremap:'));
+    assert.ok(line, 'dockremap has a subordinate uid range');
+    assert.ok(readFileSync('/etc/subgid', 'utf8').split('\n').some((l) => l.startsWith('dockremap:')), 'and a gid range');
+    const [, start, length] = line.split(':');
+    if (!existed) assert.equal(length, String(SIZE));
+    const r = other.berth(['run', '--rm', 'busybox', 'sh', '-c', 'id -u; cat /proc/self/uid_map']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/).join(' ')), ['0', `0 ${start} ${length}`]);
+  } finally {
+    await other?.destroy();
+    if (!existed) {
+      // Leave the machine as it was found: the user, its group and the ranges dockerd would keep.
+      for (const [file, flag] of [['/etc/subuid', '--del-subuids'], ['/etc/subgid', '--del-subgids']] as const) {
+        for (const l of readFileSync(file, 'utf8').split('\n').filter((x) => x.startsWith('dockremap:'))) {
+          const [, s, n] = l.split(':');
+          execFileSync('usermod', [flag, `${s}-${Number(s) + Number(n) - 1}`, 'dockremap'], { stdio: 'ignore' });
+        }
+      }
+      try { execFileSync('userdel', ['dockremap'], { stdio: 'ignore' }); } catch { /* gone */ }
+      try { execFileSync('groupdel', ['dockremap'], { stdio: 'ignore' }); } catch { /* gone with the user */ }
+      assert.equal(subIdRanges('/etc/subuid').length, hadRanges);
+    }
+  }
+});
