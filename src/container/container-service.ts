@@ -29,7 +29,7 @@ import { parseSignal } from './signals.js';
 import { specLimits } from './process-service.js';
 import { securityInputs, sharedNamespaces, validateSecurity } from './security-options.js';
 import { cgroupsPathFor, groupAddGids, mountShareableShm, specDevices, unmountShareableShm, validateHostIsolation } from './host-isolation.js';
-import { containerIdMapping, giveToNamespaceRoot, joinedUserNamespace, openDirsTo, validateUsernsSettings } from './userns-mode.js';
+import { containerIdMapping, giveToNamespaceRoot, joinedContainer, openDirsTo, validateUsernsSettings } from './userns-mode.js';
 import { pinUserNamespace, unpinNamespace } from '../sys/index.js';
 
 export interface ContainerServiceOptions {
@@ -391,13 +391,10 @@ export class ContainerService {
     // The layer knows the user namespace the container was created for (userns-remap); the
     // namespace is made first, for the network namespace to belong to it.
     const idMap = await this.o.layers.rwIdMap(id);
-    if (idMap) {
-      unpinNamespace(this.usernsPath(id));
-      await pinUserNamespace(idMap, this.usernsPath(id));
-    }
+    const userns = idMap ? await this.userNamespaceFor(rec, idMap) : undefined;
     const [mounted, prepared] = await Promise.allSettled([
       this.o.layers.mountRw(id),
-      this.o.network.start(rec, { hostname: this.hostnamePath(id), hosts: this.hostsPath(id), resolvConf: this.resolvConfPath(id) }, idMap ? { userns: this.usernsPath(id) } : {}),
+      this.o.network.start(rec, { hostname: this.hostnamePath(id), hosts: this.hostsPath(id), resolvConf: this.resolvConfPath(id) }, userns ? { userns } : {}),
     ]);
     if (prepared.status === 'rejected') throw prepared.reason;
     if (mounted.status === 'rejected') throw mounted.reason;
@@ -461,7 +458,7 @@ export class ContainerService {
       ...(shm ? { shm } : {}),
       ...(Object.keys(security.sysctls).length ? { sysctls: security.sysctls } : {}),
     }, this.o.hostFacts);
-    const spec = idMap ? withUserNamespace(baseSpec, idMap, joinedUserNamespace(network, shared) ?? this.usernsPath(id)) : baseSpec;
+    const spec = idMap && userns ? withUserNamespace(baseSpec, idMap, userns) : baseSpec;
     await rm(this.bundleDir(id), { recursive: true, force: true });
     await mkdir(this.bundleDir(id), { recursive: true, mode: 0o700 });
     await rm(join(this.persistDir(id), 'exit'), { force: true });
@@ -518,6 +515,19 @@ export class ContainerService {
   inspectLogPath(rec: ContainerRecord): string {
     const t = rec.hostConfig.LogConfig?.Type;
     return t === 'json-file' || t === 'local' ? this.logPath(rec.id) : '';
+  }
+
+  /**
+   * The user namespace a remapped container runs in: the one of the container whose namespaces
+   * it joins, else its own, made now and kept under the exec root while it runs.
+   */
+  private async userNamespaceFor(rec: ContainerRecord, idMap: IdMapping): Promise<string> {
+    const other = joinedContainer(rec.hostConfig);
+    const pid = other ? this.find(other)?.state.pid : undefined;
+    if (pid) return `/proc/${pid}/ns/user`;
+    unpinNamespace(this.usernsPath(rec.id));
+    await pinUserNamespace(idMap, this.usernsPath(rec.id));
+    return this.usernsPath(rec.id);
   }
 
   /** Tears down what a run set up: runtime state, rootfs mount, bundle. Idempotent. */

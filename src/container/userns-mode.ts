@@ -53,16 +53,12 @@ export async function claimVolumeRoot(path: string, m: IdMapping): Promise<void>
 }
 
 /**
- * A container that joins another's network, IPC or PID namespace joins its user namespace too
- * (the namespaces belong to it), as with Docker: that container's, by its pid.
+ * The container whose namespaces this one joins (`--net`, `--ipc` or `--pid container:<x>`): it
+ * joins x's user namespace too, which those namespaces belong to, as with Docker.
  */
-export function joinedUserNamespace(
-  network: { mode: string; path?: string }, shared: Partial<Record<'pid' | 'uts' | 'ipc', 'host' | { path: string }>>,
-): string | undefined {
-  const paths = [network.mode === 'path' ? network.path : undefined, ...Object.values(shared).map((v) => (typeof v === 'object' ? v.path : undefined))];
-  for (const p of paths) {
-    const m = p ? /^\/proc\/(\d+)\/ns\/[a-z]+$/.exec(p) : null;
-    if (m) return `/proc/${m[1]}/ns/user`;
+export function joinedContainer(hc: Partial<HostConfig>): string | undefined {
+  for (const mode of [hc.NetworkMode, hc['IpcMode'], hc['PidMode']]) {
+    if (typeof mode === 'string' && mode.startsWith('container:')) return mode.slice('container:'.length);
   }
   return undefined;
 }

@@ -100,6 +100,22 @@ test('root in the container is the first subordinate id on the host', async () =
   assert.deepEqual(readdirSync(join(d.execRoot, 'userns')), [], 'the pinned user namespace goes with the run');
 });
 
+test('a container joining another\'s IPC, PID or network namespace joins its user namespace', () => {
+  const first = d.berth(['run', '-d', '--name', 'j1', '--ipc', 'shareable', 'busybox', 'sleep', '60']);
+  assert.equal(first.code, 0, first.stderr);
+  try {
+    const own = d.berth(['exec', 'j1', 'readlink', '/proc/self/ns/user']).stdout.trim();
+    assert.match(own, /^user:\[\d+\]$/);
+    for (const mode of [['--ipc', 'container:j1'], ['--pid', 'container:j1'], ['--net', 'container:j1']]) {
+      const r = run([...mode, 'busybox', 'sh', '-c', 'readlink /proc/self/ns/user; id -u']);
+      assert.equal(r.code, 0, `${mode.join(' ')}: ${r.stderr}`);
+      assert.deepEqual(r.stdout.trim().split('\n'), [own, '0'], mode.join(' '));
+    }
+  } finally {
+    d.berth(['rm', '-f', 'j1']);
+  }
+});
+
 test('image files keep their owners inside: 0 for busybox, 1000 for a file of a tar-built image', () => {
   const r = run(['owned:1', 'sh', '-c', 'stat -c "%u:%g %n" /bin/busybox /home/app/owned; touch /home/app/owned && echo writable']);
   assert.equal(r.code, 0, r.stderr);
@@ -130,24 +146,25 @@ test('--userns host runs unmapped, on the image\'s own owners', () => {
   assert.equal(d.berth(['rm', 'h1']).code, 0);
 });
 
-test('privileged, host network and host PID need --userns host, as with Docker', async () => {
-  const cases: Array<[Record<string, unknown>, RegExp]> = [
-    [{ Privileged: true }, /privileged mode is incompatible with user namespaces\.  You must run the container in the host namespace when running privileged mode/],
-    [{ NetworkMode: 'host' }, /cannot share the host's network namespace when user namespaces are enabled/],
-    [{ PidMode: 'host' }, /cannot share the host PID namespace when user namespaces are enabled/],
+test('privileged, host network and host PID need --userns host, as with Docker', () => {
+  const cases: Array<[string[], RegExp]> = [
+    [['--privileged'], /Error response from daemon: privileged mode is incompatible with user namespaces\.  You must run the container in the host namespace when running privileged mode/],
+    [['--net', 'host'], /Error response from daemon: cannot share the host's network namespace when user namespaces are enabled/],
+    [['--pid', 'host'], /Error response from daemon: cannot share the host PID namespace when user namespaces are enabled/],
   ];
-  for (const [hc, message] of cases) {
-    const r = await d.api('POST', '/containers/create', { Image: 'busybox', HostConfig: hc });
-    assert.equal(r.status, 400, r.body);
-    assert.match(r.body, message);
+  for (const [flags, message] of cases) {
+    const r = d.berth(['create', ...flags, 'busybox']);
+    assert.notEqual(r.code, 0, r.stdout);
+    assert.match(r.stderr, message);
   }
+  assert.equal(d.berth(['ps', '-aq']).stdout.trim(), '', 'a refused create leaves no container');
   const ok = run(['--userns', 'host', '--privileged', 'busybox', 'cat', '/proc/self/uid_map']);
   assert.equal(ok.stdout.trim().split(/\s+/).join(' '), '0 0 4294967295', ok.stderr);
 });
 
 test('info names userns among the security options; the docker CLI runs a remapped container', { skip: existsSync(DOCKER28_CLI) ? false : 'docker CLI 28 is not installed' }, async () => {
-  const info = (await d.api('GET', '/info')).json() as { SecurityOptions: string[] };
-  assert.ok(info.SecurityOptions.includes('name=userns'), JSON.stringify(info.SecurityOptions));
+  const info = d.berth(['info', '--format', '{{json .SecurityOptions}}']);
+  assert.ok((JSON.parse(info.stdout) as string[]).includes('name=userns'), info.stdout + info.stderr);
   const config = makeDockerConfigDir();
   try {
     const env = { ...process.env, DOCKER_HOST: d.host, DOCKER_CONFIG: config };
