@@ -314,7 +314,7 @@ export class ContainerService {
       await mkdir(this.persistDir(id), { recursive: true, mode: 0o700 });
       await writeFile(this.logPath(id), '', { mode: 0o640 });
       await this.o.layers.createRwLayer(id, image.topLayer, idMap ? { idMap } : {});
-      if (idMap) await openDirsTo([join(this.o.dataRoot, 'containers'), this.containerDir(id)], idMap);
+      if (idMap) await openDirsTo(join(this.o.dataRoot, 'containers'), this.containerDir(id), idMap);
       await realizeMounts(mountPoints, id, this.o.volumes);
       this.o.db.prepare('UPDATE containers SET incomplete = 0, record = ? WHERE id = ?').run(JSON.stringify(rec), id);
     } catch (err) {

@@ -21,15 +21,14 @@ export function containerIdMapping(remap: IdMapping | undefined, hc: Partial<Hos
 }
 
 /**
- * The namespace's root group may walk into these directories (0710, group = its root's gid),
- * down to the files the runtime binds into the container from inside the namespace.
+ * The namespace's root walks down to the files the runtime binds into the container from inside
+ * the namespace: the containers directory lets anyone pass (0711, as other mappings may follow),
+ * the container's own lets its root's group in (0710).
  */
-export async function openDirsTo(dirs: string[], m: IdMapping): Promise<void> {
-  const { gid } = hostRootOf(m);
-  for (const d of dirs) {
-    await chown(d, 0, gid);
-    await chmod(d, 0o710);
-  }
+export async function openDirsTo(containersDir: string, containerDir: string, m: IdMapping): Promise<void> {
+  await chmod(containersDir, 0o711);
+  await chown(containerDir, 0, hostRootOf(m).gid);
+  await chmod(containerDir, 0o710);
 }
 
 /** Hands files (the container's /etc/hosts, hostname, resolv.conf) to the namespace's root. */

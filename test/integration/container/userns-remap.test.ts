@@ -188,6 +188,10 @@ test('a remap user without subordinate ranges, or an unknown one, stops the daem
     const noRanges = start('nobody:nogroup');
     assert.equal(noRanges.status, 1);
     assert.match(noRanges.stderr, /Can't create ID mappings: no subuid ranges found for user "nobody"/);
+    const vfs = spawnSync(process.execPath, [join(REPO, 'bin/berthd'), '--data-root', join(dir, 'data2'), '--exec-root', join(dir, 'exec2'),
+      '-H', `unix://${join(dir, 's2.sock')}`, '--storage-driver', 'vfs', '--userns-remap', user], { encoding: 'utf8', timeout: 20_000 });
+    assert.equal(vfs.status, 1);
+    assert.match(vfs.stderr, /user namespace remapping needs the overlay2 storage driver/);
     const unknown = start('no-such-user-here');
     assert.equal(unknown.status, 1);
     assert.match(unknown.stderr, /Error during uid lookup for "no-such-user-here": getent unable to find entry "no-such-user-here" in passwd database/);
