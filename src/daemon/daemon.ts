@@ -7,7 +7,7 @@ import { errorMessage, EngineError } from '../common/errors.js';
 import { Logger } from '../common/log.js';
 import { openMetadataDb } from '../store/metadata-db.js';
 import { BlobStore } from '../store/blob-store.js';
-import { createGraphDriver, LayerStore } from '../layer/index.js';
+import { createGraphDriver, LayerStore, Overlay2Driver } from '../layer/index.js';
 import { ImageService, ImageStore } from '../image/index.js';
 import { ArchiveService, ContainerArchive, ContainerService, ExecService, HealthMonitor, ProcessService, RestartManager, StatsService } from '../container/index.js';
 import { NetworkService, parseAddressPool } from '../network/index.js';
@@ -150,7 +150,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   // userns-remap: containers run in a user namespace whose root is a subordinate id on the host.
   const idMapping = await setupRemappedRoot(opts.usernsRemap, logger);
   if (idMapping) {
-    if (driver.name !== 'overlay2') throw new EngineError('user namespace remapping needs the overlay2 storage driver');
+    if (!(driver instanceof Overlay2Driver)) throw new EngineError('user namespace remapping needs the overlay2 storage driver');
+    await driver.checkIdmappedView(idMapping);
     chmodSync(opts.dataRoot, 0o711);
     checkRootAccess(opts.dataRoot, idMapping);
   }

@@ -154,6 +154,18 @@ export class Overlay2Driver implements GraphDriver {
     return fd;
   }
 
+  /** Start-up check for remapping: an idmapped view of the layers can be made here. */
+  async checkIdmappedView(m: IdMapping): Promise<void> {
+    const view = this.viewDir(m);
+    await mkdir(view, { recursive: true, mode: 0o700 });
+    try {
+      mountIdmapped(this.root, view, await this.usernsFd(m));
+    } catch (err) {
+      throw new SystemError(`user namespace remapping needs idmapped mounts of ${this.root}: ${errorMessage(err)}`, { cause: err });
+    }
+    umount2(view, MNT_DETACH);
+  }
+
   /** Where the idmapped view of the driver's root is attached while an overlay is mounted. */
   private viewDir(m: IdMapping): string {
     const root = hostRootOf(m);

@@ -116,6 +116,19 @@ test('a container joining another\'s IPC, PID or network namespace joins its use
   }
 });
 
+test('a remapped container outlives a berthd restart: adopted, exec joins it, restart and removal clean up', async () => {
+  const started = d.berth(['run', '-d', '--name', 'lr', 'busybox', 'sleep', '60']);
+  assert.equal(started.code, 0, started.stderr);
+  await d.stop();
+  await d.restart();
+  const ex = d.berth(['exec', 'lr', 'cat', '/proc/self/uid_map']);
+  assert.equal(ex.stdout.trim().split(/\s+/).join(' '), `0 ${base} ${SIZE}`, ex.stderr);
+  assert.equal(d.berth(['restart', '-t', '1', 'lr']).code, 0);
+  assert.equal(d.berth(['exec', 'lr', 'id', '-u']).stdout.trim(), '0');
+  assert.equal(d.berth(['rm', '-f', 'lr']).code, 0);
+  assert.deepEqual(readdirSync(join(d.execRoot, 'userns')), []);
+});
+
 test('image files keep their owners inside: 0 for busybox, 1000 for a file of a tar-built image', () => {
   const r = run(['owned:1', 'sh', '-c', 'stat -c "%u:%g %n" /bin/busybox /home/app/owned; touch /home/app/owned && echo writable']);
   assert.equal(r.code, 0, r.stderr);
@@ -133,6 +146,17 @@ test('commit and cp write owners as the container sees them', () => {
   assert.equal(d.berth(['rm', 'c1']).code, 0);
   const seen = run(['--userns', 'host', 'committed:1', 'stat', '-c', '%u:%g', '/m/f', '/m']);
   assert.deepEqual(seen.stdout.trim().split('\n'), ['1000:1000', '0:0'], seen.stderr);
+});
+
+test('a build\'s RUN steps run remapped and their layers keep the owners they set', () => {
+  const ctx = join(work, 'ctx');
+  mkdirSync(ctx, { recursive: true });
+  writeFileSync(join(ctx, 'Dockerfile'), 'FROM busybox\nRUN mkdir /r && touch /r/a && chown 1000:1000 /r/a && cat /proc/self/uid_map > /r/map\nCOPY Dockerfile /r/\n');
+  const b = d.berth(['build', '-q', '-t', 'built:1', ctx]);
+  assert.equal(b.code, 0, b.stderr);
+  const r = run(['--userns', 'host', 'built:1', 'sh', '-c', 'stat -c "%u:%g %n" /r/a /r/Dockerfile /r; cat /r/map']);
+  const lines = r.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/).join(' '));
+  assert.deepEqual(lines, ['1000:1000 /r/a', '0:0 /r/Dockerfile', '0:0 /r', `0 ${base} ${SIZE}`], r.stderr);
 });
 
 test('--userns host runs unmapped, on the image\'s own owners', () => {
