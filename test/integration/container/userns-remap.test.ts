@@ -6,7 +6,9 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestDaemon, importBusybox, busyboxRootfsTar, REPO, type TestDaemon } from '../../helpers/daemon-harness.js';
-import { DOCKER28_CLI, makeDockerConfigDir } from '../../helpers/client-clis.js';
+import { CLIENT_CLIS, makeDockerConfigDir } from '../../helpers/client-clis.js';
+
+const DOCKER_CLIS = CLIENT_CLIS.filter((c) => c.tag !== 'berth');
 
 // A daemon started with --userns-remap <a user made for the test>, whose subordinate ranges
 // are added to /etc/subuid and /etc/subgid here and removed afterwards.
@@ -186,16 +188,18 @@ test('privileged, host network and host PID need --userns host, as with Docker',
   assert.equal(ok.stdout.trim().split(/\s+/).join(' '), '0 0 4294967295', ok.stderr);
 });
 
-test('info names userns among the security options; the docker CLI runs a remapped container', { skip: existsSync(DOCKER28_CLI) ? false : 'docker CLI 28 is not installed' }, async () => {
+test('info names userns among the security options; the docker CLIs run a remapped container', { skip: DOCKER_CLIS.length ? false : 'no docker CLI is installed' }, () => {
   const info = d.berth(['info', '--format', '{{json .SecurityOptions}}']);
   assert.ok((JSON.parse(info.stdout) as string[]).includes('name=userns'), info.stdout + info.stderr);
   const config = makeDockerConfigDir();
   try {
     const env = { ...process.env, DOCKER_HOST: d.host, DOCKER_CONFIG: config };
-    const shown = execFileSync(DOCKER28_CLI, ['info', '--format', '{{json .SecurityOptions}}'], { env, encoding: 'utf8' });
-    assert.match(shown, /name=userns/);
-    const out = execFileSync(DOCKER28_CLI, ['run', '--rm', 'busybox', 'sh', '-c', 'id -u; cat /proc/self/uid_map'], { env, encoding: 'utf8' });
-    assert.deepEqual(out.trim().split('\n').map((l) => l.trim().split(/\s+/).join(' ')), ['0', `0 ${base} ${SIZE}`]);
+    for (const cli of DOCKER_CLIS) {
+      const shown = execFileSync(cli.path, ['info', '--format', '{{json .SecurityOptions}}'], { env, encoding: 'utf8' });
+      assert.match(shown, /name=userns/, cli.name);
+      const out = execFileSync(cli.path, ['run', '--rm', 'busybox', 'sh', '-c', 'id -u; cat /proc/self/uid_map'], { env, encoding: 'utf8' });
+      assert.deepEqual(out.trim().split('\n').map((l) => l.trim().split(/\s+/).join(' ')), ['0', `0 ${base} ${SIZE}`], cli.name);
+    }
   } finally {
     rmSync(config, { recursive: true, force: true });
   }
