@@ -118,6 +118,27 @@ test('a container joining another\'s IPC, PID or network namespace joins its use
   }
 });
 
+test('a remapped container on a user-defined network resolves names; connect and disconnect reach its namespace', () => {
+  assert.equal(d.berth(['network', 'create', 'unet']).code, 0);
+  try {
+    const a = d.berth(['run', '-d', '--name', 'na', '--network', 'unet', 'busybox', 'sleep', '60']);
+    assert.equal(a.code, 0, a.stderr);
+    const ping = run(['--network', 'unet', 'busybox', 'ping', '-c', '1', '-W', '2', 'na']);
+    assert.equal(ping.code, 0, ping.stdout + ping.stderr);
+    const b = d.berth(['run', '-d', '--name', 'nb', 'busybox', 'sleep', '60']);
+    assert.equal(b.code, 0, b.stderr);
+    assert.equal(d.berth(['network', 'connect', 'unet', 'nb']).code, 0);
+    const links = d.berth(['exec', 'nb', 'ls', '/sys/class/net']).stdout.trim().split('\n');
+    assert.deepEqual(links, ['eth0', 'eth1', 'lo']);
+    assert.equal(d.berth(['exec', 'nb', 'ping', '-c', '1', '-W', '2', 'na']).code, 0);
+    assert.equal(d.berth(['network', 'disconnect', 'unet', 'nb']).code, 0);
+    assert.deepEqual(d.berth(['exec', 'nb', 'ls', '/sys/class/net']).stdout.trim().split('\n'), ['eth0', 'lo']);
+  } finally {
+    d.berth(['rm', '-f', 'na', 'nb']);
+    d.berth(['network', 'rm', 'unet']);
+  }
+});
+
 test('a remapped container outlives a berthd restart: adopted, exec joins it, restart and removal clean up', async () => {
   const started = d.berth(['run', '-d', '--name', 'lr', 'busybox', 'sleep', '60']);
   assert.equal(started.code, 0, started.stderr);
