@@ -77,6 +77,12 @@ test('root in the container is the first subordinate id on the host', async () =
   const lines = inside.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/).join(' '));
   assert.deepEqual(lines, ['0', '0', `0 ${base} ${SIZE}`, `0 ${base} ${SIZE}`]);
 
+  // Both OCI runtimes join the user namespace and take its mappings.
+  for (const runtime of ['runc', 'crun']) {
+    const r = run(['--runtime', runtime, 'busybox', 'sh', '-c', 'id -u; cat /proc/self/uid_map']);
+    assert.deepEqual(r.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/).join(' ')), ['0', `0 ${base} ${SIZE}`], `${runtime}: ${r.stderr}`);
+  }
+
   const started = d.berth(['run', '-d', '--name', 'u1', '-v', 'uvol:/data', 'busybox', 'sh', '-c', 'touch /made /data/made; sleep 60']);
   assert.equal(started.code, 0, started.stderr);
   const id = started.stdout.trim();
