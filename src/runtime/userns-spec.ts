@@ -14,6 +14,11 @@ function oci(maps: IdMapping['uidMaps']): OciIdMapping[] {
 export function withUserNamespace(spec: OciSpec, m: IdMapping, path: string): OciSpec {
   const namespaces = spec.linux.namespaces.filter((n) => n.type !== 'user');
   namespaces.unshift({ type: 'user', path });
-  const mounts = spec.mounts.map((mt): OciMount => (mt.type === 'cgroup' ? { ...mt, options: mt.options.filter((o) => o !== 'ro') } : mt));
+  // The host's IPC namespace (`--ipc host`) belongs to the host's user namespace, whose mqueue
+  // filesystem cannot be mounted from inside: the container goes without /dev/mqueue.
+  const hostIpc = !namespaces.some((n) => n.type === 'ipc');
+  const mounts = spec.mounts
+    .filter((mt) => !(hostIpc && mt.type === 'mqueue'))
+    .map((mt): OciMount => (mt.type === 'cgroup' ? { ...mt, options: mt.options.filter((o) => o !== 'ro') } : mt));
   return { ...spec, mounts, linux: { ...spec.linux, namespaces, uidMappings: oci(m.uidMaps), gidMappings: oci(m.gidMaps) } };
 }

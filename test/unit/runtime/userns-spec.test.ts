@@ -26,6 +26,12 @@ test('the spec joins the container\'s user namespace first, with its mappings', 
   assert.ok(buildSpec(input, host).mounts.find((x) => x.type === 'cgroup')!.options.includes('ro'));
 });
 
+test('with the host\'s IPC namespace, a remapped container goes without /dev/mqueue', () => {
+  const shared = withUserNamespace(buildSpec({ ...input, sharedNamespaces: { ipc: 'host' } }, host), m, '/u');
+  assert.ok(!shared.mounts.some((x) => x.type === 'mqueue'));
+  assert.ok(withUserNamespace(buildSpec(input, host), m, '/u').mounts.some((x) => x.type === 'mqueue'));
+});
+
 test('owners translate between the host and the namespace', () => {
   assert.deepEqual(hostOwnerOf(m, 0, 0), { uid: 100000, gid: 200000 });
   assert.deepEqual(hostOwnerOf(m, 1000, 1005), { uid: 101000, gid: 300005 });
