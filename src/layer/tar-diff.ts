@@ -17,7 +17,8 @@ import { encodeTarHeader, tarPadding, TAR_END_OF_ARCHIVE, type TarHeader } from 
 export type TarDiffSource =
   | { kind: 'overlay-upper' }
   | { kind: 'tree' }
-  | { kind: 'changes'; parent: string | null };
+  /** `idMap`: `dir` is a copy of `parent` with its owners shifted into that user namespace. */
+  | { kind: 'changes'; parent: string | null; idMap?: IdMapping };
 
 const S_IFMT = 0o170000n;
 const S_IFCHR = 0o020000n;
@@ -86,12 +87,14 @@ async function* walkTree(dir: string, rel: string, overlay: boolean): AsyncGener
   }
 }
 
-function sameMetadata(a: BigIntStats, b: BigIntStats): boolean {
-  return a.mode === b.mode && a.uid === b.uid && a.gid === b.gid && a.mtimeNs === b.mtimeNs;
+/** Whether `a` (in the tree compared, whose owners `idMap` shifted) has `b`'s metadata. */
+function sameMetadata(a: BigIntStats, b: BigIntStats, idMap?: IdMapping): boolean {
+  const owner = idMap ? containerOwnerOf(idMap, Number(a.uid), Number(a.gid)) : { uid: Number(a.uid), gid: Number(a.gid) };
+  return a.mode === b.mode && owner.uid === Number(b.uid) && owner.gid === Number(b.gid) && a.mtimeNs === b.mtimeNs;
 }
 
-async function entryChanged(newAbs: string, a: BigIntStats, oldAbs: string, b: BigIntStats): Promise<boolean> {
-  if (fileType(a) !== fileType(b) || !sameMetadata(a, b)) return true;
+async function entryChanged(newAbs: string, a: BigIntStats, oldAbs: string, b: BigIntStats, idMap?: IdMapping): Promise<boolean> {
+  if (fileType(a) !== fileType(b) || !sameMetadata(a, b, idMap)) return true;
   if (a.isFile()) return a.size !== b.size;
   if (a.isSymbolicLink()) return (await readlink(newAbs)) !== (await readlink(oldAbs));
   if (a.isCharacterDevice() || a.isBlockDevice()) return a.rdev !== b.rdev;
@@ -99,7 +102,7 @@ async function entryChanged(newAbs: string, a: BigIntStats, oldAbs: string, b: B
 }
 
 /** Compares dir with parent under rel; returns the changes in archive order. */
-async function compareTrees(dir: string, parent: string, rel: string): Promise<Change[]> {
+async function compareTrees(dir: string, parent: string, rel: string, idMap?: IdMapping): Promise<Change[]> {
   const out: Change[] = [];
   const names = [...new Set([...(await sortedNames(join(dir, rel))), ...(await sortedNames(join(parent, rel)))])].sort(byName);
   for (const name of names) {
@@ -119,11 +122,11 @@ async function compareTrees(dir: string, parent: string, rel: string): Promise<C
       continue;
     }
     if (st.isDirectory()) {
-      const inner = await compareTrees(dir, parent, childRel);
-      if (inner.length > 0 || !sameMetadata(st, old)) out.push({ kind: 'entry', rel: childRel, abs, st }, ...inner);
+      const inner = await compareTrees(dir, parent, childRel, idMap);
+      if (inner.length > 0 || !sameMetadata(st, old, idMap)) out.push({ kind: 'entry', rel: childRel, abs, st }, ...inner);
       continue;
     }
-    if (await entryChanged(abs, st, oldAbs, old)) out.push({ kind: 'entry', rel: childRel, abs, st });
+    if (await entryChanged(abs, st, oldAbs, old, idMap)) out.push({ kind: 'entry', rel: childRel, abs, st });
   }
   return out;
 }
@@ -217,7 +220,7 @@ async function* withoutExcluded(input: AsyncGenerator<Change>, exclude: Readonly
 async function* changes(dir: string, source: TarDiffSource, opts: TarDiffOptions = {}): AsyncGenerator<Change> {
   let all: AsyncGenerator<Change>;
   if (source.kind === 'changes' && source.parent !== null) {
-    const list = await compareTrees(dir, source.parent, '');
+    const list = await compareTrees(dir, source.parent, '', source.idMap);
     all = (async function* () { yield* list; })();
   } else {
     all = walkTree(dir, '', source.kind === 'overlay-upper');

@@ -2,11 +2,12 @@ import { mkdir, readFile, readdir, rm, stat, chmod } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
-import { ConflictError, InvalidParameterError, NotFoundError, NotImplementedError, errnoCode, type IdMapping } from '../common/index.js';
+import { ConflictError, InvalidParameterError, NotFoundError, errnoCode, isIdMapping, type IdMapping } from '../common/index.js';
 import { writeFileAtomic } from '../store/index.js';
 import { runCommand } from '../sys/index.js';
 import type { ApplyDiffOptions, CreateLayerOptions, GraphDriver } from './graph-driver.js';
 import { applyTar } from './tar-apply.js';
+import { shiftOwnership } from './id-shift.js';
 import { changesSize, listChanges, tarDiff, type FileChange, type TarDiffOptions } from './tar-diff.js';
 
 export interface VfsDriverOptions {
@@ -19,6 +20,8 @@ interface VfsLayerMeta {
   parent: string | null;
   /** null until applyDiff; a layer written through mount() is measured by comparing with its parent. */
   size: number | null;
+  /** A container layer in a user namespace: its copy's owners are shifted into it. */
+  idMap?: IdMapping;
 }
 
 function checkId(id: string): void {
@@ -60,8 +63,6 @@ export class VfsDriver implements GraphDriver {
   }
 
   async create(id: string, parent: string | null, opts: CreateLayerOptions = {}): Promise<void> {
-    // Full copies would need their ownership shifted, and their diffs shifted back.
-    if (opts.idMap) throw new NotImplementedError('user namespace remapping needs the overlay2 storage driver');
     const dir = this.dir(id);
     if (existsSync(dir)) throw new ConflictError(`layer ${id} already exists`);
     await mkdir(join(this.root, 'dir'), { recursive: true, mode: 0o700 });
@@ -74,7 +75,15 @@ export class VfsDriver implements GraphDriver {
         await mkdir(dir);
         await chmod(dir, 0o755);
       }
-      await writeFileAtomic(this.metaPath(id), JSON.stringify({ parent, size: null } satisfies VfsLayerMeta));
+      if (opts.idMap) {
+        // A shifted copy (as dockerd's remapped root holds): the namespace's root owns what the
+        // image's root owned, and walks down to it through the driver's root and `dir` (0711).
+        await shiftOwnership(dir, opts.idMap);
+        await chmod(this.root, 0o711);
+        await chmod(join(this.root, 'dir'), 0o711);
+      }
+      const meta: VfsLayerMeta = { parent, size: null, ...(opts.idMap ? { idMap: opts.idMap } : {}) };
+      await writeFileAtomic(this.metaPath(id), JSON.stringify(meta));
     } catch (err) {
       await this.remove(id).catch(() => undefined);
       throw err;
@@ -82,8 +91,24 @@ export class VfsDriver implements GraphDriver {
   }
 
   async idMap(id: string): Promise<IdMapping | undefined> {
-    checkId(id);
-    return undefined;
+    let meta: VfsLayerMeta;
+    try {
+      meta = await this.readMeta(id);
+    } catch (err) {
+      if (err instanceof NotFoundError) return undefined;
+      throw err;
+    }
+    if (meta.idMap === undefined) return undefined;
+    if (!isIdMapping(meta.idMap)) throw new InvalidParameterError(`layer ${id}: invalid user namespace mapping in its metadata`);
+    return meta.idMap;
+  }
+
+  /** The diff source of `id`: its parent's tree, and its shift when it belongs to a user namespace. */
+  private async source(id: string): Promise<{ kind: 'changes'; parent: string | null; idMap?: IdMapping }> {
+    const meta = await this.readMeta(id);
+    const parent = meta.parent === null ? null : this.dir(meta.parent);
+    if (parent !== null && !existsSync(parent)) throw new NotFoundError(`parent layer ${meta.parent} of ${id} not found`);
+    return { kind: 'changes', parent, ...(meta.idMap ? { idMap: meta.idMap } : {}) };
   }
 
   async applyDiff(id: string, tar: Readable, opts: ApplyDiffOptions = {}): Promise<number> {
@@ -124,27 +149,20 @@ export class VfsDriver implements GraphDriver {
   async diffSize(id: string): Promise<number> {
     const meta = await this.readMeta(id);
     if (meta.size !== null) return meta.size;
-    return changesSize(this.dir(id), { kind: 'changes', parent: meta.parent === null ? null : this.dir(meta.parent) });
+    return changesSize(this.dir(id), { kind: 'changes', parent: meta.parent === null ? null : this.dir(meta.parent), ...(meta.idMap ? { idMap: meta.idMap } : {}) });
   }
 
   contentDir(id: string): string {
     return this.dir(id);
   }
 
-  private async parentDir(id: string): Promise<string | null> {
-    const meta = await this.readMeta(id);
-    const parent = meta.parent === null ? null : this.dir(meta.parent);
-    if (parent !== null && !existsSync(parent)) throw new NotFoundError(`parent layer ${meta.parent} of ${id} not found`);
-    return parent;
-  }
-
   async diff(id: string, opts: TarDiffOptions = {}): Promise<Readable> {
-    return tarDiff(this.dir(id), { kind: 'changes', parent: await this.parentDir(id) }, opts);
+    return tarDiff(this.dir(id), await this.source(id), opts);
   }
 
   async changes(id: string, opts: TarDiffOptions = {}): Promise<FileChange[]> {
-    const parent = await this.parentDir(id);
-    return listChanges(this.dir(id), { kind: 'changes', parent }, parent === null ? [] : [parent], opts);
+    const source = await this.source(id);
+    return listChanges(this.dir(id), source, source.parent === null ? [] : [source.parent], opts);
   }
 
   async metadata(id: string): Promise<Record<string, string>> {

@@ -243,15 +243,32 @@ test('a remap user without subordinate ranges, or an unknown one, stops the daem
     const noRanges = start('nobody:nogroup');
     assert.equal(noRanges.status, 1);
     assert.match(noRanges.stderr, /Can't create ID mappings: no subuid ranges found for user "nobody"/);
-    const vfs = spawnSync(process.execPath, [join(REPO, 'bin/berthd'), '--data-root', join(dir, 'data2'), '--exec-root', join(dir, 'exec2'),
-      '-H', `unix://${join(dir, 's2.sock')}`, '--storage-driver', 'vfs', '--userns-remap', user], { encoding: 'utf8', timeout: 20_000 });
-    assert.equal(vfs.status, 1);
-    assert.match(vfs.stderr, /user namespace remapping needs the overlay2 storage driver/);
     const unknown = start('no-such-user-here');
     assert.equal(unknown.status, 1);
     assert.match(unknown.stderr, /Error during uid lookup for "no-such-user-here": getent unable to find entry "no-such-user-here" in passwd database/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('with the vfs driver a remapped container runs on a shifted copy; diff and commit see only its changes', async () => {
+  const v = await startTestDaemon(['--userns-remap', user, '--storage-driver', 'vfs']);
+  try {
+    await importBusybox(v);
+    const r = v.berth(['run', '--name', 'v1', 'busybox', 'sh', '-c', 'id -u; stat -c %u /bin/busybox; touch /made; chown 1000:1000 /made']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stdout.trim().split('\n'), ['0', '0']);
+    const id = v.berth(['inspect', '-f', '{{.Id}}', 'v1']).stdout.trim();
+    assert.equal(statSync(join(v.dataRoot, 'vfs', 'dir', id, 'made')).uid, base + 1000);
+    assert.equal(statSync(join(v.dataRoot, 'vfs', 'dir', id, 'bin', 'busybox')).uid, base);
+    assert.deepEqual(v.berth(['diff', 'v1']).stdout.trim().split('\n'), ['A /made']);
+    assert.equal(v.berth(['commit', 'v1', 'vc:1']).code, 0);
+    const seen = v.berth(['run', '--rm', '--userns', 'host', 'vc:1', 'stat', '-c', '%u:%g', '/made', '/bin/busybox']);
+    assert.deepEqual(seen.stdout.trim().split('\n'), ['1000:1000', '0:0'], seen.stderr);
+    const layers = (JSON.parse(v.berth(['inspect', 'vc:1']).stdout) as Array<{ RootFS: { Layers: string[] } }>)[0]!.RootFS.Layers;
+    assert.equal(layers.length, 2, 'the commit adds one layer');
+  } finally {
+    await v.destroy();
   }
 });
 
