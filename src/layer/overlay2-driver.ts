@@ -161,7 +161,7 @@ export class Overlay2Driver implements GraphDriver {
     try {
       mountIdmapped(this.root, view, await this.usernsFd(m));
     } catch (err) {
-      throw new SystemError(`user namespace remapping needs idmapped mounts of ${this.root}: ${errorMessage(err)}`, { cause: err });
+      throw new SystemError(`user namespace remapping needs idmapped mounts of ${this.root} (or the vfs storage driver): ${errorMessage(err)}`, { cause: err });
     }
     umount2(view, MNT_DETACH);
   }
