@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestDaemon, importBusybox, busyboxRootfsTar, REPO, type TestDaemon } from '../../helpers/daemon-harness.js';
-import { CLIENT_CLIS, makeDockerConfigDir } from '../../helpers/client-clis.js';
+import { CLIENT_CLIS, DOCKER_PY_SKIP, makeDockerConfigDir } from '../../helpers/client-clis.js';
 
 const DOCKER_CLIS = CLIENT_CLIS.filter((c) => c.tag !== 'berth');
 
@@ -230,6 +230,17 @@ test('info names userns among the security options; the docker CLIs run a remapp
   } finally {
     rmSync(config, { recursive: true, force: true });
   }
+});
+
+test('docker-py runs a remapped container and sees userns in info', { skip: DOCKER_PY_SKIP }, () => {
+  const script = [
+    'import docker, sys',
+    'c = docker.DockerClient(base_url=sys.argv[1])',
+    'print("name=userns" in c.info()["SecurityOptions"])',
+    'print(c.containers.run("busybox", ["sh", "-c", "id -u; cat /proc/self/uid_map"], remove=True).decode().strip())',
+  ].join('\n');
+  const out = execFileSync('python3', ['-c', script, d.host], { encoding: 'utf8' });
+  assert.deepEqual(out.trim().split('\n').map((l) => l.trim().split(/\s+/).join(' ')), ['True', '0', `0 ${base} ${SIZE}`]);
 });
 
 test('a remap user without subordinate ranges, or an unknown one, stops the daemon with dockerd\'s message', () => {
