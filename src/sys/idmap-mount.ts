@@ -52,26 +52,15 @@ function mapText(maps: IdMapping['uidMaps']): string {
   return maps.map((m) => `${m.containerId} ${m.hostId} ${m.size}\n`).join('');
 }
 
-/**
- * Opens a user namespace with `mapping` and returns its fd (the caller closes it). A short-lived
- * child makes the namespace (a threaded process cannot); its fd keeps the namespace alive after.
- */
-export async function openUserNamespace(mapping: IdMapping): Promise<number> {
-  const h = await holder(['/usr/bin/unshare', '--user', '--', '/bin/sleep', '30'], 'user');
-  try {
-    writeFileSync(`/proc/${h.pid}/uid_map`, mapText(mapping.uidMaps));
-    writeFileSync(`/proc/${h.pid}/gid_map`, mapText(mapping.gidMaps));
-    return openSync(`/proc/${h.pid}/ns/user`, 'r');
-  } finally {
-    await h.end();
-  }
-}
-
 function tick(): Promise<void> {
   return new Promise((r) => setTimeout(r, 2));
 }
 
-/** Starts `argv` (a process that unshares namespaces and sleeps), waits until its `ns` differs from ours. */
+/**
+ * Starts `argv` (a process that unshares namespaces, then sleeps) and waits until its `ns`
+ * namespace differs from ours. Namespaces are made by a short-lived child: a threaded process
+ * such as node cannot unshare a user namespace.
+ */
 async function holder(argv: string[], ns: string): Promise<{ pid: number; end: () => Promise<void> }> {
   const child = spawn(argv[0]!, argv.slice(1), { stdio: 'ignore' });
   const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
@@ -95,29 +84,44 @@ async function holder(argv: string[], ns: string): Promise<{ pid: number; end: (
   }
 }
 
-/** Keeps a namespace of `pid` alive at `file` (a bind mount of its nsfs file; created empty first). */
+/** Makes a user namespace with `mapping` and hands its holder's pid to `use`, then ends the holder. */
+async function inNewUserNamespace<T>(mapping: IdMapping, use: (pid: number) => T): Promise<T> {
+  const h = await holder(['/usr/bin/unshare', '--user', '--', '/bin/sleep', '30'], 'user');
+  try {
+    writeFileSync(`/proc/${h.pid}/uid_map`, mapText(mapping.uidMaps));
+    writeFileSync(`/proc/${h.pid}/gid_map`, mapText(mapping.gidMaps));
+    return use(h.pid);
+  } finally {
+    await h.end();
+  }
+}
+
+/** Keeps a namespace of `pid` alive at `file` (a bind mount of its nsfs file on an empty file). */
 function pinNamespace(pid: number, ns: string, file: string): void {
   mkdirSync(dirname(file), { recursive: true, mode: 0o711 });
   closeSync(openSync(file, 'w', 0o444));
-  mount(`/proc/${pid}/ns/${ns}`, file, null, MS.BIND, null);
+  try {
+    mount(`/proc/${pid}/ns/${ns}`, file, null, MS.BIND, null);
+  } catch (err) {
+    rmSync(file, { force: true });
+    throw err;
+  }
+}
+
+/** Opens a user namespace with `mapping` and returns its fd (the caller closes it; the fd keeps it alive). */
+export function openUserNamespace(mapping: IdMapping): Promise<number> {
+  return inNewUserNamespace(mapping, (pid) => openSync(`/proc/${pid}/ns/user`, 'r'));
 }
 
 /**
  * Creates a user namespace with `mapping` and keeps it at `file` (bind-mounted), so that a
  * container and a network namespace made for it can join it. `unpinNamespace` releases it.
  */
-export async function pinUserNamespace(mapping: IdMapping, file: string): Promise<void> {
-  const h = await holder(['/usr/bin/unshare', '--user', '--', '/bin/sleep', '30'], 'user');
-  try {
-    writeFileSync(`/proc/${h.pid}/uid_map`, mapText(mapping.uidMaps));
-    writeFileSync(`/proc/${h.pid}/gid_map`, mapText(mapping.gidMaps));
-    pinNamespace(h.pid, 'user', file);
-  } finally {
-    await h.end();
-  }
+export function pinUserNamespace(mapping: IdMapping, file: string): Promise<void> {
+  return inNewUserNamespace(mapping, (pid) => pinNamespace(pid, 'user', file));
 }
 
-/** Creates a network namespace owned by the user namespace pinned at `userns`, kept at `file`. */
+/** Creates a network namespace owned by the user namespace at `userns`, kept at `file`. */
 export async function pinNetNamespaceIn(userns: string, file: string): Promise<void> {
   const h = await holder(['/usr/bin/nsenter', `--user=${userns}`, '--', '/usr/bin/unshare', '--net', '--', '/bin/sleep', '30'], 'net');
   try {
