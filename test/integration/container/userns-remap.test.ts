@@ -100,9 +100,10 @@ test('root in the container is the first subordinate id on the host', async () =
   assert.equal(statSync(inVolume).uid, base);
 
   // An exec joins the container's namespaces (user, then network) and is root inside too.
-  const ex = d.berth(['exec', 'u1', 'sh', '-c', 'id -u; echo x >> /etc/hosts && echo hosts-writable; ls /sys/class/net']);
+  const ex = d.berth(['exec', 'u1', 'sh', '-c',
+    'id -u; echo x >> /etc/hosts && echo x >> /etc/resolv.conf && echo x >> /etc/hostname && echo etc-writable; touch /dev/shm/s && echo shm-writable; ls /sys/class/net']);
   assert.equal(ex.code, 0, ex.stderr);
-  assert.deepEqual(ex.stdout.trim().split('\n'), ['0', 'hosts-writable', 'eth0', 'lo']);
+  assert.deepEqual(ex.stdout.trim().split('\n'), ['0', 'etc-writable', 'shm-writable', 'eth0', 'lo']);
   assert.equal(d.berth(['rm', '-f', 'u1']).code, 0);
   assert.equal(d.berth(['volume', 'rm', 'uvol']).code, 0);
   assert.deepEqual(readdirSync(join(d.execRoot, 'userns')), [], 'the pinned user namespace goes with the run');
