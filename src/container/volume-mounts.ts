@@ -1,5 +1,4 @@
 import { mkdir, stat } from 'node:fs/promises';
-import { claimVolumeRoot } from './userns-mode.js';
 import { InvalidParameterError, NotFoundError, errnoCode, errorMessage } from '../common/errors.js';
 import { randomId } from '../common/ids.js';
 import type { IdMapping } from '../common/id-map.js';
@@ -10,6 +9,7 @@ import {
   type ApiMount, type MountPoint, type VolumeService,
 } from '../volume/index.js';
 import type { ContainerConfig, ContainerRecord, HostConfig } from './container-record.js';
+import { claimVolumeRoot } from './userns-mode.js';
 
 /**
  * The container's mounts from every source Docker reads, in Docker's precedence: volumes of
