@@ -184,7 +184,9 @@ export async function specMounts(rec: ContainerRecord, rootfs: string, volumes: 
       destination: m.destination, propagation: m.propagation, 'read/write': String(m.rw),
     });
     if (m.copyData) await volumes.copyUp(m.name, await resolveInRootfs(rootfs, m.destination));
-    if (idMap) await claimVolumeRoot(path, idMap);
+    // A volume of its own files becomes the namespace root's; one that mounts a device or a host
+    // directory (`--opt device=...`) keeps that source's owner, as a bind mount does.
+    if (idMap && !hasDevice(volumes, m.name)) await claimVolumeRoot(path, idMap);
     out.push({ destination: m.destination, source: path, type: 'bind', options: ['rbind', 'rprivate', ...ro] });
   }
   return out;
@@ -220,4 +222,9 @@ export function mountsView(rec: ContainerRecord): Array<Record<string, unknown>>
 function isTmpfsFlag(rec: ContainerRecord, dest: string): boolean {
   const t = rec.hostConfig['Tmpfs'] as Record<string, string> | null | undefined;
   return Boolean(t && Object.keys(t).some((k) => cleanPath(k) === dest));
+}
+
+function hasDevice(volumes: VolumeService, name: string): boolean {
+  const o = volumes.get(name).options;
+  return Boolean(o && (o['type'] || o['device']));
 }

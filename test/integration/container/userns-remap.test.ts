@@ -109,6 +109,21 @@ test('root in the container is the first subordinate id on the host', async () =
   assert.deepEqual(readdirSync(join(d.execRoot, 'userns')), [], 'the pinned user namespace goes with the run');
 });
 
+test('bind mounts and device-bound volumes keep their host owners', () => {
+  const src = join(work, 'bind');
+  mkdirSync(src, { recursive: true });
+  writeFileSync(join(src, 'f'), 'x');
+  const r = run(['-v', `${src}:/b`, 'busybox', 'sh', '-c', 'stat -c %u /b/f; touch /b/new 2>/dev/null && echo written || echo denied']);
+  assert.deepEqual(r.stdout.trim().split('\n'), ['65534', 'denied'], r.stderr);
+  const dev = join(work, 'devsrc');
+  mkdirSync(dev, { recursive: true });
+  assert.equal(d.berth(['volume', 'create', '--opt', 'type=none', '--opt', 'o=bind', '--opt', `device=${dev}`, 'devvol']).code, 0);
+  const v = run(['-v', 'devvol:/v', 'busybox', 'stat', '-c', '%u', '/v']);
+  assert.equal(v.stdout.trim(), '65534', v.stderr);
+  assert.equal(statSync(dev).uid, 0, 'the host directory is not handed to the namespace');
+  assert.equal(d.berth(['volume', 'rm', 'devvol']).code, 0);
+});
+
 test('a container joining another\'s IPC, PID or network namespace joins its user namespace', () => {
   const first = d.berth(['run', '-d', '--name', 'j1', '--ipc', 'shareable', 'busybox', 'sleep', '60']);
   assert.equal(first.code, 0, first.stderr);
