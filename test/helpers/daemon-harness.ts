@@ -54,7 +54,9 @@ function waitForSocket(socket: string, timeoutMs: number): Promise<void> {
 export function apiRequest(socket: string, method: string, path: string, body?: unknown): ReturnType<TestDaemon['api']> {
   return new Promise((resolve, reject) => {
     const data = body === undefined ? undefined : typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
-    const req = request({ socketPath: socket, path, method, headers: data !== undefined ? { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(data) } : {} }, (res) => {
+    // A fresh connection per request: Node 20's default agent keeps sockets alive, and one reused
+    // just as the daemon's keep-alive timeout closes it fails with EPIPE.
+    const req = request({ socketPath: socket, agent: false, path, method, headers: data !== undefined ? { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(data) } : {} }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
