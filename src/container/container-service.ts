@@ -52,6 +52,8 @@ export interface ContainerServiceOptions {
   logManager?: LogManager;
   /** daemon.json `default-shm-size` in bytes, for containers that set none. */
   defaultShmSize?: number;
+  /** daemon `default-ulimits`: applied at start to the limits a container does not set itself. */
+  defaultUlimits?: Array<{ Name: string; Soft: number; Hard: number }>;
   /** Networks, addresses and published ports of container runs. */
   network: NetworkService;
   /** The OCI runtimes containers may name (HostConfig.Runtime), and the one they get otherwise. */
@@ -451,7 +453,7 @@ export class ContainerService {
       shmSize: rec.hostConfig.ShmSize,
       cgroupsPath: cgroupsPathFor(rec),
       ...(devices.length ? { extraDevices: devices } : {}),
-      ...specLimits(rec.hostConfig),
+      ...specLimits(rec.hostConfig, this.o.defaultUlimits),
       seccompProfilePath: rec.hostConfig.Privileged ? null : security.seccompProfilePath !== undefined ? security.seccompProfilePath : this.o.seccompProfile,
       noNewPrivileges: security.noNewPrivileges,
       sharedNamespaces: shared,
@@ -636,20 +638,25 @@ export class ContainerService {
   wait(idOrName: string, condition: WaitCondition, signal?: AbortSignal): Promise<WaitResult> {
     const rec = this.get(idOrName);
     const result = (code: number, error?: string): WaitResult => (error ? { StatusCode: code, Error: { Message: error } } : { StatusCode: code });
-    if (condition === 'not-running' && !isActive(rec.state.status)) {
+    // A container in its restart policy's back-off counts as running (Docker's Restarting state):
+    // not-running waits for its next exit, or for the stop that cancels the restart.
+    if (condition === 'not-running' && !isActive(rec.state.status) && !rec.restartPending) {
       return Promise.resolve(result(rec.state.exitCode));
     }
-    const event = condition === 'removed' ? `removed:${rec.id}` : `exit:${rec.id}`;
+    // Removal also ends the other waits (a created container may be removed without ever stopping).
+    const events = condition === 'removed' ? [`removed:${rec.id}`] : [`exit:${rec.id}`, `removed:${rec.id}`, `settled:${rec.id}`];
     return new Promise((resolve) => {
+      const off = (): void => { for (const e of events) this.lifecycle.off(e, on); };
       const on = (code: number, error?: string): void => {
+        off();
         signal?.removeEventListener('abort', abort);
         resolve(result(code, error));
       };
       const abort = (): void => {
-        this.lifecycle.off(event, on);
+        off();
         resolve(result(-1));
       };
-      this.lifecycle.once(event, on);
+      for (const e of events) this.lifecycle.on(e, on);
       signal?.addEventListener('abort', abort, { once: true });
     });
   }
@@ -734,6 +741,11 @@ export class ContainerService {
     if (!rec || Boolean(rec.restartPending) === value) return;
     if (value) rec.restartPending = true; else delete rec.restartPending;
     this.save(rec);
+    // A back-off cancelled (stop, kill, daemon start-up) leaves the container plainly exited:
+    // that ends not-running waits. A restart under way counts instead at the next exit.
+    if (!value && !this.restartByPolicyRunning.has(id) && !isActive(rec.state.status)) {
+      this.lifecycle.emit(`settled:${id}`, rec.state.exitCode);
+    }
   }
 
   private readonly restartByPolicyRunning = new Set<string>();

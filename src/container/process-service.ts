@@ -79,8 +79,12 @@ export function resourcesOf(h: UpdateRequest): Record<string, unknown> {
   return out;
 }
 
-/** The cgroup limits and rlimits of a container's HostConfig, for its OCI spec at start. */
-export function specLimits(h: HostConfig): { resources: Record<string, unknown>; ulimits: Array<{ Name: string; Soft: number; Hard: number }> } {
+/**
+ * The cgroup limits and rlimits of a container's HostConfig, for its OCI spec at start. The
+ * daemon's default ulimits fill in the names the container does not set (its HostConfig keeps
+ * only what the client sent, as with Docker).
+ */
+export function specLimits(h: HostConfig, defaultUlimits: Array<{ Name: string; Soft: number; Hard: number }> = []): { resources: Record<string, unknown>; ulimits: Array<{ Name: string; Soft: number; Hard: number }> } {
   const resources = resourcesOf(h as unknown as UpdateRequest);
   const mem = h['Memory'] as number | undefined;
   // Docker's default without --memory-swap: as much swap as memory (memory+swap = 2 x memory).
@@ -88,7 +92,8 @@ export function specLimits(h: HostConfig): { resources: Record<string, unknown>;
   if (h['OomKillDisable'] === true) resources['memory'] = { ...(resources['memory'] as object | undefined), disableOOMKiller: true };
   const swappiness = h['MemorySwappiness'];
   if (typeof swappiness === 'number' && swappiness >= 0) resources['memory'] = { ...(resources['memory'] as object | undefined), swappiness };
-  const ulimits = Array.isArray(h['Ulimits']) ? (h['Ulimits'] as Array<{ Name: string; Soft: number; Hard: number }>) : [];
+  const own = Array.isArray(h['Ulimits']) ? (h['Ulimits'] as Array<{ Name: string; Soft: number; Hard: number }>) : [];
+  const ulimits = [...own, ...defaultUlimits.filter((d) => !own.some((u) => u.Name === d.Name))];
   return { resources, ulimits };
 }
 

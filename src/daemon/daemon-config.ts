@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { errorMessage, InvalidParameterError } from '../common/errors.js';
 import { parseDaemonArgs, type DaemonOptions } from './daemon-options.js';
+import { defaultUlimitsAsFlags } from './default-ulimits.js';
 
 /** The JSON shape a daemon.json directive must have. */
 export type ConfigKind = 'string' | 'bool' | 'int' | 'list' | 'map' | 'object';
@@ -35,7 +36,7 @@ export const CONFIG_DIRECTIVES: ConfigDirective[] = [
   { key: 'debug', kind: 'bool', flags: ['-D', '--debug'], option: 'logLevel', reload: true },
   { key: 'log-level', kind: 'string', flags: ['-l', '--log-level'], option: 'logLevel', reload: true },
   { key: 'storage-driver', kind: 'string', flags: ['-s', '--storage-driver'], option: 'storageDriver' },
-  { key: 'storage-opts', kind: 'list' },
+  { key: 'storage-opts', kind: 'list', flags: ['--storage-opt'], option: 'storageOpts' },
   { key: 'default-runtime', kind: 'string', flags: ['--default-runtime'], option: 'defaultRuntime' },
   { key: 'runtimes', kind: 'object' },
   { key: 'seccomp-profile', kind: 'string', flags: ['--seccomp-profile'], option: 'seccompProfile' },
@@ -62,11 +63,11 @@ export const CONFIG_DIRECTIVES: ConfigDirective[] = [
   { key: 'dns', kind: 'list', flags: ['--dns'], option: 'dns' },
   { key: 'dns-search', kind: 'list', flags: ['--dns-search'], option: 'dnsSearch' },
   { key: 'dns-opts', kind: 'list', flags: ['--dns-opt'], option: 'dnsOptions' },
-  { key: 'default-ulimits', kind: 'object' },
+  { key: 'default-ulimits', kind: 'object', flags: ['--default-ulimit'], option: 'defaultUlimits', toFlagValues: defaultUlimitsAsFlags },
   { key: 'userns-remap', kind: 'string', flags: ['--userns-remap'], option: 'usernsRemap' },
   { key: 'default-shm-size', kind: 'string' },
   { key: 'labels', kind: 'list', reload: true },
-  { key: 'shutdown-timeout', kind: 'int', reload: true },
+  { key: 'shutdown-timeout', kind: 'int', flags: ['--shutdown-timeout'], option: 'shutdownTimeout', reload: true },
   { key: 'tls', kind: 'bool', flags: ['--tls'], option: 'tls' },
   { key: 'tlsverify', kind: 'bool', flags: ['--tlsverify'], option: 'tlsVerify' },
   { key: 'tlscacert', kind: 'string', flags: ['--tlscacert'], option: 'tlsCaCert' },

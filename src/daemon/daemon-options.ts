@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { InvalidParameterError } from '../common/errors.js';
 import { isLogLevel, type LogLevel } from '../common/log.js';
 import { validateInsecureRegistry, validateMirror } from '../distribution/index.js';
+import { parseUlimitFlag } from './default-ulimits.js';
 
 export interface DaemonOptions {
   hosts: string[];
@@ -63,6 +64,12 @@ export interface DaemonOptions {
   dnsOptions: string[];
   /** `--userns-remap`: `default`, `user`, `user:group`, `uid`, `uid:gid`; empty for none. */
   usernsRemap: string;
+  /** `--default-ulimit nofile=1024:2048` (repeatable): for containers that do not set that limit. */
+  defaultUlimits: string[];
+  /** `--shutdown-timeout`: seconds the daemon's stop waits for containers (Docker's default 15; -1: no limit). */
+  shutdownTimeout: number;
+  /** `--storage-opt` (repeatable): graph driver options such as `overlay2.size=10G`. */
+  storageOpts: string[];
 }
 
 export const DEFAULT_CONFIG_FILE = '/etc/berth/daemon.json';
@@ -118,6 +125,9 @@ Options:
       --dns-search list           DNS search domains to use
       --dns-opt list              DNS options to use
       --userns-remap string       User/Group setting for user namespaces
+      --default-ulimit ulimit     Default ulimits for containers (default [])
+      --shutdown-timeout int      Set the default shutdown timeout (default 15)
+      --storage-opt list          Storage driver options
   -v, --version                   Print version information and quit
   -h, --help                      Print usage
 `;
@@ -165,6 +175,9 @@ export function parseDaemonArgs(argv: string[]): DaemonOptions {
     dnsSearch: [],
     dnsOptions: [],
     usernsRemap: '',
+    defaultUlimits: [],
+    shutdownTimeout: 15,
+    storageOpts: [],
   };
   for (let i = 0; i < argv.length; i++) {
     let arg = argv[i]!;
@@ -242,6 +255,23 @@ export function parseDaemonArgs(argv: string[]): DaemonOptions {
       case '--dns-search': o.dnsSearch.push(take()); break;
       case '--dns-opt': o.dnsOptions.push(take()); break;
       case '--userns-remap': o.usernsRemap = take(); break;
+      case '--default-ulimit': {
+        const u = take();
+        try {
+          parseUlimitFlag(u);
+        } catch (err) {
+          throw new InvalidParameterError(`invalid argument "${u}" for "--default-ulimit" flag: ${(err as Error).message}`);
+        }
+        o.defaultUlimits.push(u);
+        break;
+      }
+      case '--shutdown-timeout': {
+        const t = take();
+        if (!/^[+-]?\d+$/.test(t)) throw new InvalidParameterError(`invalid argument "${t}" for "--shutdown-timeout" flag: strconv.ParseInt: parsing ${JSON.stringify(t)}: invalid syntax`);
+        o.shutdownTimeout = Number(t);
+        break;
+      }
+      case '--storage-opt': o.storageOpts.push(take()); break;
       case '-h': case '--help': o.help = true; break;
       case '-v': case '--version': o.version = true; break;
       default: throw new InvalidParameterError(`unknown flag: ${arg}`);

@@ -49,6 +49,8 @@ import { imageTopLayers, sweepOrphanConfigBlobs } from '../image/index.js';
 import { layerClosure } from '../layer/index.js';
 import { BuildCache } from '../build/index.js';
 import { checkRootAccess, setupRemappedRoot } from './userns-remap.js';
+import { readHostHardLimits, resolveDefaultUlimits } from './default-ulimits.js';
+import { stopContainersForShutdown } from './shutdown-containers.js';
 
 export const BERTH_VERSION = readVersion();
 
@@ -179,6 +181,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   const hostFacts = readHostFacts();
   const logDefaults = daemonLogConfig(opts);
   const logManager = new LogManager({ logger });
+  const defaultUlimits = resolveDefaultUlimits(opts.defaultUlimits, readHostHardLimits());
+  if (defaultUlimits.clamped.length) logger.warn('default ulimits lowered to the host\'s hard limits', { ulimits: defaultUlimits.clamped });
   const network = new NetworkService({
     db, events, logger,
     execRoot: opts.execRoot,
@@ -204,6 +208,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     logDefaults,
     logManager,
     ...defaultShmSize(opts),
+    defaultUlimits: defaultUlimits.ulimits,
     network,
     runtimes: { names: runtimeTable.entries.map((e) => e.name), defaultName: runtimeTable.defaultName },
     ...(idMapping ? { idMapping } : {}),
@@ -318,11 +323,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
         logger.info('shutting down; containers keep running (live-restore)');
       } else {
         logger.info('shutting down; stopping running containers (live-restore disabled)');
-        // The stop timers are unref'd: hold the event loop open until every container is down.
-        const hold = setInterval(() => undefined, 1000);
-        await Promise.all(containers.all().filter((c) => c.state.status === 'running' || c.state.status === 'paused')
-          .map((c) => containers.stop(c.id, {}).catch((err) => logger.warn('stop at shutdown failed', { id: c.id, err: errorMessage(err) }))));
-        clearInterval(hold);
+        await stopContainersForShutdown({
+          targets: containers.all().filter((c) => c.state.status === 'running' || c.state.status === 'paused')
+            .map((c) => ({ id: c.id, stopTimeout: c.config.StopTimeout ?? undefined })),
+          shutdownTimeout: opts.shutdownTimeout,
+          stop: (id) => containers.stop(id, {}),
+          logger,
+        });
       }
       runtime.stopWatching();
       logManager.close();
