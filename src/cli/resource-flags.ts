@@ -40,6 +40,7 @@ export const RESOURCE_FLAGS: FlagSpec[] = [
   { name: 'oom-kill-disable', type: 'bool', description: 'Disable OOM Killer' },
   { name: 'pids-limit', type: 'int', description: 'Tune container pids limit (set -1 for unlimited)' },
   { name: 'ulimit', type: 'stringArray', description: 'Ulimit options' },
+  { name: 'storage-opt', type: 'stringArray', description: 'Storage driver options for the container' },
   { name: 'security-opt', type: 'stringArray', description: 'Security Options' },
   { name: 'group-add', type: 'stringArray', description: 'Add additional groups to join' },
   { name: 'device', type: 'stringArray', description: 'Add a host device to the container' },
@@ -79,6 +80,15 @@ export function applyResourceFlags(flags: FlagValues, hc: Record<string, unknown
   if (flags.changed('oom-kill-disable')) hc['OomKillDisable'] = flags.bool('oom-kill-disable');
   if (flags.changed('pids-limit')) hc['PidsLimit'] = flags.number('pids-limit');
   if (flags.list('ulimit').length) hc['Ulimits'] = flags.list('ulimit').map(parseUlimit);
+  if (flags.list('storage-opt').length) {
+    const opts: Record<string, string> = {};
+    for (const o of flags.list('storage-opt')) {
+      const eq = o.indexOf('=');
+      if (eq < 0) throw new StatusError('invalid storage option', 125);
+      opts[o.slice(0, eq)] = o.slice(eq + 1);
+    }
+    hc['StorageOpt'] = opts;
+  }
   if (flags.list('security-opt').length) hc['SecurityOpt'] = flags.list('security-opt').map(securityOpt);
   if (flags.changed('pid')) hc['PidMode'] = flags.string('pid');
   if (flags.changed('uts')) hc['UTSMode'] = flags.string('uts');

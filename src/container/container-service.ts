@@ -13,6 +13,7 @@ import type { EventBus } from '../events/event-bus.js';
 import type { ImageService } from '../image/image-service.js';
 import { familiarString, parseReference, withDefaultTag } from '../common/reference.js';
 import type { LayerStore } from '../layer/index.js';
+import { checkContainerStorageOpt } from '../layer/index.js';
 import { buildSpec, normalizeCapability, resolveCapabilities, resolveUser, withUserNamespace, type HostFacts, type SpecInput } from '../runtime/index.js';
 import { hostOwnerOf, type IdMapping } from '../common/id-map.js';
 import { readLog, readLogFiles, resolveLogConfig, canReadLogs, logAttributes, detailsPrefix, renderLogTag, type LogConfig, type LogManager, type LogTarget } from '../logs/index.js';
@@ -272,6 +273,7 @@ export class ContainerService {
     if (this.o.defaultShmSize && !((req.HostConfig?.ShmSize ?? 0) > 0)) hostConfig.ShmSize = this.o.defaultShmSize;
     hostConfig.LogConfig = resolveLogConfig(req.HostConfig?.LogConfig as Partial<LogConfig> | undefined, this.o.logDefaults ?? { Type: 'json-file', Config: {} });
     this.validateCapabilities(hostConfig.CapAdd ?? [], hostConfig.CapDrop ?? [], hostConfig.Privileged);
+    checkContainerStorageOpt(this.o.driverName, (req.HostConfig as { StorageOpt?: Record<string, string> | null } | undefined)?.StorageOpt);
     validateSecurity(hostConfig);
     validateHostIsolation(hostConfig);
     this.resolveRuntime(hostConfig);

@@ -7,7 +7,7 @@ import { errorMessage, EngineError } from '../common/errors.js';
 import { Logger } from '../common/log.js';
 import { openMetadataDb } from '../store/metadata-db.js';
 import { BlobStore } from '../store/blob-store.js';
-import { createGraphDriver, LayerStore, Overlay2Driver } from '../layer/index.js';
+import { checkStorageOptions, createGraphDriver, LayerStore, Overlay2Driver } from '../layer/index.js';
 import { ImageService, ImageStore } from '../image/index.js';
 import { ArchiveService, ContainerArchive, ContainerService, ExecService, HealthMonitor, ProcessService, RestartManager, StatsService } from '../container/index.js';
 import { NetworkService, parseAddressPool } from '../network/index.js';
@@ -149,6 +149,12 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
 
   const db = openMetadataDb(join(opts.dataRoot, 'berth.db'));
   const driver = await createGraphDriver({ root: opts.dataRoot, ...(opts.storageDriver ? { preferred: opts.storageDriver } : {}) });
+  try {
+    for (const w of checkStorageOptions(driver.name, opts.storageOpts, await backingFs(opts.dataRoot))) logger.warn(w);
+  } catch (err) {
+    db.close();
+    throw new EngineError(`error initializing graphdriver: ${errorMessage(err)}`);
+  }
   // userns-remap: containers run in a user namespace whose root is a subordinate id on the host.
   const idMapping = await setupRemappedRoot(opts.usernsRemap, logger);
   if (idMapping) {

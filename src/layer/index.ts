@@ -11,3 +11,4 @@ export { encodeTarHeader, tarPadding, TAR_END_OF_ARCHIVE, type TarHeader } from 
 export { createGraphDriver, type CreateGraphDriverOptions } from './create-graph-driver.js';
 export { PaxTap, MAX_SPECIAL_RECORD } from './pax-tap.js';
 export { checkLayers, layerClosure, type LayerCheckOptions } from './layer-check.js';
+export { checkStorageOptions, checkContainerStorageOpt, OVERLAY_STORAGE_OPT_UNSUPPORTED } from './storage-options.js';

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startTestDaemon, importBusybox, REPO } from '../../helpers/daemon-harness.js';
+import { startTestDaemon, importBusybox, REPO, testNetworkArgs } from '../../helpers/daemon-harness.js';
 
 const BERTHD = join(REPO, 'bin/berthd');
 
@@ -138,4 +138,32 @@ test('wait (not-running) on a container in its restart back-off returns at its n
   assert.ok(res, 'wait did not return after the stop');
   assert.deepEqual(res.json(), { StatusCode: 7 });
   assert.equal((await state()).State.Restarting, false);
+});
+
+test('storage-opts: unknown options and overlay2.size on a filesystem without quotas stop berthd; a container --storage-opt size is refused', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'berth-sopt-'));
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  const net = testNetworkArgs();
+  const start = (extra: string[]): { status: number | null; stderr: string } => spawnSync(process.execPath, [
+    BERTHD, '--data-root', join(root, 'data'), '--exec-root', join(root, 'exec'), '-H', `unix://${join(root, 'sock')}`, ...net.args, ...extra,
+  ], { encoding: 'utf8', timeout: 30_000 });
+  const unknown = start(['--storage-driver', 'overlay2', '--storage-opt', 'dm.basesize=20G']);
+  assert.equal(unknown.status, 1);
+  assert.match(unknown.stderr, /error initializing graphdriver: overlay2: unknown option dm\.basesize/);
+  const file = tempConfig(t, { 'storage-opts': ['overlay2.size=1G'] });
+  const size = start(['--storage-driver', 'overlay2', '--config-file', file]);
+  assert.equal(size.status, 1);
+  assert.match(size.stderr, /error initializing graphdriver: Storage Option overlay2.size only supported for backingFS XFS\. Found extfs/);
+
+  const d = await startTestDaemon(['--storage-driver', 'overlay2', '--storage-opt', 'overlay2.override_kernel_check=true']);
+  t.after(() => d.destroy());
+  await importBusybox(d);
+  const r = await d.api('POST', '/containers/create?name=sized', { Image: 'busybox', Cmd: ['true'], HostConfig: { StorageOpt: { size: '1G' } } });
+  assert.equal(r.status, 500);
+  assert.deepEqual(r.json(), { message: "--storage-opt is supported only for overlay over xfs with 'pquota' mount option" });
+  assert.equal((await d.api('GET', '/containers/sized/json')).status, 404);
+  const cli = d.berth(['run', '--rm', '--storage-opt', 'size=1G', 'busybox', 'true']);
+  assert.equal(cli.code, 125);
+  assert.match(cli.stderr, /--storage-opt is supported only for overlay over xfs with 'pquota' mount option/);
+  assert.equal(d.berth(['run', '--rm', 'busybox', 'true']).code, 0);
 });
