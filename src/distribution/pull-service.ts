@@ -222,6 +222,9 @@ export class PullService {
       out.write({ status: present[i] ? 'Already exists' : 'Pulling fs layer', progressDetail: {}, id: ids[i]! });
     }
     const added: ChainId[] = [];
+    // Blobs this pull fetched, and the downloads: a failed pull removes what it fetched for nothing.
+    const fetched = new Set<Digest>();
+    let downloads: Array<Promise<void>> = [];
     this.running++;
     const controller = new AbortController();
     const onAbort = (): void => controller.abort(signal?.reason);
@@ -232,9 +235,9 @@ export class PullService {
       // Extraction reads each blob once it is stored and verified (the layer store's detached
       // ingest is not fed from a live download: an aborted download must not strand it).
       const taps: Array<LiveTap | undefined> = manifest.layers.map(() => undefined);
-      const downloads = manifest.layers.map((l, i) => {
+      downloads = manifest.layers.map((l, i) => {
         if (present[i]) return Promise.resolve();
-        return this.download(session, ref, l, ids[i]!, out, controller.signal, taps[i]);
+        return this.download(session, ref, l, ids[i]!, out, controller.signal, taps[i], fetched);
       });
       downloads.forEach((d) => d.catch(() => undefined));
       const firstMissing = present.indexOf(false);
@@ -253,7 +256,13 @@ export class PullService {
             stream = this.extractionStream(manifest.layers[i]!, ids[i]!, out);
           }
           // No signal here: an abort ends the stream (the download stops), which ends the extraction.
-          const pending = await this.o.layers.ingestDetached(stream);
+          let pending: PendingLayer;
+          try {
+            pending = await this.o.layers.ingestDetached(stream);
+          } catch (err) {
+            stream.destroy();
+            throw err;
+          }
           try {
             await downloads[i];
             if (pending.diffId !== diffIds[i]) throw new InvalidParameterError(`layer digest mismatch: expected ${diffIds[i]}, got ${pending.diffId}`);
@@ -327,6 +336,7 @@ export class PullService {
       return { id, newer: before !== id };
     } catch (err) {
       controller.abort(err);
+      await this.removeFetched(fetched, downloads);
       for (const c of added.reverse()) {
         if (this.o.images.store.countUsingLayer(c) === 0) await this.o.layers.release(c).catch(() => undefined);
       }
@@ -375,7 +385,21 @@ export class PullService {
   }
 
   /** Downloads a layer blob into the blob store (shared with any concurrent pull of it). */
-  private async download(session: RegistrySession, ref: Reference, l: Descriptor, id: string, out: ProgressSink, signal: AbortSignal, live?: LiveTap): Promise<void> {
+  /**
+   * After a failed pull: the layer blobs it downloaded that no layer holds (a full disk during
+   * extraction, a later layer that failed) are removed, so that the space comes back as with
+   * Docker's temporary downloads. Skipped while another pull runs (it may be reading them).
+   */
+  private async removeFetched(fetched: Set<Digest>, downloads: Array<Promise<void>>): Promise<void> {
+    await Promise.allSettled(downloads);
+    if (this.running > 1 || fetched.size === 0) return;
+    const kept = this.o.records.knownDigests();
+    for (const d of fetched) {
+      if (!kept.has(d)) await this.o.blobs.remove(d).catch((err: unknown) => this.o.logger.warn('could not remove a blob of a failed pull', { digest: d, err: errorMessage(err) }));
+    }
+  }
+
+  private async download(session: RegistrySession, ref: Reference, l: Descriptor, id: string, out: ProgressSink, signal: AbortSignal, live?: LiveTap, fetched?: Set<Digest>): Promise<void> {
     try {
       if (await this.o.blobs.has(l.digest)) {
         out.write({ status: 'Download complete', progressDetail: {}, id });
@@ -385,6 +409,7 @@ export class PullService {
       if (!shared) {
         shared = this.slot(() => {
           live?.decide(true);
+          fetched?.add(l.digest);
           return this.fetchBlob(session, ref, l, id, out, signal, live?.stream);
         }, () => out.write({ status: 'Waiting', progressDetail: {}, id }));
         this.inflight.set(l.digest, shared);
@@ -432,8 +457,13 @@ export class PullService {
           await writeBoth(toIngest, live, chunk);
         }
         break;
-      } catch (err) {
-        if (attempt + 1 >= 5 || !isTransient(err) || signal.aborted) {
+      } catch (err0) {
+        // The blob store gave up (a full disk): its own error says why, not the write that saw it.
+        let err = toIngest.destroyed ? await ingested.then(() => err0, (e: unknown) => e) : err0;
+        if ((err as NodeJS.ErrnoException | undefined)?.code === 'ENOSPC') {
+          err = new SystemError(`failed to download layer ${l.digest}: write: no space left on device`, { cause: err });
+        }
+        if (toIngest.destroyed || attempt + 1 >= 5 || !isTransient(err) || signal.aborted) {
           fail(err);
           throw err;
         }
@@ -470,6 +500,9 @@ export class PullService {
     counter.on('error', () => undefined);
     counter.on('end', () => bar.update(l.size, true));
     src.on('error', (err) => counter.destroy(err));
+    // A reader that stopped (a full disk during extraction) must not keep the blob file open:
+    // its space would not come back when the blob is removed.
+    counter.on('close', () => src.destroy());
     src.pipe(counter);
     return counter;
   }
@@ -483,6 +516,7 @@ export class PullService {
       const counter = new ByteCounter(Number.MAX_SAFE_INTEGER, (n) => bar.update(n));
       counter.on('error', () => undefined);
       src.on('error', (err) => counter.destroy(err));
+      counter.on('close', () => src.destroy());
       src.pipe(counter);
       try {
         const r = await this.o.layers.register(counter, parent, { expectedDiffId: diffId, signal });

@@ -1,11 +1,13 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, readFileSync, createReadStream, statSync, statfsSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, readFileSync, createReadStream, statSync, statfsSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { startTestDaemon, importBusybox, type TestDaemon } from '../../helpers/daemon-harness.js';
 import { checkDaemon } from '../../helpers/fault-harness.js';
+import { startRegistry, type TestRegistry } from '../../helpers/registry-harness.js';
 
 // The data root on a 64 MiB loop-mounted ext4: a log flood and an import bigger than the space
 // give a clear error, leave nothing corrupt, and everything works again once space returns.
@@ -98,4 +100,93 @@ test('a log flood fills the data root: berthd stays up, reports ENOSPC clearly, 
   assert.deepEqual((await d.api('POST', '/containers/after/wait')).json(), { StatusCode: 0 });
   assert.match((await d.api('GET', '/containers/after/logs?stdout=1')).body, /fine/);
   await d.api('DELETE', '/volumes/during-full');
+});
+
+/** Sends one request to the registry with a body; resolves status, headers and body. */
+function registryCall(url: string, method: string, body: Buffer | undefined, headers: Record<string, string> = {}): Promise<{ status: number; location: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method, headers: { ...headers, ...(body ? { 'Content-Length': String(body.length) } : {}) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, location: String(res.headers.location ?? ''), body: Buffer.concat(chunks).toString() }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+
+/** Puts a one-layer image (`bytes` of random data) into the registry as `<repo>:<tag>`, schema 2. */
+async function seedRegistryImage(reg: TestRegistry, repo: string, tag: string, bytes: number): Promise<void> {
+  const src = join(base, 'layer-src');
+  mkdirSync(src);
+  execFileSync('sh', ['-c', `head -c ${bytes} /dev/urandom > ${join(src, 'payload')}`]);
+  const tarPath = join(base, 'layer.tar');
+  execFileSync('tar', ['-c', '-f', tarPath, '-C', src, 'payload']);
+  rmSync(src, { recursive: true });
+  const tar = readFileSync(tarPath);
+  execFileSync('gzip', ['-1', '-f', tarPath]);
+  const gz = readFileSync(`${tarPath}.gz`);
+  rmSync(`${tarPath}.gz`);
+  const config = Buffer.from(JSON.stringify({
+    architecture: 'amd64', os: 'linux', config: { Cmd: ['/payload'] }, rootfs: { type: 'layers', diff_ids: [sha256(tar)] }, history: [{ created_by: 'test' }],
+  }));
+  for (const blob of [gz, config]) {
+    const start = await registryCall(`${reg.url}/v2/${repo}/blobs/uploads/`, 'POST', undefined);
+    assert.equal(start.status, 202, start.body);
+    const loc = start.location.startsWith('http') ? start.location : `${reg.url}${start.location}`;
+    const put = await registryCall(`${loc}${loc.includes('?') ? '&' : '?'}digest=${sha256(blob)}`, 'PUT', blob, { 'Content-Type': 'application/octet-stream' });
+    assert.equal(put.status, 201, put.body);
+  }
+  const manifest = Buffer.from(JSON.stringify({
+    schemaVersion: 2,
+    mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+    config: { mediaType: 'application/vnd.docker.container.image.v1+json', size: config.length, digest: sha256(config) },
+    layers: [{ mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip', size: gz.length, digest: sha256(gz) }],
+  }));
+  const m = await registryCall(`${reg.url}/v2/${repo}/manifests/${tag}`, 'PUT', manifest, { 'Content-Type': 'application/vnd.docker.distribution.manifest.v2+json' });
+  assert.equal(m.status, 201, m.body);
+}
+
+test('a pull bigger than the free space: a clear error in the stream, no partial image, check clean; the same pull works once space is freed', { timeout: 120_000 }, async (t) => {
+  const reg = await startRegistry();
+  t.after(() => reg.stop());
+  const layerBytes = 16 << 20;
+  await seedRegistryImage(reg, 'big', '1', layerBytes);
+  const ref = `${reg.host}/big:1`;
+  const filler = join(mnt, 'filler');
+  t.after(() => rmSync(filler, { force: true }));
+  const pullPath = `/images/create?fromImage=${encodeURIComponent(`${reg.host}/big`)}&tag=1`;
+  // Leaves `free` bytes, pulls, and expects a clean failure.
+  const failingPull = async (free: number, stage: string): Promise<void> => {
+    rmSync(filler, { force: true });
+    execFileSync('fallocate', ['-l', String(Math.max(0, freeBytes() - free)), filler]);
+    const free0 = freeBytes();
+    const pull = await d.api('POST', pullPath);
+    assert.equal(pull.status, 200, pull.body);
+    const lines = pull.body.trim().split('\n').map((l) => JSON.parse(l) as { error?: string; errorDetail?: { message: string } });
+    const last = lines[lines.length - 1]!;
+    assert.ok(last.errorDetail, `${stage}: the pull ends with an error: ${pull.body.slice(-400)}`);
+    assert.match(last.errorDetail.message, /no space left on device/, stage);
+    t.diagnostic(`${stage}: ${last.errorDetail.message}`);
+    assert.equal(last.error, last.errorDetail.message);
+    assert.equal((await d.api('GET', `/images/${encodeURIComponent(ref)}/json`)).status, 404, stage);
+    assert.deepEqual((await checkDaemon(d)).Problems, [], stage);
+    assert.ok(freeBytes() >= free0 - (1 << 20), `${stage}: the space came back (${free0} -> ${freeBytes()})`);
+  };
+  // The download itself does not fit.
+  await failingPull(layerBytes / 2, 'download');
+  // The download fits, its extraction does not (the compressed blob is kept beside the layer).
+  await failingPull(layerBytes + (2 << 20), 'extraction');
+
+  rmSync(filler);
+  const again = await d.api('POST', pullPath);
+  assert.equal(again.status, 200);
+  assert.doesNotMatch(again.body, /errorDetail/, again.body.slice(-400));
+  assert.match(again.body, /Status: Downloaded newer image for /);
+  const img = (await d.api('GET', `/images/${encodeURIComponent(ref)}/json`)).json() as { Size: number };
+  assert.ok(img.Size >= layerBytes, `image size ${img.Size}`);
+  assert.deepEqual((await checkDaemon(d)).Problems, []);
+  assert.equal((await d.api('DELETE', `/images/${encodeURIComponent(ref)}`)).status, 200);
 });
