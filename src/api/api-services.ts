@@ -28,6 +28,9 @@ export interface DaemonFacts {
   osVersion: string;
   securityOptions: string[];
   warnings: string[];
+  /** What the host's cgroups and bridge netfilter offer (info's MemoryLimit, SwapLimit...). */
+  hostCapabilities?: Partial<Record<'memoryLimit' | 'swapLimit' | 'kernelMemory' | 'kernelMemoryTCP' | 'oomKillDisable' | 'cpuCfsPeriod'
+    | 'cpuCfsQuota' | 'cpuShares' | 'cpuSet' | 'pidsLimit' | 'bridgeNfIptables' | 'bridgeNfIp6tables', boolean>>;
   debug: boolean;
   /** Reloadable (SIGHUP): the daemon updates these in place. */
   liveRestore: boolean;

@@ -51,6 +51,7 @@ import { BuildCache } from '../build/index.js';
 import { checkRootAccess, setupRemappedRoot } from './userns-remap.js';
 import { readHostHardLimits, resolveDefaultUlimits } from './default-ulimits.js';
 import { stopContainersForShutdown } from './shutdown-containers.js';
+import { hostWarnings, readHostCapabilities } from './host-capabilities.js';
 
 export const BERTH_VERSION = readVersion();
 
@@ -257,6 +258,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   if (restarted) logger.info('containers restarted by policy', { count: restarted });
 
   const os = osRelease();
+  const hostCaps = readHostCapabilities({ cgroupVersion: cgroupVersion() });
+  let ipForwarding = false;
+  try { ipForwarding = readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim() === '1'; } catch { /* no procfs entry: off */ }
   const facts: DaemonFacts = {
     id: daemonId(opts.dataRoot),
     version: BERTH_VERSION,
@@ -277,7 +281,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     operatingSystem: os.name,
     osVersion: os.version,
     securityOptions: [...(existsSync(opts.seccompProfile) ? ['name=seccomp,profile=builtin'] : []), ...(idMapping ? ['name=userns'] : [])],
-    warnings: [],
+    // dockerd's warnings for what the host lacks; listener warnings follow.
+    warnings: hostWarnings(hostCaps, cgroupVersion(), ipForwarding),
+    hostCapabilities: hostCaps,
     debug: opts.logLevel === 'debug',
     liveRestore: opts.liveRestore,
     labels: Array.isArray(opts.config['labels']) ? opts.config['labels'] as string[] : [],

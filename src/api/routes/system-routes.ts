@@ -64,6 +64,7 @@ export function systemRoutes(s: ApiServices): Route[] {
     {
       method: 'GET', path: '/info', handler: (ctx) => {
         const f = s.facts;
+        const h = f.hostCapabilities ?? {};
         const all = s.containers.all();
         const running = all.filter((c) => c.state.status === 'running').length;
         const paused = all.filter((c) => c.state.status === 'paused').length;
@@ -77,21 +78,21 @@ export function systemRoutes(s: ApiServices): Route[] {
           Driver: f.driver,
           DriverStatus: f.driverStatus,
           Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'none'], Authorization: null, Log: ['journald', 'json-file', 'local', 'none', 'syslog'] },
-          MemoryLimit: true,
-          SwapLimit: false,
-          KernelMemory: false,
-          KernelMemoryTCP: false,
-          CpuCfsPeriod: true,
-          CpuCfsQuota: true,
-          CPUShares: true,
-          CPUSet: true,
-          PidsLimit: true,
+          MemoryLimit: h.memoryLimit ?? true,
+          SwapLimit: h.swapLimit ?? false,
+          KernelMemory: h.kernelMemory ?? false,
+          KernelMemoryTCP: h.kernelMemoryTCP ?? false,
+          CpuCfsPeriod: h.cpuCfsPeriod ?? true,
+          CpuCfsQuota: h.cpuCfsQuota ?? true,
+          CPUShares: h.cpuShares ?? true,
+          CPUSet: h.cpuSet ?? true,
+          PidsLimit: h.pidsLimit ?? true,
           IPv4Forwarding: ipv4Forwarding(),
-          BridgeNfIptables: false,
-          BridgeNfIp6tables: false,
+          BridgeNfIptables: h.bridgeNfIptables ?? false,
+          BridgeNfIp6tables: h.bridgeNfIp6tables ?? false,
           Debug: f.debug,
           NFd: 0,
-          OomKillDisable: true,
+          OomKillDisable: h.oomKillDisable ?? true,
           NGoroutines: 0,
           SystemTime: new Date().toISOString(),
           LoggingDriver: f.loggingDriver,
