@@ -90,13 +90,19 @@ export function resolveDefaultUlimits(flags: string[], hostHard: Map<string, num
     byName.set(u.Name, u);
   }
   const clamped: string[] = [];
-  const ulimits = [...byName.values()].map((u) => {
+  const ulimits = [...byName.values()].flatMap((u) => {
     const max = hostHard.get(u.Name);
-    if (max === undefined) return u;
+    // Unlimited (-1) under an unlimited host: the runtime cannot be given infinity in its JSON,
+    // and leaving the limit out lets containers inherit berthd's own (unlimited) limit.
+    if (max === undefined && (u.Hard < 0 || u.Soft < 0)) {
+      clamped.push(`${u.Name}=${u.Soft}:${u.Hard} -> inherited from berthd`);
+      return [];
+    }
+    if (max === undefined) return [u];
     const hard = u.Hard < 0 || u.Hard > max ? max : u.Hard;
     const soft = u.Soft < 0 || u.Soft > hard ? hard : u.Soft;
     if (hard !== u.Hard || soft !== u.Soft) clamped.push(`${u.Name}=${u.Soft}:${u.Hard} -> ${soft}:${hard}`);
-    return { Name: u.Name, Soft: soft, Hard: hard };
+    return [{ Name: u.Name, Soft: soft, Hard: hard }];
   });
   return { ulimits, clamped };
 }

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { defaultUlimitsAsFlags, parseUlimitFlag, readHostHardLimits, resolveDefaultUlimits } from '../../../src/daemon/default-ulimits.js';
 import { shutdownTimeoutFor } from '../../../src/daemon/shutdown-containers.js';
-import { loadDaemonOptions } from '../../../src/daemon/daemon-config.js';
+import { loadDaemonOptions, reloadDaemonOptions } from '../../../src/daemon/daemon-config.js';
 import { parseDaemonArgs } from '../../../src/daemon/daemon-options.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,9 +26,9 @@ test('resolveDefaultUlimits: last of a name wins; lowered to the host hard limit
   assert.deepEqual(r.ulimits, [
     { Name: 'nofile', Soft: 20000, Hard: 20000 },
     { Name: 'nproc', Soft: 100, Hard: 200 },
-    { Name: 'core', Soft: -1, Hard: -1 },
   ]);
-  assert.deepEqual(r.clamped, ['nofile=64000:64000 -> 20000:20000']);
+  assert.deepEqual(r.clamped, ['nofile=64000:64000 -> 20000:20000', 'core=-1:-1 -> inherited from berthd']);
+  assert.deepEqual(resolveDefaultUlimits(['nofile=-1'], host).ulimits, [{ Name: 'nofile', Soft: 20000, Hard: 20000 }]);
 });
 
 test('daemon.json default-ulimits, shutdown-timeout and storage-opts reach the options; a flag and the file together conflict', () => {
@@ -66,4 +66,20 @@ test('shutdownTimeoutFor: shutdown-timeout raised to the longest stop timeout + 
   assert.equal(shutdownTimeoutFor(60, [2]), 60);
   assert.equal(shutdownTimeoutFor(15, [-1]), -1);
   assert.equal(shutdownTimeoutFor(-1, [2]), -1);
+});
+
+test('SIGHUP reload: shutdown-timeout is re-read; default-ulimits are not (as with dockerd)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-unit-cfg-'));
+  try {
+    const file = join(dir, 'daemon.json');
+    writeFileSync(file, JSON.stringify({ 'shutdown-timeout': 30, 'default-ulimits': { nofile: { Name: 'nofile', Soft: 10, Hard: 10 } } }));
+    const live = loadDaemonOptions(['--config-file', file]);
+    writeFileSync(file, JSON.stringify({ 'shutdown-timeout': 3, 'default-ulimits': { nofile: { Name: 'nofile', Soft: 20, Hard: 20 } } }));
+    const { reloaded } = reloadDaemonOptions(live, ['--config-file', file]);
+    assert.equal(live.shutdownTimeout, 3);
+    assert.equal(reloaded['shutdown-timeout'], 3);
+    assert.deepEqual(live.defaultUlimits, ['nofile=10:10']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
