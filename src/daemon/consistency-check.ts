@@ -9,6 +9,7 @@ import { checkContainers } from '../container/index.js';
 import { checkVolumes } from '../volume/index.js';
 import { checkBuildState } from '../build/index.js';
 import { checkNetworks } from '../network/index.js';
+import { checkLayerBlobs } from '../distribution/index.js';
 
 export interface ConsistencyCheckOptions {
   db: Db;
@@ -21,6 +22,8 @@ export interface ConsistencyCheckOptions {
    * finishes it. Online (`GET /_berth/check`), start-up has already swept, so it is a problem.
    */
   offline: boolean;
+  /** Online: is a pull under way? Its blobs are not recorded yet, so layer blobs are not checked then. */
+  pullsBusy?: () => boolean;
 }
 
 /** Mount points under the data root, from /proc/mounts. */
@@ -56,6 +59,11 @@ export async function runConsistencyCheck(o: ConsistencyCheckOptions): Promise<C
   const networks = await checkNetworks({ db: o.db, runningIds: live });
   checked['networks and endpoints'] = networks.checked;
   problems.push(...containers.problems, ...build.problems, ...images.problems, ...layers.problems, ...volumes.problems, ...networks.problems);
+  if (!o.pullsBusy?.()) {
+    const layerBlobs = await checkLayerBlobs({ db: o.db, blobs: o.blobs, offline: o.offline });
+    checked['layer blobs'] = layerBlobs.checked;
+    problems.push(...layerBlobs.problems);
+  }
 
   // A mount under the data root belongs to a running container (its rootfs or a volume device).
   for (const m of mountsUnder(o.dataRoot)) {

@@ -37,7 +37,7 @@ import { imageArchiveRoutes } from '../api/routes/image-archive-routes.js';
 import { diskUsageRoutes } from '../api/routes/disk-usage-routes.js';
 import { networkRoutes } from '../api/routes/network-routes.js';
 import { distributionRoutes } from '../api/routes/distribution-routes.js';
-import { DistributionService } from '../distribution/index.js';
+import { DistributionService, sweepUnrecordedBlobs } from '../distribution/index.js';
 import { acquireDaemonLock } from './daemon-lock.js';
 import { openListeners } from './daemon-listeners.js';
 import { OciContainerRuntime } from './oci-container-runtime.js';
@@ -306,7 +306,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   // image, layers nothing stands on.
   const orphanBlobs = await sweepOrphanConfigBlobs({ db, blobs });
   const orphanLayers = await layers.releaseUnreferenced(layerClosure(db, [...imageTopLayers(db), ...new BuildCache(db).tops()]));
-  if (orphanBlobs || orphanLayers) logger.info('removed what an interrupted image operation left', { blobs: orphanBlobs, layers: orphanLayers });
+  // Layer blobs a pull downloaded before a crash cut it short.
+  const pulledBlobs = await sweepUnrecordedBlobs({ db, blobs });
+  if (orphanBlobs || orphanLayers || pulledBlobs) logger.info('removed what an interrupted image operation left', { blobs: orphanBlobs, layers: orphanLayers, pulledBlobs });
   const archive = new ContainerArchive({
     // commit --pause freezes through the container service, so the container shows paused and
     // pause/unpause events go out, as with Docker.
@@ -317,7 +319,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   const services = { containers, execs, images, events, builder, facts, volumes, archives, processes, stats, archive, layers, network, distribution };
   const api = new ApiServer({
     routes: [...systemRoutes(services), ...distributionRoutes(distribution), ...imageRoutes(services), ...containerRoutes(services), ...volumeRoutes(services), ...buildRoutes(services), ...pruneRoutes(services, logger), ...execRoutes(services), ...archiveRoutes(services), ...processRoutes(services), ...eventRoutes(services), ...statsRoutes(services), ...imageArchiveRoutes(services), ...diskUsageRoutes(services), ...networkRoutes(services),
-      ...checkRoutes({ check: async () => { await builder.leftoversRemoved; return runConsistencyCheck({ db, driver, blobs, dataRoot: opts.dataRoot, execRoot: opts.execRoot, offline: false }); } })],
+      ...checkRoutes({ check: async () => { await builder.leftoversRemoved; return runConsistencyCheck({ db, driver, blobs, dataRoot: opts.dataRoot, execRoot: opts.execRoot, offline: false, pullsBusy: () => distribution.pulls.busy() }); } })],
     logger,
     serverVersion: BERTH_VERSION,
   });

@@ -6,3 +6,4 @@ export { MEDIA, MANIFEST_ACCEPT, layerCompression } from './media-types.js';
 export { progressBar, humanSize, type ProgressMessage, type ProgressSink } from './progress.js';
 export { validateInsecureRegistry, validateMirror, RegistryHosts } from './registry-hosts.js';
 export type { SearchResult } from './search-service.js';
+export { checkLayerBlobs, sweepUnrecordedBlobs } from './layer-blob-check.js';

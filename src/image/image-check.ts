@@ -12,7 +12,7 @@ interface ImageRow {
 const CONFIG_BLOB_MAX = 4 << 20;
 
 /** True when the blob parses as an image config (its `rootfs` names layers). */
-async function isImageConfigBlob(blobs: BlobStore, digest: Digest): Promise<boolean> {
+export async function isImageConfigBlob(blobs: BlobStore, digest: Digest): Promise<boolean> {
   try {
     if ((await blobs.size(digest)) > CONFIG_BLOB_MAX) return false;
     const doc = JSON.parse((await blobs.get(digest)).toString('utf8')) as { rootfs?: { type?: unknown } };
