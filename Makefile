@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := build
 
-APT_PACKAGES := runc crun conmon netavark aardvark-dns iptables iproute2 busybox-static tini \
+APT_PACKAGES := runc crun conmon netavark aardvark-dns iptables iproute2 busybox-static tini gcc libc6-dev \
 	golang-github-containers-common docker-registry skopeo tmux debootstrap
 BERTH_SOCK ?= /run/berth/berth.sock
 DEMO_LOG ?= /var/log/berthd.log
@@ -53,8 +53,16 @@ test-tools: apt-deps
 	  dpkg-deb -x docker.io_*.deb . && rm -f docker.io_*.deb; \
 	fi
 
-build: npm-deps
+# The launcher crun runs through on hybrid cgroup hosts (docs/decisions.md); without a C
+# compiler berthd uses an equivalent shell script.
+NATIVE_LAUNCHER := dist/native/berth-hybrid-launch
+
+build: npm-deps $(NATIVE_LAUNCHER)
 	@node_modules/.bin/tsc -p tsconfig.json
+
+$(NATIVE_LAUNCHER): native/hybrid-launch.c
+	@mkdir -p $(dir $@)
+	@if command -v cc >/dev/null 2>&1; then cc -O2 -Wall -Werror -o $@ $<; else echo "no C compiler: berthd will use the shell launcher"; fi
 
 demo: deps build
 	@bash scripts/demo.sh

@@ -5,7 +5,7 @@ import type { Logger } from '../common/log.js';
 import { writeFileAtomic } from '../store/atomic-file.js';
 import type { ContainerRuntime, ExecLaunched, ExecLaunchOptions, LaunchOptions, StdinWriter } from '../container/index.js';
 import { SubprocessError } from '../common/errors.js';
-import { ConmonMonitor, ExitWatcher, RuncRuntime, conmonExec, inRuncWords, type OciProcess } from '../runtime/index.js';
+import { ConmonMonitor, ExitWatcher, RuncRuntime, SeccompBpfCache, conmonExec, inRuncWords, runtimeFlavor, type OciProcess } from '../runtime/index.js';
 
 /** One OCI runtime containers can run under (`runc`, `crun`, or one named in daemon.json). */
 export interface OciRuntimeEntry {
@@ -15,6 +15,8 @@ export interface OciRuntimeEntry {
   root: string;
   /** What conmon runs for `create` instead of `path` (a launcher around it), if anything. */
   createPath?: string;
+  /** The launcher's arguments before the runtime's own. */
+  createArgs?: string[];
   /** Extra global arguments (daemon.json `runtimeArgs`). */
   args?: string[];
 }
@@ -34,6 +36,8 @@ interface Driven {
   entry: OciRuntimeEntry;
   monitor: ConmonMonitor;
   oci: RuncRuntime;
+  /** crun only: compiled seccomp filters, reused across creates. */
+  bpfCache?: SeccompBpfCache;
 }
 
 export class OciContainerRuntime implements ContainerRuntime {
@@ -48,10 +52,11 @@ export class OciContainerRuntime implements ContainerRuntime {
         entry,
         monitor: new ConmonMonitor({
           conmonPath, runtimePath: entry.path, runtimeRoot: entry.root, logger: o.logger,
-          ...(entry.createPath ? { createRuntimePath: entry.createPath } : {}),
+          ...(entry.createPath ? { createRuntimePath: entry.createPath, createRuntimePrefix: entry.createArgs ?? [] } : {}),
           ...(entry.args?.length ? { runtimeArgs: entry.args } : {}),
         }),
         oci: new RuncRuntime({ binary: entry.path, root: entry.root, logger: o.logger, ...(entry.args?.length ? { args: entry.args } : {}) }),
+        ...(runtimeFlavor(entry.path) === 'crun' ? { bpfCache: new SeccompBpfCache(entry.root, entry.path) } : {}),
       });
     }
     if (!this.driven.has(o.defaultRuntime)) throw new Error(`unknown default runtime ${o.defaultRuntime}`);
@@ -64,7 +69,10 @@ export class OciContainerRuntime implements ContainerRuntime {
   async startWatching(): Promise<void> {
     await mkdir(this.o.exitDir, { recursive: true });
     await mkdir(this.o.socketDir, { recursive: true });
-    for (const d of this.driven.values()) await mkdir(d.entry.root, { recursive: true });
+    for (const d of this.driven.values()) {
+      await mkdir(d.entry.root, { recursive: true });
+      await d.bpfCache?.reset();
+    }
     await this.watcher.start();
   }
 
@@ -101,9 +109,10 @@ export class OciContainerRuntime implements ContainerRuntime {
   async launch(opts: LaunchOptions): Promise<{ pid: number; conmonPid: number }> {
     // The exit record of an earlier run must not be taken for this one's.
     await this.forgetExit(opts.id);
-    await writeFileAtomic(join(opts.bundleDir, 'config.json'), JSON.stringify(opts.spec));
     const d = this.named(opts.runtime);
-    const spec = opts.spec as { root?: { path?: string }; process?: { args?: string[] } };
+    const spec = { ...(opts.spec as Record<string, unknown>) } as { root?: { path?: string }; process?: { args?: string[] }; annotations?: Record<string, string>; linux?: { seccomp?: unknown } };
+    const bpf = d.bpfCache ? await d.bpfCache.annotate(spec).catch(() => undefined) : undefined;
+    await writeFileAtomic(join(opts.bundleDir, 'config.json'), JSON.stringify(spec));
     const { pid, conmonPid } = await this.inRuncWords(d, { rootfsOf: async () => spec.root?.path, command: spec.process?.args?.[0] }, () => d.monitor.create({
       id: opts.id,
       bundle: opts.bundleDir,
@@ -117,6 +126,7 @@ export class OciContainerRuntime implements ContainerRuntime {
       stdin: opts.stdin,
       stdinOnce: opts.stdinOnce,
     }));
+    if (bpf && !bpf.hit) await d.bpfCache!.store(bpf.key, join(d.entry.root, opts.id, 'seccomp.bpf')).catch(() => undefined);
     if (opts.beforeStart) await opts.beforeStart();
     await d.oci.start(opts.id);
     return { pid, conmonPid };

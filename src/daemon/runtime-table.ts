@@ -1,11 +1,14 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { InvalidParameterError } from '../common/errors.js';
 import { hybridWithUnifiedControllers, runtimeFlavor, writeHybridLauncher } from '../runtime/index.js';
 import type { OciRuntimeEntry } from './oci-container-runtime.js';
 
 export const RUNC_PATH = '/usr/sbin/runc';
 export const CRUN_PATH = '/usr/bin/crun';
+/** The compiled hybrid-host launcher (`make build` compiles native/hybrid-launch.c when it can). */
+const NATIVE_LAUNCHER = fileURLToPath(new URL('../../native/berth-hybrid-launch', import.meta.url));
 
 export interface RuntimeTable {
   entries: OciRuntimeEntry[];
@@ -60,7 +63,11 @@ export async function buildRuntimeTable(o: { execRoot: string; defaultRuntime: s
   const launcherDir = join(o.execRoot, 'runtime-launchers');
   const addEntry = async (name: string, path: string, args: string[]): Promise<void> => {
     const entry: OciRuntimeEntry = { name, path, root: join(o.execRoot, name), ...(args.length ? { args } : {}) };
-    if (hybrid && runtimeFlavor(path) === 'crun') entry.createPath = await writeHybridLauncher(launcherDir, path);
+    if (hybrid && runtimeFlavor(path) === 'crun') {
+      const launcher = await writeHybridLauncher(launcherDir, path, NATIVE_LAUNCHER);
+      entry.createPath = launcher.path;
+      if (launcher.args.length) entry.createArgs = launcher.args;
+    }
     entries.push(entry);
   };
   if (existsSync(RUNC_PATH)) await addEntry('runc', RUNC_PATH, []);

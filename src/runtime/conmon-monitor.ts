@@ -13,6 +13,8 @@ export interface ConmonMonitorOptions {
   runtimePath: string;
   /** What conmon runs for `create`, when not the runtime itself (a launcher around it). */
   createRuntimePath?: string;
+  /** The launcher's own arguments, before the runtime's (e.g. the runtime's path). */
+  createRuntimePrefix?: string[];
   /** The runtime's --root, shared with RuncRuntime. */
   runtimeRoot: string;
   /** Further global arguments for the runtime. */
@@ -147,6 +149,7 @@ export class StdinWriter {
 export class ConmonMonitor {
   private readonly conmonPath: string;
   private readonly createRuntimePath: string;
+  private readonly createRuntimePrefix: string[];
   private readonly runtimeRoot: string;
   private readonly runtimeArgs: string[];
   private readonly logger: Logger;
@@ -155,6 +158,7 @@ export class ConmonMonitor {
   constructor(opts: ConmonMonitorOptions) {
     this.conmonPath = opts.conmonPath;
     this.createRuntimePath = opts.createRuntimePath ?? opts.runtimePath;
+    this.createRuntimePrefix = opts.createRuntimePath ? opts.createRuntimePrefix ?? [] : [];
     this.runtimeRoot = opts.runtimeRoot;
     this.runtimeArgs = opts.runtimeArgs ?? [];
     this.logger = opts.logger ?? silentLogger;
@@ -175,8 +179,7 @@ export class ConmonMonitor {
       '--persist-dir', opts.persistDir,
       '--socket-dir-path', opts.socketDir,
       '--full-attach',
-      '--runtime-arg', `--root=${this.runtimeRoot}`,
-      ...this.runtimeArgs.flatMap((a) => ['--runtime-arg', a]),
+      ...[...this.createRuntimePrefix, `--root=${this.runtimeRoot}`, ...this.runtimeArgs].flatMap((a) => ['--runtime-arg', a]),
       '--log-level', 'error',
     ];
     if (opts.terminal) args.push('-t');

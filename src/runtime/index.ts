@@ -12,3 +12,4 @@ export * from './cgroup-stats.js';
 export * from './runtime-flavor.js';
 export * from './runtime-errors.js';
 export * from './userns-spec.js';
+export * from './seccomp-cache.js';

@@ -90,3 +90,42 @@ test('a command that cannot run fails in runc\'s words under crun, with 127 and 
   assert.match(ex.stdout + ex.stderr, /exec: "\/no\/such\/file": stat \/no\/such\/file: no such file or directory/);
   assert.equal(d.berth(['rm', '-f', id]).code, 0);
 });
+
+test('crun: a seccomp filter is compiled once per profile and handed to later creates, which it still confines', { skip }, async () => {
+  const { mkdtempSync, writeFileSync, readdirSync, readFileSync: read, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = mkdtempSync(join(tmpdir(), 'berth-seccomp-'));
+  try {
+    // Everything allowed but mkdir/mkdirat, refused with EPERM.
+    const profile = join(dir, 'no-mkdir.json');
+    writeFileSync(profile, JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO' }] }));
+    const cache = `${d.execRoot}/crun/.seccomp-bpf`;
+    const before = new Set(readdirSync(cache));
+    const tryMkdir = (): { code: number; out: string } => {
+      const r = d.berth(['run', '--rm', '--security-opt', `seccomp=${profile}`, 'busybox', 'sh', '-c', 'mkdir /made 2>&1; echo rc=$?; grep ^Seccomp: /proc/self/status']);
+      return { code: r.code, out: r.stdout + r.stderr };
+    };
+    const first = tryMkdir();
+    const added = readdirSync(cache).filter((k) => !before.has(k));
+    assert.equal(added.length, 1, 'the new profile was compiled once and kept');
+    const second = tryMkdir();
+    for (const r of [first, second]) {
+      assert.match(r.out, /^rc=1$/m, r.out);
+      assert.match(r.out, /Operation not permitted|Permission denied/, r.out);
+      assert.match(r.out, /Seccomp:\s+2/);
+    }
+    assert.equal(readdirSync(cache).filter((k) => !before.has(k)).length, 1, 'the second create used the kept filter');
+    // The default profile keeps its own filter: mkdir works there, from the cache as well.
+    const id = await start();
+    const cfg = JSON.parse(read(`${d.execRoot}/containers/${id}/config.json`, 'utf8')) as { annotations?: Record<string, string> };
+    const handed = cfg.annotations?.['run.oci.seccomp_bpf_data'];
+    assert.ok(handed, 'a later default-profile container is handed the compiled filter');
+    assert.ok(Buffer.from(handed, 'base64').equals(read(`${d.execRoot}/crun/${id}/seccomp.bpf`)), 'crun runs it as given');
+    const ok = d.berth(['exec', id, 'sh', '-c', 'mkdir /made && echo made']);
+    assert.match(ok.stdout, /made/, ok.stderr);
+    assert.equal(d.berth(['rm', '-f', id]).code, 0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildRuntimeTable, declaredRuntimes } from '../../../src/daemon/runtime-table.js';
+import { writeHybridLauncher } from '../../../src/runtime/index.js';
 
 test('runtimes from daemon.json and --add-runtime, with Docker\'s checks', () => {
   const d = declaredRuntimes({ runtimes: { fast: { path: '/opt/fast', runtimeArgs: ['--debug'] } } }, ['other=/opt/other']);
@@ -26,11 +27,26 @@ test('the table: crun by default when installed, a launcher for it on hybrid hos
   for (const e of table.entries) assert.equal(e.root, join(execRoot, e.name));
   const crun = table.entries.find((e) => e.name === 'crun');
   if (crun?.createPath) {
-    const script = readFileSync(crun.createPath, 'utf8');
-    assert.match(script, /unshare --mount --propagation unchanged/);
-    assert.match(script, /umount -l \/sys\/fs\/cgroup\/unified/);
+    // The compiled launcher takes the runtime as its first argument; the script names it itself.
+    if (crun.createArgs) {
+      assert.match(crun.createPath, /berth-hybrid-launch$/);
+      assert.deepEqual(crun.createArgs, ['/usr/bin/crun']);
+    } else {
+      assert.match(readFileSync(crun.createPath, 'utf8'), /mount --make-rprivate \/sys\/fs\/cgroup/);
+    }
   }
   await assert.rejects(buildRuntimeTable({ execRoot, defaultRuntime: 'ghost', addRuntimes: [], config: {} }), /specified default runtime 'ghost' does not exist/);
   const pinned = await buildRuntimeTable({ execRoot, defaultRuntime: 'mine', addRuntimes: ['mine=/opt/mine'], config: {} });
   assert.equal(pinned.defaultName, 'mine');
+});
+
+test('the launcher script, when no compiled one exists, keeps the detach out of the host\'s mounts', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-launch-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const l = await writeHybridLauncher(dir, '/usr/bin/crun', join(dir, 'not-built'));
+  assert.deepEqual(l.args, []);
+  const script = readFileSync(l.path, 'utf8');
+  // Made private before the detach: on hosts with shared mounts a detach would reach the host.
+  assert.match(script, /unshare --mount --propagation unchanged \/bin\/sh -c 'mount --make-rprivate \/sys\/fs\/cgroup && \{ umount -l \/sys\/fs\/cgroup\/unified/);
+  assert.match(script, /'\/usr\/bin\/crun' "\$@"$/m);
 });
