@@ -43,6 +43,8 @@ export interface ExecLaunched {
 }
 
 export interface ContainerRuntime {
+  /** A start or an exec is coming: let the runtime get ready for it (optional, never fails). */
+  expectLaunch?(): void;
   /** Freezes / thaws every process of the container (cgroup freezer). */
   pause(id: string): Promise<void>;
   resume(id: string): Promise<void>;

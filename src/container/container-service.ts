@@ -162,6 +162,14 @@ export class ContainerService {
     return undefined;
   }
 
+  /**
+   * A client inspected a container. Clients inspect a running container before an exec (the
+   * docker CLI always does), so the runtime is told one may come.
+   */
+  noteInspected(rec: ContainerRecord): void {
+    if (rec.state.status === 'running') this.o.runtime.expectLaunch?.();
+  }
+
   get(idOrName: string): ContainerRecord {
     const rec = this.find(idOrName);
     if (!rec) throw new NotFoundError(`No such container: ${idOrName}`);
@@ -361,6 +369,7 @@ export class ContainerService {
 
   async start(idOrName: string): Promise<void> {
     const rec0 = this.get(idOrName);
+    if (!isActive(rec0.state.status)) this.o.runtime.expectLaunch?.();
     await this.mutex.run(rec0.id, async () => {
       const rec = this.get(rec0.id);
       if (isActive(rec.state.status)) {

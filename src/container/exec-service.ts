@@ -8,7 +8,7 @@ import type { EventBus } from '../events/event-bus.js';
 import { readLog } from '../logs/index.js';
 import { resolveCapabilities, resolveUser, type HostFacts, type OciProcess, type OciSpec } from '../runtime/index.js';
 import type { ContainerRecord } from './container-record.js';
-import { publicStatus } from './container-status.js';
+import { isActive, publicStatus } from './container-status.js';
 import { groupAddGids } from './host-isolation.js';
 import type { ContainerRuntime, ExecLaunched, StdinWriter } from './container-runtime.js';
 import type { ContainerService, LogEntry } from './container-service.js';
@@ -110,6 +110,8 @@ export class ExecService {
 
   create(idOrName: string, req: ExecCreateRequest): ExecInstance {
     const rec = this.o.containers.get(idOrName);
+    // Clients start an exec right after creating it.
+    if (isActive(rec.state.status)) this.o.runtime.expectLaunch?.();
     this.checkRunning(rec);
     const cmd = typeof req.Cmd === 'string' ? [req.Cmd] : req.Cmd ?? [];
     if (!Array.isArray(cmd) || cmd.length === 0) throw new InvalidParameterError('No exec command specified');

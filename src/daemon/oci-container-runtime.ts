@@ -5,7 +5,7 @@ import type { Logger } from '../common/log.js';
 import { writeFileAtomic } from '../store/atomic-file.js';
 import type { ContainerRuntime, ExecLaunched, ExecLaunchOptions, LaunchOptions, StdinWriter } from '../container/index.js';
 import { SubprocessError } from '../common/errors.js';
-import { ConmonMonitor, ExitWatcher, RuncRuntime, SeccompBpfCache, conmonExec, inRuncWords, runtimeFlavor, type OciProcess } from '../runtime/index.js';
+import { CgroupWarmer, ConmonMonitor, ExitWatcher, RuncRuntime, SeccompBpfCache, conmonExec, inRuncWords, runtimeFlavor, type OciProcess } from '../runtime/index.js';
 
 /** One OCI runtime containers can run under (`runc`, `crun`, or one named in daemon.json). */
 export interface OciRuntimeEntry {
@@ -82,6 +82,12 @@ export class OciContainerRuntime implements ContainerRuntime {
 
   onExit(fn: (id: string, code: number) => void): void {
     this.exitListeners.push(fn);
+  }
+
+  private readonly warmer = new CgroupWarmer();
+
+  expectLaunch(): void {
+    this.warmer.warm();
   }
 
   /** The names of the runtimes containers may ask for. */

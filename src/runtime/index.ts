@@ -13,3 +13,4 @@ export * from './runtime-flavor.js';
 export * from './runtime-errors.js';
 export * from './userns-spec.js';
 export * from './seccomp-cache.js';
+export * from './cgroup-warmer.js';

@@ -63,6 +63,7 @@ export function containerRoutes(s: ApiServices): Route[] {
     {
       method: 'GET', path: '/containers/{id}/json', handler: async (ctx) => {
         const rec = c.get(ctx.params['id']!);
+        c.noteInspected(rec);
         let sizes: { sizeRw?: number; sizeRootFs?: number } = {};
         if (ctx.query.bool('size')) {
           const rw = await c.sizeRw(rec.id);
