@@ -270,6 +270,8 @@ export class ContainerService {
 
   async create(req: CreateRequest, opts: { name?: string }): Promise<{ id: string; warnings: string[] }> {
     if (!req.Image) throw new InvalidParameterError('No image was specified');
+    // `run` starts what it creates a few milliseconds later.
+    this.o.runtime.expectLaunch?.();
     let name = opts.name ? validateName(opts.name) : undefined;
     const image = this.o.images.store.findByName(req.Image);
     if (!image) {
