@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { SubprocessError, errnoCode } from '../common/index.js';
 import { parseExitFile } from './exit-watcher.js';
 import { runtimeErrorText } from './conmon-monitor.js';
+import { readSyncMessages, type SyncMessage } from './sync-pipe.js';
 import type { OciProcess } from './oci-spec.js';
 
 export interface ConmonExecOptions {
@@ -30,7 +31,6 @@ export interface ConmonExecStarted {
   exited: Promise<number>;
 }
 
-interface SyncMessage { data: number; message?: string }
 
 const CONMON_ENV = { _OCI_SYNCPIPE: '3', PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' };
 
@@ -83,25 +83,7 @@ export async function conmonExec(o: ConmonExecOptions): Promise<ConmonExecStarte
   const messages: SyncMessage[] = [];
   let waiter: (() => void) | undefined;
   let ended = false;
-  let buf = '';
-  sync.on('data', (chunk: Buffer) => {
-    buf += chunk.toString('utf8');
-    let nl: number;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl).trim();
-      buf = buf.slice(nl + 1);
-      if (!line) continue;
-      try {
-        const m = JSON.parse(line) as SyncMessage;
-        if (typeof m.data === 'number') messages.push(m);
-      } catch { /* not a message */ }
-    }
-    waiter?.();
-  });
-  const onEnd = (): void => { ended = true; waiter?.(); };
-  sync.on('end', onEnd);
-  sync.on('close', onEnd);
-  sync.on('error', onEnd);
+  readSyncMessages(sync, (m) => { messages.push(m); waiter?.(); }, () => { ended = true; waiter?.(); });
   const next = async (): Promise<SyncMessage | undefined> => {
     for (;;) {
       const m = messages.shift();

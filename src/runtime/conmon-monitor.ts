@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { SubprocessError, SystemError, errnoCode, silentLogger, type Logger } from '../common/index.js';
 import { closeFd, connectSeqpacket, writeFd } from '../sys/index.js';
 import { parseExitFile } from './exit-watcher.js';
+import { readSyncMessages, type SyncMessage } from './sync-pipe.js';
 
 export interface ConmonMonitorOptions {
   conmonPath: string;
@@ -76,7 +77,6 @@ export function runtimeErrorText(text: string): string {
   return msgs.join('; ');
 }
 
-interface SyncMessage { data: number; message?: string }
 
 /**
  * Writes to a container's stdin through conmon's attach socket (SOCK_SEQPACKET). Output conmon
@@ -213,7 +213,6 @@ export class ConmonMonitor {
     child.once('error', (err) => { spawnError = err; });
 
     const message = await new Promise<SyncMessage | undefined>((resolve) => {
-      let buf = '';
       let settled = false;
       const finish = (m: SyncMessage | undefined): void => {
         if (settled) return;
@@ -222,30 +221,7 @@ export class ConmonMonitor {
         resolve(m);
       };
       const timer = setTimeout(() => finish(undefined), this.createTimeoutMs);
-      sync.on('data', (chunk: Buffer) => {
-        buf += chunk.toString('utf8');
-        let nl: number;
-        while ((nl = buf.indexOf('\n')) >= 0) {
-          const line = buf.slice(0, nl).trim();
-          buf = buf.slice(nl + 1);
-          if (!line) continue;
-          try {
-            const obj = JSON.parse(line) as SyncMessage;
-            if (typeof obj.data === 'number') { finish(obj); return; }
-          } catch { /* ignore partial garbage */ }
-        }
-      });
-      sync.on('end', () => {
-        const line = buf.trim();
-        if (line) {
-          try {
-            const obj = JSON.parse(line) as SyncMessage;
-            if (typeof obj.data === 'number') { finish(obj); return; }
-          } catch { /* fall through */ }
-        }
-        finish(undefined);
-      });
-      sync.on('error', () => finish(undefined));
+      readSyncMessages(sync, finish, () => finish(undefined));
     });
     // conmon keeps its end open while the container lives; we need nothing more from it.
     sync.destroy();
