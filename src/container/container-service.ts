@@ -344,7 +344,6 @@ export class ContainerService {
     return { id, warnings: [] };
   }
 
-  /** Docker refuses unknown capabilities at create; so does berth, and those the host cannot grant. */
   /** HostConfig.Runtime: the daemon's default when empty, else one the daemon knows (Docker's words). */
   private resolveRuntime(hc: HostConfig): void {
     const rt = this.o.runtimes;
@@ -354,6 +353,7 @@ export class ContainerService {
     if (typeof asked !== 'string' || !rt.names.includes(asked)) throw new InvalidParameterError(`Unknown runtime specified ${String(asked)}`);
   }
 
+  /** Docker refuses unknown capabilities at create; so does berth, and those the host cannot grant. */
   private validateCapabilities(capAdd: string[], capDrop: string[], privileged: boolean): void {
     for (const [field, list] of [['CapAdd', capAdd], ['CapDrop', capDrop]] as const) {
       for (const c of list) {

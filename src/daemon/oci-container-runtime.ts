@@ -31,7 +31,6 @@ export interface OciContainerRuntimeOptions {
   logger: Logger;
 }
 
-/** The container service's runtime port, served by one conmon per container over runc (or crun). */
 interface Driven {
   entry: OciRuntimeEntry;
   monitor: ConmonMonitor;
@@ -40,18 +39,23 @@ interface Driven {
   bpfCache?: SeccompBpfCache;
 }
 
+/** The container service's runtime port, served by one conmon per container over crun or runc. */
 export class OciContainerRuntime implements ContainerRuntime {
   private readonly driven = new Map<string, Driven>();
+  /** The runtime each known container runs under, learnt at launch or from its state directory. */
+  private readonly runtimeOf = new Map<string, Driven>();
+  private readonly conmonPath: string;
+  private readonly warmer = new CgroupWarmer();
   private readonly watcher: ExitWatcher;
   private readonly exitListeners: Array<(id: string, code: number) => void> = [];
 
   constructor(private readonly o: OciContainerRuntimeOptions) {
-    const conmonPath = o.conmonPath ?? '/usr/bin/conmon';
+    this.conmonPath = o.conmonPath ?? '/usr/bin/conmon';
     for (const entry of o.runtimes) {
       this.driven.set(entry.name, {
         entry,
         monitor: new ConmonMonitor({
-          conmonPath, runtimePath: entry.path, runtimeRoot: entry.root, logger: o.logger,
+          conmonPath: this.conmonPath, runtimePath: entry.path, runtimeRoot: entry.root, logger: o.logger,
           ...(entry.createPath ? { createRuntimePath: entry.createPath, createRuntimePrefix: entry.createArgs ?? [] } : {}),
           ...(entry.args?.length ? { runtimeArgs: entry.args } : {}),
         }),
@@ -84,24 +88,23 @@ export class OciContainerRuntime implements ContainerRuntime {
     this.exitListeners.push(fn);
   }
 
-  private readonly warmer = new CgroupWarmer();
-
   expectLaunch(): void {
     this.warmer.warm();
   }
 
-  /** The names of the runtimes containers may ask for. */
-  runtimeNames(): string[] {
-    return [...this.driven.keys()];
-  }
-
   /**
-   * The runtime a container runs under: the one whose state directory holds it (each runtime
-   * keeps `<root>/<id>` from create to delete), else the default.
+   * The runtime a container runs under: the one that launched it, or for a container launched
+   * before berthd restarted, the one whose state directory holds it (each runtime keeps
+   * `<root>/<id>` from create to delete); else the default.
    */
   private forContainer(id: string): Driven {
+    const known = this.runtimeOf.get(id);
+    if (known) return known;
     for (const d of this.driven.values()) {
-      if (existsSync(join(d.entry.root, id))) return d;
+      if (existsSync(join(d.entry.root, id))) {
+        this.runtimeOf.set(id, d);
+        return d;
+      }
     }
     return this.driven.get(this.o.defaultRuntime)!;
   }
@@ -116,6 +119,7 @@ export class OciContainerRuntime implements ContainerRuntime {
     // The exit record of an earlier run must not be taken for this one's.
     await this.forgetExit(opts.id);
     const d = this.named(opts.runtime);
+    this.runtimeOf.set(opts.id, d);
     const spec = { ...(opts.spec as Record<string, unknown>) } as { root?: { path?: string }; process?: { args?: string[] }; annotations?: Record<string, string>; linux?: { seccomp?: unknown } };
     const bpf = d.bpfCache ? await d.bpfCache.annotate(spec).catch(() => undefined) : undefined;
     await writeFileAtomic(join(opts.bundleDir, 'config.json'), JSON.stringify(spec));
@@ -143,7 +147,7 @@ export class OciContainerRuntime implements ContainerRuntime {
     const { entry } = d;
     const process = opts.process as OciProcess;
     return this.inRuncWords(d, { rootfsOf: () => this.rootfsOf(d, opts.containerId), command: process.args?.[0] }, () => conmonExec({
-      conmonPath: this.o.conmonPath ?? '/usr/bin/conmon',
+      conmonPath: this.conmonPath,
       runtimePath: entry.path,
       runtimeRoot: entry.root,
       ...(entry.args?.length ? { runtimeArgs: entry.args } : {}),
@@ -198,6 +202,7 @@ export class OciContainerRuntime implements ContainerRuntime {
   /** Forgets the run: the runtime's record and conmon's exit file (its code is recorded by now). */
   async delete(id: string): Promise<void> {
     await this.forContainer(id).oci.delete(id, { force: true });
+    this.runtimeOf.delete(id);
     await this.forgetExit(id);
   }
 
